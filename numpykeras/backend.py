@@ -1,0 +1,167 @@
+"""Numerical settings, variables and the random state shared by numpykeras.
+
+Everything is NumPy: a weight is a :class:`Variable` wrapping a float32 ``np.ndarray``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+_FLOATX = "float32"
+_EPSILON = 1e-7
+
+
+def floatx() -> str:
+    """The default float type, ``"float32"`` as in Keras."""
+    return _FLOATX
+
+
+def set_floatx(value: str) -> None:
+    global _FLOATX
+    if value not in ("float16", "float32", "float64"):
+        raise ValueError(
+            f"Unknown `floatx` value: {value}. Expected one of {{'float16', 'float32', 'float64'}}"
+        )
+    _FLOATX = value
+
+
+def epsilon() -> float:
+    """The fuzz factor used in numeric expressions, ``1e-7`` as in Keras."""
+    return _EPSILON
+
+
+def set_epsilon(value: float) -> None:
+    global _EPSILON
+    _EPSILON = float(value)
+
+
+def standardize_dtype(dtype) -> str:
+    """Return a NumPy dtype name for ``dtype`` (``None`` means floatx).
+
+    Accepts strings, NumPy dtypes and Keras's DTypePolicy config dicts.
+    """
+    if dtype is None:
+        return floatx()
+    if isinstance(dtype, dict):  # {"class_name": "DTypePolicy", "config": {"name": "float32"}}
+        dtype = dtype.get("config", {}).get("name", floatx())
+    if hasattr(dtype, "name") and not isinstance(dtype, str):
+        dtype = dtype.name
+    dtype = str(dtype)
+    if dtype.startswith("mixed_"):
+        return floatx()
+    return np.dtype(dtype).name
+
+
+# --------------------------------------------------------------------------- random state
+
+
+class _RandomState(threading.local):
+    def __init__(self):
+        self.generator = np.random.default_rng()
+
+
+_random = _RandomState()
+_global_lock = threading.Lock()
+
+
+def set_seed(seed: int) -> None:
+    """Reseed the global generator that initializers, shuffling and dropout draw from."""
+    _random.generator = np.random.default_rng(seed)
+
+
+def global_generator() -> np.random.Generator:
+    return _random.generator
+
+
+def make_generator(seed=None) -> np.random.Generator:
+    """A generator for ``seed``: its own stream for an int, the global one for ``None``."""
+    if seed is None:
+        return global_generator()
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+# --------------------------------------------------------------------------- variables
+
+
+class Variable:
+    """A named, mutable weight: a NumPy array plus the metadata Keras keeps with it.
+
+    Attributes:
+        name: short name, e.g. ``"kernel"``.
+        path: the full path Keras would give it, e.g. ``"sequential/conv2d/kernel"``.
+        trainable: whether optimizers update it.
+    """
+
+    def __init__(self, value, name="variable", trainable=True, dtype=None, path=None):
+        self._value = np.array(value, dtype=standardize_dtype(dtype))
+        self.name = name
+        self.path = path or name
+        self.trainable = bool(trainable)
+
+    # -- value access -------------------------------------------------------------------
+    @property
+    def value(self) -> np.ndarray:
+        return self._value
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the value, so callers can't change the weight by accident."""
+        return self._value.copy()
+
+    def assign(self, value) -> Variable:
+        value = np.asarray(value)
+        if value.shape != self._value.shape:
+            raise ValueError(
+                "The shape of the target variable and the shape of the target value in "
+                f"`variable.assign(value)` must match. variable.shape={self._value.shape}, "
+                f"Received: value.shape={value.shape}. Target variable: {self!r}"
+            )
+        self._value[...] = value
+        return self
+
+    def assign_add(self, delta) -> Variable:
+        self._value += np.asarray(delta, dtype=self._value.dtype)
+        return self
+
+    def assign_sub(self, delta) -> Variable:
+        self._value -= np.asarray(delta, dtype=self._value.dtype)
+        return self
+
+    # -- array protocol -----------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> str:
+        return self._value.dtype.name
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    @property
+    def size(self) -> int:
+        return self._value.size
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is None:
+            return self._value if not copy else self._value.copy()
+        return self._value.astype(dtype)
+
+    def __len__(self):
+        return len(self._value)
+
+    def __repr__(self) -> str:
+        return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"
+
+
+def to_float_array(x, dtype=None) -> np.ndarray:
+    """Convert ``x`` to an ndarray of floatx (or ``dtype``) without copying when possible."""
+    dtype = standardize_dtype(dtype)
+    if isinstance(x, Variable):
+        x = x.value
+    return np.asarray(x, dtype=dtype)

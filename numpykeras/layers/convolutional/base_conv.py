@@ -1,0 +1,171 @@
+"""Shared argument handling for ``Conv1D`` / ``Conv2D`` (N-D convolution layers)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numpykeras import activations, constraints, initializers, regularizers
+from numpykeras.layers._common import constraint_config, weight_args_config
+from numpykeras.layers.layer import (
+    InputSpec,
+    Layer,
+    normalize_data_format,
+    normalize_padding,
+    normalize_tuple,
+)
+from numpykeras.ops.padding import conv_output_length
+
+
+class BaseConv(Layer):
+    """Validates and stores the arguments common to all convolution layers of a given ``rank``."""
+
+    rank = 2
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        lora_rank=None,
+        lora_alpha=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        rank = self.rank
+        if filters is not None and (
+            not isinstance(filters, (int, np.integer)) or isinstance(filters, bool)
+        ):
+            raise ValueError(
+                f"Invalid value for argument `filters`. Expected a strictly positive value. "
+                f"Received filters={filters}."
+            )
+        if filters is not None and filters <= 0:
+            raise ValueError(
+                "Invalid value for argument `filters`. Expected a strictly positive value. "
+                f"Received filters={filters}."
+            )
+        self.filters = int(filters)
+        self.groups = groups
+        if not isinstance(groups, (int, np.integer)) or groups <= 0:
+            raise ValueError(
+                f"The number of groups must be a positive integer. Received: groups={groups}."
+            )
+        if self.filters % groups != 0:
+            raise ValueError(
+                "The number of filters must be evenly divisible by the number of groups. "
+                f"Received: groups={groups}, filters={filters}."
+            )
+        self.kernel_size = normalize_tuple(kernel_size, rank, "kernel_size")
+        self.strides = normalize_tuple(strides, rank, "strides")
+        self.dilation_rate = normalize_tuple(dilation_rate, rank, "dilation_rate")
+        allowed = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
+        self.padding = normalize_padding(padding, allowed)
+        self.data_format = normalize_data_format(data_format)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
+            )
+        if lora_rank:
+            raise ValueError("numpykeras does not support LoRA (`lora_rank`).")
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.input_spec = InputSpec(min_ndim=rank + 2)
+
+    @property
+    def _channel_axis(self) -> int:
+        return -1 if self.data_format == "channels_last" else 1
+
+    def build(self, input_shape):
+        channels = input_shape[self._channel_axis]
+        if channels is None:
+            raise ValueError(
+                "The channel dimension of the inputs should be defined. "
+                f"Found None. Full input shape received: {input_shape}"
+            )
+        if channels % self.groups != 0:
+            raise ValueError(
+                "The number of input channels must be evenly divisible by the number of groups. "
+                f"Received groups={self.groups}, but the input has {channels} channels "
+                f"(full input shape is {input_shape})."
+            )
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=self.kernel_size + (channels // self.groups, self.filters),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.filters,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={self._channel_axis: channels})
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        if self.data_format == "channels_last":
+            spatial = input_shape[1:-1]
+        else:
+            spatial = input_shape[2:]
+        out = []
+        for i, size in enumerate(spatial):
+            padding = "same" if self.padding == "causal" else self.padding
+            length = conv_output_length(
+                size, self.kernel_size[i], padding, self.strides[i], self.dilation_rate[i]
+            )
+            if length is not None and length <= 0:
+                raise ValueError(
+                    f"Computed output size would be negative. Received `inputs shape={input_shape}`, "
+                    f"`kernel shape={self.kernel_size + (None, self.filters)}`, "
+                    f"`dilation_rate={self.dilation_rate}`."
+                )
+            out.append(length)
+        if self.data_format == "channels_last":
+            return (input_shape[0], *out, self.filters)
+        return (input_shape[0], self.filters, *out)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "strides": self.strides,
+                "padding": self.padding,
+                "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate,
+                "groups": self.groups,
+                "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                **weight_args_config(self, "kernel", "bias"),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+                **constraint_config(self, "kernel", "bias"),
+            }
+        )
+        return config

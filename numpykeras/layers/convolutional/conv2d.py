@@ -1,0 +1,105 @@
+"""``Conv2D``: 2-D cross-correlation of NHWC images with an HWIO kernel, plus bias and activation.
+
+Each output pixel is ``y[n, i, j, o] = sum_{a, b, c} x[n, i*S + a*D, j*S + b*D, c] * kernel[a, b, c, o]``
+(no kernel flip), over a padded input when ``padding="same"``. The output size along each spatial axis is
+``floor((H + 2P - F) / S) + 1`` (see :func:`numpykeras.ops.padding.conv_output_length`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numpykeras import ops
+from numpykeras.layers._common import activate, activation_backward, logits_if_fusable
+from numpykeras.layers.convolutional.base_conv import BaseConv
+
+
+def _to_nhwc(x):
+    return np.ascontiguousarray(np.moveaxis(x, 1, -1))
+
+
+def _to_nchw(x):
+    return np.ascontiguousarray(np.moveaxis(x, -1, 1))
+
+
+class Conv2D(BaseConv):
+    """2-D convolution layer.
+
+    Args:
+        filters: number of output channels.
+        kernel_size: int or tuple of 2 ints, the window's height and width.
+        strides: int or tuple of 2 ints (default 1).
+        padding: ``"valid"`` (no padding) or ``"same"`` (output size ``ceil(H / S)``; TensorFlow's rule
+            puts an odd extra row/column of zeros at the bottom/right).
+        data_format: ``"channels_last"`` (NHWC, default) or ``"channels_first"`` (NCHW).
+        dilation_rate: int or tuple of 2 ints.
+        groups: number of channel groups (``filters`` and input channels divisible by it).
+        activation, use_bias, *_initializer, *_regularizer, *_constraint: as in ``Dense``.
+
+    Input shape:
+        ``(batch_size, height, width, channels)`` (or ``(batch_size, channels, height, width)``).
+
+    Output shape:
+        ``(batch_size, new_height, new_width, filters)`` (or channels first).
+    """
+
+    rank = 2
+
+    def _conv_args(self):
+        return dict(
+            strides=self.strides,
+            padding=self.padding,
+            dilation_rate=self.dilation_rate,
+            groups=self.groups,
+        )
+
+    def _linear(self, x):
+        if self.data_format == "channels_first":
+            x = _to_nhwc(x)
+        z = ops.conv2d(x, self.kernel.value, **self._conv_args())  # (N, Ho, Wo, filters)
+        if self.bias is not None:
+            z += self.bias.value
+        return z
+
+    def call(self, inputs, training=False):
+        y = activate(self.activation, self._linear(inputs))
+        return _to_nchw(y) if self.data_format == "channels_first" else y
+
+    def forward(self, inputs, training=False):
+        x = _to_nhwc(inputs) if self.data_format == "channels_first" else inputs
+        z = ops.conv2d(x, self.kernel.value, **self._conv_args())
+        if self.bias is not None:
+            z += self.bias.value
+        y = activate(self.activation, z)
+        out = _to_nchw(y) if self.data_format == "channels_first" else y
+        return out, (x, z, y)
+
+    def backward(self, dy, cache, need_dx=True):
+        _, z, y = cache
+        if self.data_format == "channels_first":
+            dy = _to_nhwc(dy)
+        dz = activation_backward(self.activation, dy, z, y)
+        return self._backward_linear(dz, cache, need_dx)
+
+    def output_logits(self, cache):
+        z = logits_if_fusable(self.activation, cache[1])
+        if z is not None and self.data_format == "channels_first":
+            z = _to_nchw(z)
+        return z
+
+    def backward_from_logits(self, dlogits, cache, need_dx=True):
+        if self.data_format == "channels_first":
+            dlogits = _to_nhwc(dlogits)
+        return self._backward_linear(dlogits, cache, need_dx)
+
+    def _backward_linear(self, dz, cache, need_dx):
+        x = cache[0]
+        dx, dkernel = ops.conv2d_backward(
+            dz, x, self.kernel.value, need_dx=need_dx, **self._conv_args()
+        )
+        grads = {self.kernel: dkernel}
+        if self.bias is not None:
+            grads[self.bias] = dz.sum(axis=(0, 1, 2))
+        if dx is not None and self.data_format == "channels_first":
+            dx = _to_nchw(dx)
+        return dx, grads

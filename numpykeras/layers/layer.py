@@ -1,0 +1,572 @@
+"""The ``Layer`` base class: weights, building, calling, and the forward/backward contract.
+
+A layer computes ``outputs = call(inputs)`` with NumPy. For training, ``forward`` returns the outputs and
+a *cache* of what ``backward`` needs; ``backward(dy, cache)`` returns the input gradient and the gradients of
+the layer's weights. Nothing per call is kept on the layer object, so inference is thread-safe and one layer
+can be used several times in a graph (each use has its own cache on the training step's tape).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import defaultdict
+
+import numpy as np
+
+from numpykeras import backend
+from numpykeras.backend import Variable
+
+# --------------------------------------------------------------------------- naming
+
+_NAME_UIDS: defaultdict = defaultdict(int)
+_NAME_LOCK = threading.Lock()
+_NAME_SCOPE = threading.local()
+
+
+def to_snake_case(name: str) -> str:
+    """``"MaxPooling2D"`` -> ``"max_pooling2d"``, ``"PReLU"`` -> ``"p_re_lu"`` (Keras's rule)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
+    return name.lower()
+
+
+def unique_name(prefix: str) -> str:
+    """``prefix`` the first time, then ``prefix_1``, ``prefix_2``, ... (session-wide, as in Keras)."""
+    with _NAME_LOCK:
+        uid = _NAME_UIDS[prefix]
+        _NAME_UIDS[prefix] += 1
+    return prefix if uid == 0 else f"{prefix}_{uid}"
+
+
+def clear_session() -> None:
+    """Reset the automatic layer-name counters (``keras.backend.clear_session``)."""
+    with _NAME_LOCK:
+        _NAME_UIDS.clear()
+
+
+class name_scope:
+    """Context manager that prefixes the paths of variables created inside it (``sequential/...``)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        stack = getattr(_NAME_SCOPE, "stack", None)
+        if stack is None:
+            stack = _NAME_SCOPE.stack = []
+        stack.append(self.name)
+        return self
+
+    def __exit__(self, *exc):
+        _NAME_SCOPE.stack.pop()
+
+
+def current_path() -> str:
+    return "/".join(getattr(_NAME_SCOPE, "stack", None) or [])
+
+
+# --------------------------------------------------------------------------- input specs
+
+
+def standardize_shape(shape) -> tuple:
+    """A tuple of ints and ``None``; raises on anything else."""
+    if shape is None:
+        raise ValueError("Undefined shapes are not supported.")
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise ValueError(f"Cannot convert '{shape}' to a shape.") from None
+    out = []
+    for dim in shape:
+        if dim is None:
+            out.append(None)
+        elif isinstance(dim, (int, np.integer)) and not isinstance(dim, bool):
+            if dim < 0:
+                raise ValueError(
+                    f"Negative dimensions are not allowed. Received: input_shape={shape}"
+                )
+            out.append(int(dim))
+        else:
+            raise ValueError(
+                f"Cannot convert '{shape}' to a shape. Found invalid entry '{dim}' "
+                f"of type '{type(dim)}'."
+            )
+    return tuple(out)
+
+
+class InputSpec:
+    """What a layer accepts: a rank (``ndim``/``min_ndim``) and fixed sizes on some axes."""
+
+    def __init__(self, ndim=None, min_ndim=None, max_ndim=None, axes=None, shape=None):
+        self.ndim = ndim
+        self.min_ndim = min_ndim
+        self.max_ndim = max_ndim
+        self.axes = dict(axes or {})
+        self.shape = shape
+
+    def check(self, shape, layer_name, index=0):
+        ndim = len(shape)
+        prefix = f'Input {index} of layer "{layer_name}" is incompatible with the layer:'
+        if self.ndim is not None and ndim != self.ndim:
+            raise ValueError(
+                f"{prefix} expected ndim={self.ndim}, found ndim={ndim}. Full shape received: {shape}"
+            )
+        if self.min_ndim is not None and ndim < self.min_ndim:
+            raise ValueError(
+                f"{prefix} expected min_ndim={self.min_ndim}, found ndim={ndim}. "
+                f"Full shape received: {shape}"
+            )
+        if self.max_ndim is not None and ndim > self.max_ndim:
+            raise ValueError(f"{prefix} expected max_ndim={self.max_ndim}, found ndim={ndim}")
+        for axis, value in self.axes.items():
+            if value is not None and -ndim <= axis < ndim and shape[axis] not in (value, None):
+                raise ValueError(
+                    f"{prefix} expected axis {axis} of input shape to have value {value}, "
+                    f"but received input with shape {shape}"
+                )
+        if self.shape is not None:
+            if len(self.shape) != ndim or any(
+                s is not None and d is not None and s != d for s, d in zip(self.shape, shape)
+            ):
+                raise ValueError(f"{prefix} expected shape={self.shape}, found shape={shape}")
+
+
+# --------------------------------------------------------------------------- the base class
+
+
+class UnknownArgumentsError(ValueError):
+    """A layer was given keyword arguments it does not know (``.unknown`` holds them)."""
+
+    def __init__(self, message, unknown):
+        super().__init__(message)
+        self.unknown = unknown
+
+_LAYER_KWARGS = {
+    "input_shape",
+    "batch_input_shape",
+    "batch_shape",
+    "batch_size",
+    "input_dim",
+    "weights",
+}
+
+
+class Layer:
+    """Base class of all layers (and of models).
+
+    Subclasses implement ``build(input_shape)``, ``call(inputs, training=False)``,
+    ``compute_output_shape(input_shape)``, and for training ``forward``/``backward``
+    (the defaults below suit layers without weights whose gradient is computed from the saved input).
+
+    Args:
+        trainable: whether the layer's weights are updated by training.
+        name: the layer's name; by default the snake_case class name made unique (``dense_1``).
+        dtype: the dtype of the weights and computations; float32 by default.
+    """
+
+    # Layers that only reshape or select (no arithmetic) set this to True.
+    _is_stateless_reshape = False
+
+    def __init__(self, *, trainable=True, name=None, dtype=None, **kwargs):
+        unknown = {k: v for k, v in kwargs.items() if k not in _LAYER_KWARGS}
+        if unknown:
+            raise UnknownArgumentsError(
+                f"Unrecognized keyword arguments passed to {type(self).__name__}: {unknown}",
+                unknown,
+            )
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Argument `name` must be a string. Received: name={name!r}")
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        if "/" in self.name:
+            raise ValueError(
+                f"Argument `name` must be a string and cannot contain character `/`. "
+                f"Received: name={self.name} (of type {type(self.name)})"
+            )
+        self._trainable_vars: list[Variable] = []
+        self._non_trainable_vars: list[Variable] = []
+        self._trainable = bool(trainable)
+        self.dtype = backend.standardize_dtype(dtype)
+        self.built = False
+        self.input_spec = None
+        self._build_shapes_dict = None
+        self._build_lock = threading.Lock()
+        self._inbound_nodes: list = []
+        self._initial_weights = kwargs.get("weights")
+
+        # Input shape given to the first layer of a Sequential model.
+        batch_shape = kwargs.get("batch_input_shape", kwargs.get("batch_shape"))
+        if kwargs.get("input_dim") is not None and kwargs.get("input_shape") is None:
+            kwargs["input_shape"] = (kwargs["input_dim"],)
+        if batch_shape is None and kwargs.get("input_shape") is not None:
+            batch_shape = (kwargs.get("batch_size"),) + standardize_shape(kwargs["input_shape"])
+        self._batch_input_shape = None if batch_shape is None else standardize_shape(batch_shape)
+
+    # -- weights ----------------------------------------------------------------------------
+    def add_weight(
+        self,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable=True,
+        regularizer=None,
+        constraint=None,
+        name=None,
+        **kwargs,
+    ) -> Variable:
+        """Create a weight, initialise it and track it (Keras's ``add_weight``)."""
+        from numpykeras import constraints, initializers, regularizers
+
+        shape = standardize_shape(() if shape is None else shape)
+        dtype = backend.standardize_dtype(dtype or self.dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if "float" in dtype else "zeros"
+        initializer = initializers.get(initializer)
+        value = np.asarray(initializer(shape, dtype=dtype), dtype=dtype)
+        name = name or f"variable_{len(self._trainable_vars) + len(self._non_trainable_vars)}"
+        scope = current_path()
+        path = f"{scope}/{self.name}/{name}" if scope else f"{self.name}/{name}"
+        variable = Variable(
+            value, name=name, trainable=trainable and self.trainable, dtype=dtype, path=path
+        )
+        variable.regularizer = regularizers.get(regularizer)
+        variable.constraint = constraints.get(constraint)
+        (self._trainable_vars if trainable else self._non_trainable_vars).append(variable)
+        return variable
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        """Freezing a layer freezes its weights and those of its sub-layers (as in Keras)."""
+        self._trainable = bool(value)
+        for variable in getattr(self, "_trainable_vars", []):
+            variable.trainable = self._trainable
+        for layer in self._sublayers():
+            layer.trainable = self._trainable
+
+    def _sublayers(self) -> list:
+        """Layers this layer owns (a model's layers); none for plain layers."""
+        return []
+
+    @property
+    def weights(self) -> list:
+        """This layer's weights (those created trainable first), then its sub-layers', in order."""
+        seen, out = set(), []
+        for v in self._trainable_vars + self._non_trainable_vars:
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        for layer in self._sublayers():
+            for v in layer.weights:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def trainable_weights(self) -> list:
+        if not self.trainable:
+            return []
+        return [v for v in self.weights if v.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        if not self.trainable:
+            return self.weights
+        return [v for v in self.weights if not v.trainable]
+
+    @property
+    def variables(self) -> list:
+        return self.weights
+
+    @property
+    def trainable_variables(self) -> list:
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list:
+        return self.non_trainable_weights
+
+    def get_weights(self) -> list:
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set the weights from a list of arrays in ``get_weights()`` order; all or nothing."""
+        targets = self.weights
+        weights = list(weights)
+        if len(weights) != len(targets):
+            raise ValueError(
+                f"You called `set_weights(weights)` on layer '{self.name}' with a weight list of "
+                f"length {len(weights)}, but the layer was expecting {len(targets)} weights."
+            )
+        arrays = []
+        for variable, value in zip(targets, weights):
+            value = np.asarray(value)
+            if value.shape != variable.shape:
+                raise ValueError(
+                    f"Layer {self.name} weight shape {variable.shape} is not compatible with "
+                    f"provided weight shape {value.shape}."
+                )
+            arrays.append(value)
+        for variable, value in zip(targets, arrays):
+            variable.assign(value)
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(
+                "You tried to call `count_params` on layer '"
+                + self.name
+                + "', but the layer isn't built. You can build it manually via: "
+                f"`layer.build(input_shape)`."
+            )
+        return int(sum(v.size for v in self.weights))
+
+    # -- building ---------------------------------------------------------------------------
+    def build(self, input_shape) -> None:
+        """Create the weights for inputs of ``input_shape`` (batch axis included)."""
+        self.built = True
+
+    def _maybe_build(self, input_shape) -> None:
+        if self.built:
+            return
+        with self._build_lock:
+            if self.built:
+                return
+            self.build(input_shape)
+            self.built = True
+            self._build_shapes_dict = {"input_shape": _shape_to_config(input_shape)}
+            if self._initial_weights is not None:
+                self.set_weights(self._initial_weights)
+                self._initial_weights = None
+
+    def build_from_config(self, config) -> None:
+        if config and config.get("input_shape") is not None:
+            self._maybe_build(_shape_from_config(config["input_shape"]))
+
+    def get_build_config(self):
+        return self._build_shapes_dict
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    # -- calling ----------------------------------------------------------------------------
+    def __call__(self, inputs, training=False, **kwargs):
+        if _any_symbolic(inputs):
+            from numpykeras.layers.node import call_symbolic
+
+            return call_symbolic(self, inputs, kwargs)
+        inputs = self._convert_inputs(inputs)
+        self._maybe_build(_shapes_of(inputs))
+        self._check_inputs(inputs)
+        return self.call(inputs, training=training, **kwargs)
+
+    def _convert_inputs(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            return [self._convert_inputs(x) for x in inputs]
+        if isinstance(inputs, dict):
+            return {k: self._convert_inputs(v) for k, v in inputs.items()}
+        if isinstance(inputs, np.ndarray) and inputs.dtype == self.dtype:
+            return inputs
+        try:
+            return backend.to_float_array(inputs, self.dtype)
+        except (TypeError, ValueError) as e:
+            raise ValueError(
+                f"Layer '{self.name}' expected a numeric array as input. Received: "
+                f"{type(inputs).__name__} ({e})"
+            ) from None
+
+    def _check_inputs(self, inputs) -> None:
+        specs = self.input_spec
+        if specs is None:
+            return
+        if not isinstance(specs, (list, tuple)):
+            specs = [specs]
+        xs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(xs) != len(specs):
+            raise ValueError(
+                f'Layer "{self.name}" expects {len(specs)} input(s), but it received '
+                f"{len(xs)} input tensors."
+            )
+        for i, (x, spec) in enumerate(zip(xs, specs)):
+            if spec is not None:
+                spec.check(tuple(np.shape(x)), self.name, i)
+
+    def call(self, inputs, training=False):
+        raise NotImplementedError(
+            f"Layer {type(self).__name__} does not have a `call()` method implemented."
+        )
+
+    # -- training ---------------------------------------------------------------------------
+    def forward(self, inputs, training=False):
+        """Training forward pass: ``(outputs, cache)``; the default cache is the inputs."""
+        return self.call(inputs, training=training), inputs
+
+    def backward(self, dy, cache, need_dx=True):
+        """Given ``dy = dL/doutputs`` and the cache from ``forward``, return ``(dx, grads)``.
+
+        ``grads`` maps each of this layer's variables to its gradient. Layers without weights
+        return an empty dict.
+        """
+        raise NotImplementedError(
+            f"Layer {type(self).__name__} ('{self.name}') has no backward pass, so models that "
+            "contain it cannot be trained."
+        )
+
+    def output_logits(self, cache):
+        """The pre-activation values if this layer ends in a softmax or sigmoid, else ``None``.
+
+        Crossentropy losses use them as Keras does (computing from logits is exact and stable).
+        """
+        return None
+
+    def backward_from_logits(self, dlogits, cache, need_dx=True):
+        """``backward`` for a gradient taken with respect to ``output_logits(cache)``."""
+        raise NotImplementedError
+
+    # -- serialisation ----------------------------------------------------------------------
+    def get_config(self) -> dict:
+        config = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": {
+                "module": "keras",
+                "class_name": "DTypePolicy",
+                "config": {"name": self.dtype},
+                "registered_name": None,
+            },
+        }
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # -- inspection -------------------------------------------------------------------------
+    def _input_shape_from_nodes(self):
+        if not self._inbound_nodes:
+            raise AttributeError(
+                f"The layer {self.name} has never been called and thus has no defined input."
+            )
+        shapes = [t.shape for t in self._inbound_nodes[0].input_tensors]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def input(self):
+        if not self._inbound_nodes:
+            raise AttributeError(
+                f"The layer {self.name} has never been called and thus has no defined input."
+            )
+        tensors = self._inbound_nodes[0].input_tensors
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    @property
+    def output(self):
+        if not self._inbound_nodes:
+            raise AttributeError(
+                f"The layer {self.name} has never been called and thus has no defined output."
+            )
+        tensors = self._inbound_nodes[0].output_tensors
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _any_symbolic(inputs) -> bool:
+    from numpykeras.layers.node import KerasTensor
+
+    if isinstance(inputs, KerasTensor):
+        return True
+    if isinstance(inputs, (list, tuple)):
+        return any(_any_symbolic(x) for x in inputs)
+    if isinstance(inputs, dict):
+        return any(_any_symbolic(x) for x in inputs.values())
+    return False
+
+
+def _shapes_of(inputs):
+    if isinstance(inputs, (list, tuple)):
+        return [_shapes_of(x) for x in inputs]
+    if isinstance(inputs, dict):
+        return {k: _shapes_of(v) for k, v in inputs.items()}
+    return (None,) + tuple(inputs.shape[1:]) if inputs.ndim else tuple(inputs.shape)
+
+
+def _shape_to_config(shape):
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return [_shape_to_config(s) for s in shape]
+    if isinstance(shape, dict):
+        return {k: _shape_to_config(v) for k, v in shape.items()}
+    return tuple(shape) if shape is not None else None
+
+
+def _shape_from_config(shape):
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return [tuple(s) for s in shape]
+    if isinstance(shape, dict):
+        return {k: tuple(v) for k, v in shape.items()}
+    return tuple(shape)
+
+
+def normalize_tuple(value, n, name, allow_zero=False) -> tuple:
+    """``3`` -> ``(3, 3)``; validates positivity with Keras's wording."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value_tuple = (int(value),) * n
+    else:
+        try:
+            value_tuple = tuple(value)
+        except TypeError:
+            raise ValueError(
+                f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value}"
+            ) from None
+        if len(value_tuple) != n:
+            raise ValueError(
+                f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value}, "
+                f"including element {value_tuple} of length {len(value_tuple)}"
+            )
+        for v in value_tuple:
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+                raise ValueError(
+                    f"The `{name}` argument must be a tuple of {n} integers. "
+                    f"Received {name}={value} including element {v} of type {type(v)}"
+                )
+        value_tuple = tuple(int(v) for v in value_tuple)
+    bad = [v for v in value_tuple if v < 0 or (v == 0 and not allow_zero)]
+    if bad:
+        req = ">= 0" if allow_zero else "> 0"
+        raise ValueError(
+            f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value} "
+            f"including values {set(bad)} that do not satisfy `value {req}`"
+        )
+    return value_tuple
+
+
+def normalize_padding(value, allowed=("valid", "same")) -> str:
+    if isinstance(value, str) and value.lower() in allowed:
+        return value.lower()
+    raise ValueError(
+        f"The `padding` argument must be a list/tuple or one of {set(allowed)}. Received: {value}"
+    )
+
+
+def normalize_data_format(value) -> str:
+    if value is None:
+        return "channels_last"
+    value = str(value).lower()
+    if value not in ("channels_first", "channels_last"):
+        raise ValueError(
+            "The `data_format` argument must be one of {'channels_first', 'channels_last'}. "
+            f"Received: data_format={value}"
+        )
+    return value

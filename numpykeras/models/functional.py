@@ -1,0 +1,548 @@
+"""``Functional``: a model defined as a graph of layers, ``Model(inputs, outputs)``.
+
+Calling layers on symbolic tensors (``keras.Input``) records nodes; the model walks them in a
+topological order to compute, and in reverse on the training tape to backpropagate. A layer called
+twice (a shared layer) has two nodes, and the gradients of its weights are summed.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from numpykeras.layers.input_layer import InputLayer
+from numpykeras.layers.layer import name_scope
+from numpykeras.layers.node import KerasTensor
+from numpykeras.models.model import Model
+from numpykeras.models.sequential import _accumulate
+
+
+def _flat(structure):
+    if isinstance(structure, (list, tuple)):
+        out = []
+        for s in structure:
+            out.extend(_flat(s))
+        return out
+    if isinstance(structure, dict):
+        out = []
+        for k in structure:
+            out.extend(_flat(structure[k]))
+        return out
+    return [structure]
+
+
+def _pack(template, values):
+    """Rebuild ``template``'s list/dict structure from the flat ``values``."""
+    it = iter(values)
+
+    def build(t):
+        if isinstance(t, (list, tuple)):
+            return type(t)(build(x) for x in t)
+        if isinstance(t, dict):
+            return {k: build(v) for k, v in t.items()}
+        return next(it)
+
+    return build(template)
+
+
+class Functional(Model):
+    """A model from symbolic inputs to symbolic outputs.
+
+    Args:
+        inputs: a ``keras.Input`` tensor, or a list or dict of them.
+        outputs: the tensor(s) computed from ``inputs`` by calling layers (a tensor, list or dict).
+        name: the model name (``functional``, ``functional_1``, ... by default).
+    """
+
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._input_struct = inputs
+        self._output_struct = outputs
+        self._inputs = _flat(inputs)
+        self._outputs = _flat(outputs)
+        for t in self._inputs + self._outputs:
+            if not isinstance(t, KerasTensor):
+                raise ValueError(
+                    "All `inputs` and `outputs` values must be KerasTensors (from `keras.Input` and "
+                    f"layer calls). Received: {t!r} (of type {type(t).__name__})"
+                )
+        for t in self._inputs:
+            if not isinstance(t._keras_history[0], InputLayer):
+                raise ValueError(
+                    "Model inputs must come from `keras.Input`; received a tensor produced by layer "
+                    f"'{t._keras_history[0].name}'."
+                )
+        self._nodes, self._layers_ordered = self._map_graph()
+        self._check_unique_names()
+        self.built = True
+
+    # -- graph --------------------------------------------------------------------------------
+    def _map_graph(self):
+        """Nodes in execution order, and ``model.layers`` in Keras's order."""
+        input_ids = {id(t) for t in self._inputs}
+        node_depth: dict = {}
+        visit_order: list = []
+        # Depth-first from the outputs, call arguments left to right.
+        in_progress: set = set()
+
+        def visit(node, depth):
+            key = id(node)
+            if key in in_progress:
+                raise ValueError(f"The graph has a cycle through layer '{node.layer.name}'.")
+            if key not in node_depth:
+                visit_order.append(node)
+            if node_depth.get(key, -1) >= depth:
+                return
+            node_depth[key] = depth
+            in_progress.add(key)
+            for t in node.input_tensors:
+                parent_layer, node_index, _ = t._keras_history
+                visit(parent_layer._inbound_nodes[node_index], depth + 1)
+            in_progress.discard(key)
+
+        for t in self._outputs:
+            layer, node_index, _ = t._keras_history
+            visit(layer._inbound_nodes[node_index], 0)
+
+        # Every InputLayer reached must be one of the model's inputs.
+        for node in visit_order:
+            if isinstance(node.layer, InputLayer) and id(node.output_tensors[0]) not in input_ids:
+                consumers = [
+                    n.layer.name
+                    for n in visit_order
+                    if any(t is node.output_tensors[0] for t in n.input_tensors)
+                ]
+                raise ValueError(
+                    "Graph disconnected: cannot find the value of tensor "
+                    f"{node.output_tensors[0]!r} at layer '{node.layer.name}' (used by "
+                    f"{consumers}). The following previous layers were accessed without issue: "
+                    f"{[n.layer.name for n in visit_order if not isinstance(n.layer, InputLayer)]}"
+                    ". Add it to the model's `inputs`."
+                )
+        for t in self._inputs:
+            layer = t._keras_history[0]
+            node = layer._inbound_nodes[t._keras_history[1]]
+            if id(node) not in node_depth:
+                node_depth[id(node)] = max(node_depth.values(), default=0) + 1
+                visit_order.append(node)
+
+        nodes = sorted(visit_order, key=lambda n: -node_depth[id(n)])
+        # Layer depth: the largest depth of its nodes; layers by depth descending, ties by visit order.
+        layer_depth: dict = {}
+        layer_first: dict = {}
+        for i, node in enumerate(visit_order):
+            lid = id(node.layer)
+            layer_depth[lid] = max(layer_depth.get(lid, -1), node_depth[id(node)])
+            layer_first.setdefault(lid, (i, node.layer))
+        ordered = sorted(layer_first.values(), key=lambda e: (-layer_depth[id(e[1])], e[0]))
+        # Input layers come first, in the order of the model's inputs (as Keras does).
+        input_layers = [t._keras_history[0] for t in self._inputs]
+        others = [layer for _, layer in ordered if not isinstance(layer, InputLayer)]
+        return nodes, input_layers + others
+
+    def _check_unique_names(self):
+        seen = {}
+        for layer in self._layers_ordered:
+            if layer.name in seen and seen[layer.name] is not layer:
+                raise ValueError(
+                    f'The name "{layer.name}" is used 2 times in the model. All operation names '
+                    "should be unique."
+                )
+            seen[layer.name] = layer
+
+    @property
+    def layers(self) -> list:
+        return list(self._layers_ordered)
+
+    @property
+    def _layers(self):
+        return self._layers_ordered
+
+    def _sublayers(self) -> list:
+        return [layer for layer in self._layers_ordered if not isinstance(layer, InputLayer)]
+
+    # -- shapes -------------------------------------------------------------------------------
+    @property
+    def inputs(self):
+        return list(self._inputs)
+
+    @property
+    def outputs(self):
+        return list(self._outputs)
+
+    @property
+    def input(self):
+        return self._input_struct
+
+    @property
+    def output(self):
+        return self._output_struct
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self._inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self._outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def compute_output_shape(self, input_shape):
+        shapes = input_shape if len(self._inputs) > 1 else [input_shape]
+        values = {id(t): tuple(s) for t, s in zip(self._inputs, _flat_shapes(shapes))}
+        for node in self._nodes:
+            if isinstance(node.layer, InputLayer):
+                continue
+            args = _pack(node.call_args, [values[id(t)] for t in _flat(node.call_args)])
+            out = node.layer.compute_output_shape(args)
+            outs = [out] if len(node.output_tensors) == 1 else list(out)
+            for t, s in zip(node.output_tensors, outs):
+                values[id(t)] = s
+        result = [values[id(t)] for t in self._outputs]
+        return _pack(self._output_struct, result) if len(result) > 1 else result[0]
+
+    def _maybe_build(self, input_shape):
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+
+    # -- computation --------------------------------------------------------------------------
+    def _standardize_inputs(self, inputs):
+        if isinstance(inputs, dict):
+            names = [t._keras_history[0].name for t in self._inputs]
+            if isinstance(self._input_struct, dict):
+                flat = [inputs[k] for k in self._input_struct]
+            else:
+                missing = [n for n in names if n not in inputs]
+                if missing:
+                    raise ValueError(
+                        f'Missing data for input "{missing[0]}". You passed a data dictionary with '
+                        f"keys {list(inputs.keys())}. Expected the following keys: {names}"
+                    )
+                flat = [inputs[n] for n in names]
+        else:
+            flat = _flat(inputs)
+        if len(flat) != len(self._inputs):
+            raise ValueError(
+                f'Layer "{self.name}" expects {len(self._inputs)} input(s), but it received '
+                f"{len(flat)} input tensors."
+            )
+        out = []
+        for i, (t, x) in enumerate(zip(self._inputs, flat)):
+            x = np.asarray(x)
+            if x.dtype != t.dtype and t.dtype.startswith("float"):
+                x = x.astype(t.dtype)
+            expected = t.shape
+            if len(x.shape) != len(expected) or any(
+                e is not None and e != s for e, s in zip(expected, x.shape)
+            ):
+                raise ValueError(
+                    f'Input {i} of layer "{self.name}" is incompatible with the layer: expected '
+                    f"shape={expected}, found shape={tuple(x.shape)}"
+                )
+            out.append(x)
+        return out
+
+    def _run(self, inputs, training, tape):
+        values = {id(t): x for t, x in zip(self._inputs, self._standardize_inputs(inputs))}
+        for node in self._nodes:
+            layer = node.layer
+            if isinstance(layer, InputLayer):
+                continue
+            args = _pack(node.call_args, [values[id(t)] for t in _flat(node.call_args)])
+            if tape is None:
+                out = layer(args, training=training, **node.call_kwargs)
+            else:
+                args = layer._convert_inputs(args)
+                layer._check_inputs(args)
+                out, cache = layer.forward(args, training=training)
+                tape.append((node, cache))
+            outs = [out] if len(node.output_tensors) == 1 else _flat(out)
+            for t, v in zip(node.output_tensors, outs):
+                values[id(t)] = v
+        result = [values[id(t)] for t in self._outputs]
+        if len(result) == 1 and not isinstance(self._output_struct, (list, dict, tuple)):
+            return result[0]
+        return _pack(self._output_struct, result)
+
+    def __call__(self, inputs, training=False, **kwargs):
+        from numpykeras.layers.layer import _any_symbolic
+
+        if _any_symbolic(inputs):
+            from numpykeras.layers.node import call_symbolic
+
+            return call_symbolic(self, inputs, kwargs)
+        return self.call(inputs, training=training)
+
+    def call(self, inputs, training=False):
+        return self._run(inputs, training, None)
+
+    def forward(self, inputs, training=False):
+        tape = []
+        return self._run(inputs, training, tape), tape
+
+    def backward(self, dy, tape, need_dx=True, _logits_grad=None):
+        """Walks the tape backwards, summing gradients where tensors or layers are shared."""
+        dys = _flat(dy) if len(self._outputs) > 1 else [dy]
+        tensor_grads: dict = {}
+        for t, g in zip(self._outputs, dys):
+            if g is not None:
+                tensor_grads[id(t)] = tensor_grads[id(t)] + g if id(t) in tensor_grads else g
+        grads: dict = {}
+        input_ids = {id(t) for t in self._inputs}
+        for node, cache in reversed(tape):
+            outs = [tensor_grads.pop(id(t), None) for t in node.output_tensors]
+            logits_grad = None if _logits_grad is None else _logits_grad.get(id(node))
+            if all(g is None for g in outs) and logits_grad is None:
+                continue
+            if len(outs) > 1:
+                outs = [
+                    np.zeros(t.shape if None not in t.shape else (), dtype="float32")
+                    if g is None
+                    else g
+                    for t, g in zip(node.output_tensors, outs)
+                ]
+            need = need_dx or any(id(t) not in input_ids for t in node.input_tensors)
+            if logits_grad is not None:
+                dx, layer_grads = node.layer.backward_from_logits(logits_grad, cache, need_dx=need)
+            else:
+                d_out = outs[0] if len(outs) == 1 else _pack(node.outputs, outs)
+                dx, layer_grads = node.layer.backward(d_out, cache, need_dx=need)
+            _accumulate(grads, layer_grads)
+            if dx is None:
+                continue
+            dxs = [dx] if len(node.input_tensors) == 1 else _flat(dx)
+            for t, g in zip(node.input_tensors, dxs):
+                if g is None:
+                    continue
+                tensor_grads[id(t)] = tensor_grads[id(t)] + g if id(t) in tensor_grads else g
+        dx = [tensor_grads.get(id(t)) for t in self._inputs]
+        return (dx[0] if len(dx) == 1 else dx), grads
+
+    def _output_node(self, i=0):
+        t = self._outputs[i]
+        layer, node_index, _ = t._keras_history
+        return layer._inbound_nodes[node_index]
+
+    def output_logits(self, tape):
+        if len(self._outputs) != 1 or not tape:
+            return None
+        node = self._output_node()
+        for n, cache in reversed(tape):
+            if n is node:
+                return node.layer.output_logits(cache)
+        return None
+
+    def backward_from_logits(self, dlogits, tape, need_dx=True):
+        node = self._output_node()
+        return self.backward(None, tape, need_dx=need_dx, _logits_grad={id(node): dlogits})
+
+    # -- summary and config -------------------------------------------------------------------
+    _connected_to = True
+
+    def _summary_rows(self):
+        rows = []
+        for layer in self._layers_ordered:
+            nodes = [n for n in layer._inbound_nodes if any(n is m for m in self._nodes)]
+            shape = None
+            connections = []
+            for n in nodes:
+                shapes = [t.shape for t in n.output_tensors]
+                shape = shapes[0] if len(shapes) == 1 else shapes
+                for t in n.input_tensors:
+                    parent, node_index, tensor_index = t._keras_history
+                    connections.append(f"{parent.name}[{node_index}][{tensor_index}]")
+            rows.append((layer, shape, ", ".join(connections) if connections else None))
+        return rows
+
+    def get_config(self):
+        from numpykeras.saving.serialization import serialize_keras_object
+
+        node_ids = {id(n) for n in self._nodes}
+
+        def tensor_config(t):
+            layer, node_index, tensor_index = t._keras_history
+            return {
+                "class_name": "__keras_tensor__",
+                "config": {
+                    "shape": list(t.shape),
+                    "dtype": t.dtype,
+                    "keras_history": [layer.name, self._kept_index(layer, node_index), tensor_index],
+                },
+            }
+
+        def args_config(structure):
+            if isinstance(structure, KerasTensor):
+                return tensor_config(structure)
+            if isinstance(structure, (list, tuple)):
+                return [args_config(s) for s in structure]
+            if isinstance(structure, dict):
+                return {k: args_config(v) for k, v in structure.items()}
+            return structure
+
+        layer_configs = []
+        for layer in self._layers_ordered:
+            entry = serialize_keras_object(layer)
+            entry["name"] = layer.name
+            inbound = []
+            for node in layer._inbound_nodes:
+                if id(node) not in node_ids or isinstance(layer, InputLayer):
+                    continue
+                inbound.append(
+                    {"args": [args_config(node.call_args)], "kwargs": dict(node.call_kwargs)}
+                )
+            entry["inbound_nodes"] = inbound
+            layer_configs.append(entry)
+
+        def io_config(tensors, struct):
+            items = [
+                [t._keras_history[0].name, self._kept_index(t._keras_history[0], t._keras_history[1]),
+                 t._keras_history[2]]
+                for t in tensors
+            ]
+            if isinstance(struct, dict):
+                return {k: item for k, item in zip(struct, items)}
+            if len(items) == 1 and not isinstance(struct, (list, tuple)):
+                return items[0]
+            return items
+
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "layers": copy.deepcopy(layer_configs),
+            "input_layers": io_config(self._inputs, self._input_struct),
+            "output_layers": io_config(self._outputs, self._output_struct),
+        }
+
+    def _kept_index(self, layer, node_index):
+        """A node's index among the nodes of ``layer`` that belong to this model."""
+        node_ids = {id(n) for n in self._nodes}
+        kept = [n for n in layer._inbound_nodes if id(n) in node_ids]
+        node = layer._inbound_nodes[node_index]
+        for i, n in enumerate(kept):
+            if n is node:
+                return i
+        return node_index
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return functional_from_config(cls, config, custom_objects)
+
+
+def _flat_shapes(shapes):
+    return [tuple(s) for s in shapes]
+
+
+def _io_list(value):
+    """``input_layers`` in either the flat (``["img", 0, 0]``) or nested form, or a dict."""
+    if isinstance(value, dict):
+        return list(value.items()), True
+    if value and isinstance(value[0], str):
+        return [(None, value)], False
+    return [(None, v) for v in value], False
+
+
+def _parse_node_args(node_data):
+    """A call node's input references ``[(layer_name, node_index, tensor_index)]`` and structure."""
+    if isinstance(node_data, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
+        args = node_data.get("args", [])
+        kwargs = node_data.get("kwargs", {}) or {}
+
+        def convert(a):
+            if isinstance(a, dict) and a.get("class_name") == "__keras_tensor__":
+                h = a["config"]["keras_history"]
+                return ("__ref__", h[0], h[1], h[2])
+            if isinstance(a, (list, tuple)):
+                return [convert(x) for x in a]
+            if isinstance(a, dict):
+                return {k: convert(v) for k, v in a.items()}
+            return a
+
+        structure = convert(args[0]) if len(args) == 1 else [convert(a) for a in args]
+        return structure, {k: v for k, v in kwargs.items() if k not in ("training", "mask")}
+    # Keras 2: [[layer_name, node_index, tensor_index, kwargs], ...]
+    refs = [("__ref__", e[0], e[1], e[2]) for e in node_data]
+    kwargs = {}
+    if node_data and len(node_data[0]) > 3 and isinstance(node_data[0][3], dict):
+        kwargs = {k: v for k, v in node_data[0][3].items() if k not in ("training", "mask")}
+    return (refs[0] if len(refs) == 1 else refs), kwargs
+
+
+def functional_from_config(cls, config, custom_objects=None):
+    """Rebuilds a Functional model from Keras 2 or Keras 3 config, creating layers then nodes."""
+    from numpykeras.saving.serialization import deserialize_layer
+
+    created = {}
+    pending = []  # (layer, [node configs])
+    for layer_data in config["layers"]:
+        name = layer_data.get("name") or layer_data.get("config", {}).get("name")
+        layer = deserialize_layer(layer_data, custom_objects=custom_objects)
+        created[name] = layer
+        pending.append((layer, list(layer_data.get("inbound_nodes", []))))
+    produced = {}  # (layer_name, node_index) -> output structure
+    for name, layer in created.items():
+        if isinstance(layer, InputLayer):
+            produced[(name, 0)] = layer._output_tensor
+
+    def resolve(structure):
+        if isinstance(structure, tuple) and structure and structure[0] == "__ref__":
+            _, lname, nidx, tidx = structure
+            out = produced[(lname, nidx)]
+            flat = _flat(out)
+            return flat[tidx] if len(flat) > 1 else flat[0]
+        if isinstance(structure, list):
+            return [resolve(s) for s in structure]
+        if isinstance(structure, dict):
+            return {k: resolve(v) for k, v in structure.items()}
+        return structure
+
+    def ready(structure):
+        if isinstance(structure, tuple) and structure and structure[0] == "__ref__":
+            return (structure[1], structure[2]) in produced
+        if isinstance(structure, list):
+            return all(ready(s) for s in structure)
+        if isinstance(structure, dict):
+            return all(ready(v) for v in structure.values())
+        return True
+
+    node_counts = {name: 0 for name in created}
+    progress = True
+    while progress:
+        progress = False
+        for layer, nodes in pending:
+            while nodes:
+                structure, kwargs = _parse_node_args(nodes[0])
+                if not ready(structure):
+                    break
+                nodes.pop(0)
+                with name_scope(config.get("name", "functional")):
+                    out = layer(resolve(structure), **kwargs)
+                produced[(layer.name, node_counts[layer.name])] = out
+                node_counts[layer.name] += 1
+                progress = True
+    unresolved = [layer.name for layer, nodes in pending if nodes]
+    if unresolved:
+        raise ValueError(
+            f"Could not rebuild the model graph: the inputs of layers {unresolved} were never "
+            "produced (a config that refers to missing layers)."
+        )
+
+    def io(value):
+        items, is_dict = _io_list(value)
+        tensors = []
+        for _, ref in items:
+            lname, nidx, tidx = ref[0], ref[1], ref[2]
+            out = produced[(lname, nidx)]
+            flat = _flat(out)
+            tensors.append(flat[tidx] if len(flat) > 1 else flat[0])
+        if is_dict:
+            return {k: t for (k, _), t in zip(items, tensors)}
+        if len(tensors) == 1 and value and isinstance(value[0], str):
+            return tensors[0]
+        return tensors
+
+    inputs = io(config["input_layers"])
+    outputs = io(config["output_layers"])
+    return cls(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))

@@ -1,0 +1,531 @@
+"""2-D convolution kernels (NHWC data, HWIO kernels) and their gradients, in NumPy.
+
+Semantics are TensorFlow's ``tf.nn.conv2d`` / ``tf.nn.depthwise_conv2d``: cross-correlation (the kernel
+is not flipped), no bias, ``"same"`` padding with the odd extra pixel at the bottom / right.
+
+How the regular convolution is computed (im2col):
+
+- the input windows are gathered by a strided view (``as_strided``, no Python loop over pixels) into a
+  column matrix ``cols`` of shape ``(N * Ho * Wo, kh * kw * Cin)``, one row per output pixel, in the
+  same (kh, kw, Cin) order as the HWIO kernel, so ``y = cols @ kernel.reshape(kh * kw * Cin, Cout)`` is
+  ONE BLAS matmul;
+- the batch is processed in chunks so the column matrix stays a few MiB (in cache, and bounded memory);
+- the kernel gradient is ``cols.T @ dy`` (one matmul per chunk) and the input gradient is
+  ``dy @ kernel[i, j].T`` per kernel offset, each added back into the input by one strided add (col2im);
+- with few input channels (an RGB input layer) the column matrix is built channel-major instead,
+  ``(kh * kw * Cin, N * Ho * Wo)``, so the copies run over whole output rows;
+- a 1x1 convolution is a plain matmul on the (strided) input.
+
+Depthwise convolution does ``kh * kw`` vectorised multiply-adds over shifted views instead: each output
+channel only sees one input channel, so there is no matmul to gain.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from numpykeras import backend
+from numpykeras.ops.padding import (
+    conv_output_length,
+    normalize_padding,
+    normalize_tuple,
+    offset_slices,
+    padding_amounts,
+)
+
+# Target size of one chunk's column matrix (bytes); the batch is split so each chunk stays near it.
+_CHUNK_BYTES = 8 * 1024 * 1024
+# Below this many input channels the column matrix is built channel-major (see _Im2ColChannelsFirst).
+_CHANNELS_FIRST_MAX_CIN = 8
+
+
+class _Geometry(NamedTuple):
+    n: int
+    h: int
+    w: int
+    cin: int
+    kh: int
+    kw: int
+    cout: int
+    groups: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    ho: int
+    wo: int
+    pad_top: int
+    pad_bottom: int
+    pad_left: int
+    pad_right: int
+
+    @property
+    def cin_per_group(self) -> int:
+        return self.cin // self.groups
+
+    @property
+    def cout_per_group(self) -> int:
+        return self.cout // self.groups
+
+    @property
+    def padded(self) -> bool:
+        return any((self.pad_top, self.pad_bottom, self.pad_left, self.pad_right))
+
+
+def _as_float_array(x, name, dtype=None) -> np.ndarray:
+    """``x`` as a float ndarray (floatx for non-float input, or ``dtype`` when given)."""
+    if isinstance(x, backend.Variable):
+        x = x.value
+    x = np.asarray(x)
+    if dtype is not None:
+        return np.ascontiguousarray(x, dtype=dtype)
+    if x.dtype.kind != "f":
+        x = x.astype(backend.floatx())
+    return np.ascontiguousarray(x)
+
+
+def _geometry(x, kernel, strides, padding, dilation_rate, groups, op_name, depthwise=False):
+    """Check the arguments of a 2-D convolution and work out every size it needs."""
+    if x.ndim != 4:
+        raise ValueError(
+            f"`{op_name}` expects `inputs` of rank 4 (batch, height, width, channels). "
+            f"Received: inputs.shape={x.shape}"
+        )
+    if kernel.ndim != 4:
+        raise ValueError(
+            f"`{op_name}` expects a kernel of rank 4 (kernel_height, kernel_width, in_channels, "
+            f"{'depth_multiplier' if depthwise else 'out_channels'}). "
+            f"Received: kernel.shape={kernel.shape}"
+        )
+    strides = normalize_tuple(strides, 2, "strides")
+    dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate")
+    padding = normalize_padding(padding)
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"The `groups` argument must be a positive integer. Received: {groups}")
+    groups = int(groups)
+    n, h, w, cin = x.shape
+    kh, kw, kin, kout = kernel.shape
+    if depthwise:
+        if kin != cin:
+            raise ValueError(
+                f"The kernel's input channels must match the input's channels in `{op_name}`. "
+                f"Received: inputs.shape={x.shape}, kernel.shape={kernel.shape}"
+            )
+        cout = cin * kout
+    else:
+        if cin % groups != 0 or kout % groups != 0:
+            raise ValueError(
+                "The number of input and output channels must both be divisible by `groups`. "
+                f"Received: groups={groups}, input channels={cin}, output channels={kout}"
+            )
+        if kin * groups != cin:
+            raise ValueError(
+                f"The kernel's input channels times `groups` must equal the input's channels in "
+                f"`{op_name}`. Received: inputs.shape={x.shape}, kernel.shape={kernel.shape}, "
+                f"groups={groups}"
+            )
+        cout = kout
+    sh, sw = strides
+    dh, dw = dilation_rate
+    ho = conv_output_length(h, kh, padding, sh, dh)
+    wo = conv_output_length(w, kw, padding, sw, dw)
+    if ho <= 0 or wo <= 0 or min(x.shape + kernel.shape) <= 0:
+        raise ValueError(
+            "Computed output size would be zero or negative. Received "
+            f"`inputs shape={x.shape}`, `kernel shape={kernel.shape}`, "
+            f"`strides={strides}`, `padding={padding}`, `dilation_rate={dilation_rate}`."
+        )
+    pt, pb = padding_amounts(h, kh, padding, sh, dh)
+    pl, pr = padding_amounts(w, kw, padding, sw, dw)
+    return _Geometry(n, h, w, cin, kh, kw, cout, groups, sh, sw, dh, dw, ho, wo, pt, pb, pl, pr)
+
+
+def _chunk_size(geo: _Geometry, itemsize: int) -> int:
+    """How many samples go in one chunk so a chunk's column matrix is about ``_CHUNK_BYTES``."""
+    per_sample = geo.ho * geo.wo * geo.kh * geo.kw * geo.cin * itemsize
+    return int(max(1, min(geo.n, _CHUNK_BYTES // max(per_sample, 1))))
+
+
+class _Im2Col:
+    """Gathers the column matrix of one batch chunk into reusable buffers (one instance per call)."""
+
+    def __init__(self, geo: _Geometry, chunk: int, dtype):
+        self.geo = geo
+        g = geo
+        # cols[b, oh, ow, group, i, j, c] = x_padded[b, oh*sh + i*dh, ow*sw + j*dw, group*cg + c]
+        self.cols = np.empty(
+            (chunk, g.ho, g.wo, g.groups, g.kh, g.kw, g.cin_per_group), dtype=dtype
+        )
+        self.xpad = None
+        if g.padded:
+            # zero borders are written once; each chunk only overwrites the interior
+            self.xpad = np.zeros(
+                (chunk, g.h + g.pad_top + g.pad_bottom, g.w + g.pad_left + g.pad_right, g.cin),
+                dtype=dtype,
+            )
+
+    def __call__(self, xc: np.ndarray) -> np.ndarray:
+        """Column matrix for the chunk ``xc`` (b, H, W, Cin), shape (b*Ho*Wo, groups, kh*kw*cg)."""
+        g = self.geo
+        b = xc.shape[0]
+        src = xc
+        if self.xpad is not None:
+            src = self.xpad[:b]
+            src[:, g.pad_top : g.pad_top + g.h, g.pad_left : g.pad_left + g.w] = xc
+        s0, s1, s2, s3 = src.strides
+        cg = g.cin_per_group
+        windows = as_strided(
+            src,
+            shape=(b, g.ho, g.wo, g.groups, g.kh, g.kw, cg),
+            strides=(s0, s1 * g.sh, s2 * g.sw, s3 * cg, s1 * g.dh, s2 * g.dw, s3),
+            writeable=False,
+        )
+        cols = self.cols[:b]
+        np.copyto(cols, windows)
+        return cols.reshape(b * g.ho * g.wo, g.groups, g.kh * g.kw * cg)
+
+
+class _Im2ColChannelsFirst:
+    """Column matrix in the transposed, channel-major layout ``(kh*kw*Cin, b*Ho*Wo)``.
+
+    Used for few input channels (e.g. an RGB input layer): gathering NHWC windows would copy runs of
+    only ``Cin`` contiguous values, while here every run is a whole output row of ``Wo`` values. The
+    same layout makes the kernel gradient ``cols @ dy`` and the col2im adds just as cheap.
+    """
+
+    def __init__(self, geo: _Geometry, chunk: int, dtype):
+        self.geo = g = geo
+        self.cols = np.empty((g.kh, g.kw, g.cin, chunk, g.ho, g.wo), dtype=dtype)
+        # (Cin, b, H + pads, W + pads); zero borders are written once, each chunk fills the interior
+        self.xpad = np.zeros(
+            (g.cin, chunk, g.h + g.pad_top + g.pad_bottom, g.w + g.pad_left + g.pad_right),
+            dtype=dtype,
+        )
+
+    def __call__(self, xc: np.ndarray) -> np.ndarray:
+        """Columns for the chunk ``xc`` (b, H, W, Cin), shape (kh*kw*Cin, b*Ho*Wo)."""
+        g = self.geo
+        b = xc.shape[0]
+        src = self.xpad[:, :b]
+        src[:, :, g.pad_top : g.pad_top + g.h, g.pad_left : g.pad_left + g.w] = xc.transpose(
+            3, 0, 1, 2
+        )
+        s0, s1, s2, s3 = src.strides
+        # cols[i, j, c, b, oh, ow] = x_padded[c, b, oh*sh + i*dh, ow*sw + j*dw]
+        windows = as_strided(
+            src,
+            shape=(g.kh, g.kw, g.cin, b, g.ho, g.wo),
+            strides=(s2 * g.dh, s3 * g.dw, s0, s1, s2 * g.sh, s3 * g.sw),
+            writeable=False,
+        )
+        cols = self.cols[:, :, :, :b]
+        np.copyto(cols, windows)
+        return cols.reshape(g.kh * g.kw * g.cin, b * g.ho * g.wo)
+
+
+def _channels_first(geo: _Geometry) -> bool:
+    """Whether to use the channel-major column layout (few channels, long enough output rows)."""
+    return geo.groups == 1 and geo.cin < _CHANNELS_FIRST_MAX_CIN and geo.wo >= 2 * geo.cin
+
+
+def _grouped_kernel(kernel: np.ndarray, geo: _Geometry) -> np.ndarray:
+    """HWIO kernel as (groups, kh*kw*cg, cout/groups); output channel o belongs to group o // og."""
+    k = kernel.reshape(geo.kh * geo.kw * geo.cin_per_group, geo.groups, geo.cout_per_group)
+    return k.transpose(1, 0, 2)
+
+
+def conv2d(x, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1), groups=1):
+    """2-D cross-correlation, as ``tf.nn.conv2d`` (NHWC, HWIO, no bias).
+
+    ``y[n, oh, ow, o] = sum_{i, j, c} x_pad[n, oh*sh + i*dh, ow*sw + j*dw, c] * kernel[i, j, c, o]``
+    where, for ``groups > 1``, ``c`` runs over the input channels of output channel ``o``'s group.
+
+    Args:
+        x: input of shape ``(N, H, W, Cin)``; its float dtype is kept (float32 or float64).
+        kernel: ``(kh, kw, Cin // groups, Cout)``.
+        strides: int or pair ``(sh, sw)``.
+        padding: ``"valid"`` or ``"same"`` (any case).
+        dilation_rate: int or pair ``(dh, dw)``.
+        groups: number of channel groups; ``Cin`` and ``Cout`` must be multiples of it.
+
+    Returns:
+        ``y`` of shape ``(N, Ho, Wo, Cout)`` and the dtype of ``x``.
+
+    Raises:
+        ValueError: on mismatched shapes, bad arguments, or an empty output.
+    """
+    x = _as_float_array(x, "inputs")
+    kernel = _as_float_array(kernel, "kernel", dtype=x.dtype)
+    geo = _geometry(x, kernel, strides, padding, dilation_rate, groups, "conv2d")
+    g = geo
+    if g.kh == 1 and g.kw == 1 and g.groups == 1:
+        # 1x1: never padded; the output reads every sh-th row and sw-th column
+        xs = x[:, :: g.sh, :: g.sw]
+        y = xs.reshape(-1, g.cin) @ kernel.reshape(g.cin, g.cout)  # (N*Ho*Wo, Cout)
+        return y.reshape(g.n, g.ho, g.wo, g.cout)
+
+    kmat = _grouped_kernel(kernel, geo)  # (groups, kh*kw*cg, og)
+    y = np.empty((g.n, g.ho, g.wo, g.cout), dtype=x.dtype)
+    chunk = _chunk_size(geo, x.itemsize)
+    if _channels_first(geo):
+        im2col_t = _Im2ColChannelsFirst(geo, chunk, x.dtype)
+        for n0 in range(0, g.n, chunk):
+            cols_t = im2col_t(x[n0 : n0 + chunk])  # (K, M)
+            np.matmul(cols_t.T, kmat[0], out=y[n0 : n0 + chunk].reshape(-1, g.cout))  # (M, Cout)
+        return y
+    im2col = _Im2Col(geo, chunk, x.dtype)
+    for n0 in range(0, g.n, chunk):
+        xc = x[n0 : n0 + chunk]
+        cols = im2col(xc)  # (M, groups, kh*kw*cg), M = b*Ho*Wo
+        yc = y[n0 : n0 + chunk].reshape(-1, g.groups, g.cout_per_group)  # (M, groups, og)
+        if g.groups == 1:
+            np.matmul(cols[:, 0], kmat[0], out=yc[:, 0])  # (M, K) @ (K, Cout)
+        else:
+            for gi in range(g.groups):
+                yc[:, gi] = cols[:, gi] @ kmat[gi]
+    return y
+
+
+def conv2d_backward(
+    dy,
+    x,
+    kernel,
+    strides=(1, 1),
+    padding="valid",
+    dilation_rate=(1, 1),
+    groups=1,
+    need_dx=True,
+):
+    """Gradients of :func:`conv2d` with respect to its input and kernel.
+
+    Args:
+        dy: upstream gradient ``dL/dy``, shape ``(N, Ho, Wo, Cout)``.
+        x, kernel, strides, padding, dilation_rate, groups: exactly as given to :func:`conv2d`.
+        need_dx: compute ``dL/dx`` (skip it for a model's first layer).
+
+    Returns:
+        ``(dx, dkernel)``: ``dx`` has the shape of ``x`` (or is ``None`` when ``need_dx`` is false),
+        ``dkernel`` the shape of ``kernel``; both in the dtype of ``x``.
+    """
+    x = _as_float_array(x, "inputs")
+    kernel = _as_float_array(kernel, "kernel", dtype=x.dtype)
+    dy = _as_float_array(dy, "dy", dtype=x.dtype)
+    geo = _geometry(x, kernel, strides, padding, dilation_rate, groups, "conv2d")
+    g = geo
+    if dy.shape != (g.n, g.ho, g.wo, g.cout):
+        raise ValueError(
+            "The upstream gradient must have the shape of the convolution's output. "
+            f"Expected: {(g.n, g.ho, g.wo, g.cout)}. Received: dy.shape={dy.shape}"
+        )
+
+    if g.kh == 1 and g.kw == 1 and g.groups == 1:
+        kmat = kernel.reshape(g.cin, g.cout)
+        dy2 = dy.reshape(-1, g.cout)  # (N*Ho*Wo, Cout)
+        xs = x[:, :: g.sh, :: g.sw].reshape(-1, g.cin)  # (N*Ho*Wo, Cin)
+        dkernel = (xs.T @ dy2).reshape(kernel.shape)  # (Cin, Cout)
+        dx = None
+        if need_dx:
+            dxs = (dy2 @ kmat.T).reshape(g.n, g.ho, g.wo, g.cin)
+            if g.sh == 1 and g.sw == 1:
+                dx = dxs
+            else:
+                dx = np.zeros_like(x)
+                dx[:, :: g.sh, :: g.sw] = dxs
+        return dx, dkernel
+
+    cg, og = g.cin_per_group, g.cout_per_group
+    kmat = _grouped_kernel(kernel, geo)  # (groups, K, og), K = kh*kw*cg
+    if _channels_first(geo):
+        return _conv2d_backward_channels_first(dy, x, kernel, kmat[0], geo, need_dx)
+    dkmat = np.zeros_like(kmat)
+    chunk = _chunk_size(geo, x.itemsize)
+    im2col = _Im2Col(geo, chunk, x.dtype)
+    dx = dcols_buf = kernel_t = None
+    if need_dx:
+        dx = np.zeros((g.n, g.h, g.w, g.groups, cg), dtype=x.dtype)
+        if g.groups == 1:
+            # one (M, Cout) @ (Cout, Cin) matmul per kernel offset, so each offset's input gradient
+            # is a contiguous (M, Cin) block whose adds run over whole output rows
+            kernel_t = np.ascontiguousarray(kernel.transpose(0, 1, 3, 2))  # (kh, kw, Cout, Cin)
+            dcols_buf = np.empty((chunk * g.ho * g.wo, g.cin), dtype=x.dtype)
+        else:
+            dcols_buf = np.empty((chunk * g.ho * g.wo, g.groups, g.kh * g.kw * cg), dtype=x.dtype)
+        # per kernel offset: which outputs it feeds and which (unpadded) inputs it reads
+        rows = [offset_slices(i * g.dh, g.h, g.ho, g.sh, g.pad_top) for i in range(g.kh)]
+        cols_w = [offset_slices(j * g.dw, g.w, g.wo, g.sw, g.pad_left) for j in range(g.kw)]
+        taps = [
+            (i, j, oh, ow, rh, rw)
+            for i, (oh, rh) in enumerate(rows)
+            for j, (ow, rw) in enumerate(cols_w)
+            if oh is not None and ow is not None
+        ]
+
+    for n0 in range(0, g.n, chunk):
+        xc = x[n0 : n0 + chunk]
+        b = xc.shape[0]
+        m = b * g.ho * g.wo
+        cols = im2col(xc)  # (M, groups, K)
+        dyc = dy[n0 : n0 + chunk].reshape(m, g.groups, og)  # (M, groups, og)
+        for gi in range(g.groups):
+            dkmat[gi] += cols[:, gi].T @ dyc[:, gi]  # (K, M) @ (M, og)
+        if not need_dx:
+            continue
+        dxc = dx[n0 : n0 + chunk]  # (b, H, W, groups, cg)
+        if g.groups == 1:
+            dcols = dcols_buf[:m]
+            dcols5 = dcols.reshape(b, g.ho, g.wo, 1, g.cin)
+            for i, j, oh, ow, rh, rw in taps:
+                np.matmul(dyc[:, 0], kernel_t[i, j], out=dcols)  # (M, Cout) @ (Cout, Cin)
+                dxc[:, rh, rw] += dcols5[:, oh, ow]
+            continue
+        dcols = dcols_buf[:m]
+        for gi in range(g.groups):
+            np.matmul(dyc[:, gi], kmat[gi].T, out=dcols[:, gi])  # (M, og) @ (og, K)
+        # col2im: every kernel offset adds its slice of dcols back where it read x from
+        dcols7 = dcols.reshape(b, g.ho, g.wo, g.groups, g.kh, g.kw, cg)
+        for i, j, oh, ow, rh, rw in taps:
+            dxc[:, rh, rw] += dcols7[:, oh, ow, :, i, j]
+    dkernel = dkmat.transpose(1, 0, 2).reshape(kernel.shape)
+    if dx is not None:
+        dx = dx.reshape(x.shape)
+    return dx, dkernel
+
+
+def _conv2d_backward_channels_first(dy, x, kernel, kmat, geo: _Geometry, need_dx):
+    """:func:`conv2d_backward` with channel-major columns (groups == 1, few input channels)."""
+    g = geo
+    chunk = _chunk_size(geo, x.itemsize)
+    im2col_t = _Im2ColChannelsFirst(geo, chunk, x.dtype)
+    dkmat = np.zeros_like(kmat)  # (K, Cout)
+    dx = None
+    if need_dx:
+        dx = np.empty_like(x)
+        dx_t = np.empty((g.cin, chunk, g.h, g.w), dtype=x.dtype)
+        dcols_buf = np.empty((g.kh * g.kw * g.cin, chunk * g.ho * g.wo), dtype=x.dtype)
+        rows = [offset_slices(i * g.dh, g.h, g.ho, g.sh, g.pad_top) for i in range(g.kh)]
+        cols_w = [offset_slices(j * g.dw, g.w, g.wo, g.sw, g.pad_left) for j in range(g.kw)]
+    for n0 in range(0, g.n, chunk):
+        xc = x[n0 : n0 + chunk]
+        b = xc.shape[0]
+        cols_t = im2col_t(xc)  # (K, M)
+        dyc = dy[n0 : n0 + chunk].reshape(-1, g.cout)  # (M, Cout)
+        dkmat += cols_t @ dyc  # (K, M) @ (M, Cout)
+        if not need_dx:
+            continue
+        dcols = dcols_buf[:, : b * g.ho * g.wo]
+        np.matmul(kmat, dyc.T, out=dcols)  # (K, Cout) @ (Cout, M)
+        dcols6 = dcols.reshape(g.kh, g.kw, g.cin, b, g.ho, g.wo)
+        dxc_t = dx_t[:, :b]  # (Cin, b, H, W)
+        dxc_t.fill(0)
+        for i, (oh, rh) in enumerate(rows):
+            if oh is None:
+                continue
+            for j, (ow, rw) in enumerate(cols_w):
+                if ow is not None:
+                    dxc_t[:, :, rh, rw] += dcols6[i, j, :, :, oh, ow]
+        dx[n0 : n0 + chunk] = dxc_t.transpose(1, 2, 3, 0)
+    return dx, dkmat.reshape(kernel.shape)
+
+
+def _depthwise_chunk(geo: _Geometry, mult: int, itemsize: int) -> int:
+    """Samples per chunk so a chunk's output (updated kh*kw times) stays about 1 MiB."""
+    per_sample = geo.ho * geo.wo * geo.cin * mult * itemsize
+    return int(max(1, min(geo.n, (1024 * 1024) // max(per_sample, 1))))
+
+
+def depthwise_conv2d(x, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1)):
+    """Depthwise 2-D convolution, as ``tf.nn.depthwise_conv2d`` (NHWC, no bias).
+
+    Each input channel ``c`` is convolved with its own ``depth_multiplier`` filters:
+    ``y[n, oh, ow, c * M + m] = sum_{i, j} x_pad[n, oh*sh + i*dh, ow*sw + j*dw, c] * kernel[i, j, c, m]``.
+
+    Args:
+        x: ``(N, H, W, Cin)``.
+        kernel: ``(kh, kw, Cin, depth_multiplier)``.
+        strides, padding, dilation_rate: as in :func:`conv2d`.
+
+    Returns:
+        ``(N, Ho, Wo, Cin * depth_multiplier)`` in the dtype of ``x``.
+    """
+    x = _as_float_array(x, "inputs")
+    kernel = _as_float_array(kernel, "kernel", dtype=x.dtype)
+    geo = _geometry(
+        x, kernel, strides, padding, dilation_rate, 1, "depthwise_conv2d", depthwise=True
+    )
+    g = geo
+    mult = kernel.shape[3]
+    y = np.zeros((g.n, g.ho, g.wo, g.cin, mult), dtype=x.dtype)
+    taps = _depthwise_taps(geo)
+    chunk = _depthwise_chunk(geo, mult, x.itemsize)
+    for n0 in range(0, g.n, chunk):
+        xc = x[n0 : n0 + chunk, :, :, :, None]  # (b, H, W, Cin, 1)
+        yc = y[n0 : n0 + chunk]  # (b, Ho, Wo, Cin, M)
+        for i, j, oh, ow, rh, rw in taps:
+            yc[:, oh, ow] += xc[:, rh, rw] * kernel[i, j]  # (b, h', w', Cin, 1) * (Cin, M)
+    return y.reshape(g.n, g.ho, g.wo, g.cout)
+
+
+def _depthwise_taps(geo: _Geometry):
+    """``(i, j, out_rows, out_cols, in_rows, in_cols)`` for every kernel offset that sees data."""
+    taps = []
+    for i in range(geo.kh):
+        oh, rh = offset_slices(i * geo.dh, geo.h, geo.ho, geo.sh, geo.pad_top)
+        if oh is None:
+            continue
+        for j in range(geo.kw):
+            ow, rw = offset_slices(j * geo.dw, geo.w, geo.wo, geo.sw, geo.pad_left)
+            if ow is not None:
+                taps.append((i, j, oh, ow, rh, rw))
+    return taps
+
+
+def depthwise_conv2d_backward(
+    dy, x, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1), need_dx=True
+):
+    """Gradients of :func:`depthwise_conv2d` with respect to its input and kernel.
+
+    Args:
+        dy: ``(N, Ho, Wo, Cin * depth_multiplier)``.
+        x, kernel, strides, padding, dilation_rate: as given to :func:`depthwise_conv2d`.
+        need_dx: compute ``dL/dx``.
+
+    Returns:
+        ``(dx or None, dkernel)`` with the shapes of ``x`` and ``kernel``.
+    """
+    x = _as_float_array(x, "inputs")
+    kernel = _as_float_array(kernel, "kernel", dtype=x.dtype)
+    dy = _as_float_array(dy, "dy", dtype=x.dtype)
+    geo = _geometry(
+        x, kernel, strides, padding, dilation_rate, 1, "depthwise_conv2d", depthwise=True
+    )
+    g = geo
+    mult = kernel.shape[3]
+    if dy.shape != (g.n, g.ho, g.wo, g.cout):
+        raise ValueError(
+            "The upstream gradient must have the shape of the convolution's output. "
+            f"Expected: {(g.n, g.ho, g.wo, g.cout)}. Received: dy.shape={dy.shape}"
+        )
+    dy5 = dy.reshape(g.n, g.ho, g.wo, g.cin, mult)
+    dkernel = np.zeros_like(kernel)
+    dx = np.zeros_like(x) if need_dx else None
+    taps = _depthwise_taps(geo)
+    chunk = _depthwise_chunk(geo, mult, x.itemsize)
+    for n0 in range(0, g.n, chunk):
+        xc = x[n0 : n0 + chunk]
+        dyc = dy5[n0 : n0 + chunk]
+        for i, j, oh, ow, rh, rw in taps:
+            xv = xc[:, rh, rw]  # (b, h', w', Cin)
+            dyv = dyc[:, oh, ow]  # (b, h', w', Cin, M)
+            if mult == 1:
+                dyv = dyv[..., 0]
+                dkernel[i, j, :, 0] += np.einsum("bhwc,bhwc->c", xv, dyv)
+                if need_dx:
+                    dx[n0 : n0 + chunk, rh, rw] += dyv * kernel[i, j, :, 0]
+            else:
+                dkernel[i, j] += np.einsum("bhwc,bhwcm->cm", xv, dyv)
+                if need_dx:
+                    dx[n0 : n0 + chunk, rh, rw] += np.einsum("bhwcm,cm->bhwc", dyv, kernel[i, j])
+    return dx, dkernel

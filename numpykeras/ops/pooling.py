@@ -1,0 +1,307 @@
+"""2-D max and average pooling (NHWC) and their gradients, in NumPy.
+
+Semantics are TensorFlow's ``tf.nn.max_pool2d`` / ``tf.nn.avg_pool2d``:
+
+- ``"same"`` padding is TensorFlow's (odd extra pixel at the bottom / right); padded cells never win a
+  max and are not counted in an average (the divisor is the number of real pixels in the window);
+- the max-pool gradient goes to ONE input per window: the first maximum in row-major order within
+  the window (so a window of equal values, e.g. zeros after a ReLU, sends it to its top-left pixel),
+  and a pixel shared by overlapping windows receives the sum of what each window sends it.
+
+Kernels loop over the ``ph * pw`` window offsets only, each step a vectorised operation on a strided
+view of the whole batch (``x[:, i::sh, j::sw]``), never a loop over pixels. For the common 2x2 / 2 case
+the max is three ``np.maximum`` calls and the argmax a few in-place uint8 operations; padded offsets are
+handled by slicing the outputs each offset touches, so no padded copy of the input is made.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from numpykeras import backend
+from numpykeras.ops.padding import (
+    conv_output_length,
+    normalize_padding,
+    normalize_tuple,
+    offset_slices,
+    padding_amounts,
+)
+
+
+class _PoolGeometry(NamedTuple):
+    n: int
+    h: int
+    w: int
+    c: int
+    ph: int
+    pw: int
+    sh: int
+    sw: int
+    ho: int
+    wo: int
+    pad_top: int
+    pad_left: int
+    padding: str
+
+    @property
+    def padded(self) -> bool:
+        return self.padding == "same" and (
+            (self.ho - 1) * self.sh + self.ph > self.h or (self.wo - 1) * self.sw + self.pw > self.w
+        )
+
+    @property
+    def tiled(self) -> bool:
+        """Windows do not overlap and no padding is involved: plain reshapes work."""
+        return self.sh == self.ph and self.sw == self.pw and not self.padded
+
+    def taps(self):
+        """``(k, out_rows, out_cols, in_rows, in_cols)`` for each window offset ``k = i*pw + j``."""
+        result = []
+        for i in range(self.ph):
+            oh, rh = offset_slices(i, self.h, self.ho, self.sh, self.pad_top)
+            for j in range(self.pw):
+                ow, rw = offset_slices(j, self.w, self.wo, self.sw, self.pad_left)
+                if oh is not None and ow is not None:
+                    result.append((i * self.pw + j, oh, ow, rh, rw))
+        return result
+
+
+class MaxPoolCache(NamedTuple):
+    """What :func:`max_pool2d_backward` needs: the winning window offset of every output."""
+
+    argmax: np.ndarray  # (N, Ho, Wo, C) uint8, row-major offset i*pw + j of the max in its window
+    input_shape: tuple
+    pool_size: tuple
+    strides: tuple
+    padding: str
+    dtype: np.dtype
+
+
+def _as_input(x) -> np.ndarray:
+    if isinstance(x, backend.Variable):
+        x = x.value
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(backend.floatx())
+    return x
+
+
+def _pool_geometry(input_shape, pool_size, strides, padding, op_name) -> _PoolGeometry:
+    if len(input_shape) != 4:
+        raise ValueError(
+            f"`{op_name}` expects `inputs` of rank 4 (batch, height, width, channels). "
+            f"Received: inputs.shape={tuple(input_shape)}"
+        )
+    pool_size = normalize_tuple(pool_size, 2, "pool_size")
+    strides = pool_size if strides is None else normalize_tuple(strides, 2, "strides")
+    padding = normalize_padding(padding)
+    n, h, w, c = (int(d) for d in input_shape)
+    (ph, pw), (sh, sw) = pool_size, strides
+    ho = conv_output_length(h, ph, padding, sh)
+    wo = conv_output_length(w, pw, padding, sw)
+    if ho <= 0 or wo <= 0:
+        raise ValueError(
+            "Computed output size would be zero or negative. Received: "
+            f"`inputs.shape={tuple(input_shape)}`, `pool_size={pool_size}`, "
+            f"`strides={strides}`, `padding={padding}`."
+        )
+    pad_top = padding_amounts(h, ph, padding, sh)[0]
+    pad_left = padding_amounts(w, pw, padding, sw)[0]
+    return _PoolGeometry(n, h, w, c, ph, pw, sh, sw, ho, wo, pad_top, pad_left, padding)
+
+
+def _max_over_taps(x: np.ndarray, geo: _PoolGeometry, taps) -> np.ndarray:
+    """Window maxima by a chain of ``np.maximum`` over the window offsets (padding never wins)."""
+    if geo.padded:
+        y = np.full((geo.n, geo.ho, geo.wo, geo.c), -np.inf, dtype=x.dtype)
+        for _, oh, ow, rh, rw in taps:
+            yv = y[:, oh, ow]
+            np.maximum(yv, x[:, rh, rw], out=yv)
+        return y
+    # without padding every offset covers every output
+    views = [x[:, rh, rw] for _, _, _, rh, rw in taps]
+    if len(views) == 1:
+        return views[0].copy()
+    y = np.maximum(views[0], views[1])
+    for v in views[2:]:
+        np.maximum(y, v, out=y)
+    return y
+
+
+def max_pool2d(x, pool_size, strides=None, padding="valid"):
+    """2-D max pooling, as ``tf.nn.max_pool2d``.
+
+    Args:
+        x: ``(N, H, W, C)``, float32 or float64 (kept).
+        pool_size: int or pair ``(ph, pw)``.
+        strides: int or pair; ``None`` means ``pool_size``.
+        padding: ``"valid"`` or ``"same"``.
+
+    Returns:
+        ``(N, Ho, Wo, C)``.
+    """
+    x = _as_input(x)
+    geo = _pool_geometry(x.shape, pool_size, strides, padding, "max_pool2d")
+    return _max_over_taps(x, geo, geo.taps())
+
+
+def max_pool2d_forward(x, pool_size, strides=None, padding="valid"):
+    """Max pooling that also records, per output, which input won (for the backward pass).
+
+    Returns:
+        ``(y, cache)``: ``y`` as :func:`max_pool2d`; ``cache`` a :class:`MaxPoolCache` to hand to
+        :func:`max_pool2d_backward`.
+    """
+    x = _as_input(x)
+    geo = _pool_geometry(x.shape, pool_size, strides, padding, "max_pool2d")
+    window = geo.ph * geo.pw
+    if window > 255:
+        raise ValueError(
+            f"`pool_size` is too large: at most 255 pixels per window are supported. "
+            f"Received: pool_size={(geo.ph, geo.pw)}"
+        )
+    taps = geo.taps()
+    y = _max_over_taps(x, geo, taps)
+    # argmax = first offset k (row-major) with x_k == y. Going through the offsets backwards,
+    # argmax <- k where x_k == y, else unchanged; as uint8 arithmetic without branches:
+    # argmax = k + (x_k != y) * (argmax - k), valid because argmax > k before step k.
+    argmax = np.full(y.shape, window - 1, dtype=np.uint8)
+    differs = np.empty(y.shape, dtype=bool)
+    for k, oh, ow, rh, rw in reversed(taps):
+        if k == window - 1:
+            continue
+        av, dv = argmax[:, oh, ow], differs[:, oh, ow]
+        np.not_equal(x[:, rh, rw], y[:, oh, ow], out=dv)
+        av -= np.uint8(k)
+        av *= dv.view(np.uint8)
+        av += np.uint8(k)
+    cache = MaxPoolCache(
+        argmax, tuple(x.shape), (geo.ph, geo.pw), (geo.sh, geo.sw), geo.padding, x.dtype
+    )
+    return y, cache
+
+
+def max_pool2d_backward(dy, cache: MaxPoolCache):
+    """Gradient of max pooling: each output's gradient goes to the input that won its window.
+
+    Args:
+        dy: ``(N, Ho, Wo, C)`` upstream gradient.
+        cache: the :class:`MaxPoolCache` returned by :func:`max_pool2d_forward`.
+
+    Returns:
+        ``dx`` with the input's shape and dtype.
+    """
+    if not isinstance(cache, MaxPoolCache):
+        raise TypeError(
+            "`max_pool2d_backward` expects the cache returned by `max_pool2d_forward`. "
+            f"Received: cache of type {type(cache).__name__}"
+        )
+    geo = _pool_geometry(
+        cache.input_shape, cache.pool_size, cache.strides, cache.padding, "max_pool2d"
+    )
+    dy = np.asarray(dy, dtype=cache.dtype)
+    if dy.shape != cache.argmax.shape:
+        raise ValueError(
+            "The upstream gradient must have the shape of the pooling output. "
+            f"Expected: {cache.argmax.shape}. Received: dy.shape={dy.shape}"
+        )
+    taps = geo.taps()
+    if _covers_exactly(geo):
+        dx = np.empty(cache.input_shape, dtype=cache.dtype)  # every pixel is written once below
+    else:
+        dx = np.zeros(cache.input_shape, dtype=cache.dtype)
+    overlapping = geo.sh < geo.ph or geo.sw < geo.pw
+    for k, oh, ow, rh, rw in taps:
+        won = cache.argmax[:, oh, ow] == k  # (N, h', w', C) bool
+        dxv = dx[:, rh, rw]
+        if overlapping:
+            dxv += dy[:, oh, ow] * won
+        else:
+            np.multiply(dy[:, oh, ow], won, out=dxv)  # each input is in at most one window
+    return dx
+
+
+def _covers_exactly(geo: _PoolGeometry) -> bool:
+    """Windows tile the input exactly: no overlap, no gap, no padding, nothing cropped."""
+    return geo.tiled and geo.ho * geo.ph == geo.h and geo.wo * geo.pw == geo.w
+
+
+def _window_counts(geo: _PoolGeometry):
+    """Real (unpadded) pixels per window: ``(Ho, 1)`` row counts and ``(Wo, 1)`` column counts."""
+    rows = np.zeros(geo.ho, dtype=np.int64)
+    cols = np.zeros(geo.wo, dtype=np.int64)
+    for i in range(geo.ph):
+        oh, _ = offset_slices(i, geo.h, geo.ho, geo.sh, geo.pad_top)
+        if oh is not None:
+            rows[oh] += 1
+    for j in range(geo.pw):
+        ow, _ = offset_slices(j, geo.w, geo.wo, geo.sw, geo.pad_left)
+        if ow is not None:
+            cols[ow] += 1
+    return rows, cols
+
+
+def avg_pool2d(x, pool_size, strides=None, padding="valid"):
+    """2-D average pooling, as ``tf.nn.avg_pool2d`` (padded cells are not counted).
+
+    Args:
+        x: ``(N, H, W, C)``.
+        pool_size, strides, padding: as in :func:`max_pool2d`.
+
+    Returns:
+        ``(N, Ho, Wo, C)`` in the dtype of ``x``.
+    """
+    x = _as_input(x)
+    geo = _pool_geometry(x.shape, pool_size, strides, padding, "avg_pool2d")
+    taps = geo.taps()
+    if not geo.padded:
+        # every offset covers every output; the divisor is the full window size
+        views = [x[:, rh, rw] for _, _, _, rh, rw in taps]
+        y = views[0].copy() if len(views) == 1 else np.add(views[0], views[1])
+        for v in views[2:]:
+            y += v
+        y /= x.dtype.type(geo.ph * geo.pw)
+        return y
+    y = np.zeros((geo.n, geo.ho, geo.wo, geo.c), dtype=x.dtype)
+    for _, oh, ow, rh, rw in taps:
+        y[:, oh, ow] += x[:, rh, rw]
+    rows, cols = _window_counts(geo)
+    count = (rows[:, None] * cols[None, :]).astype(x.dtype)  # (Ho, Wo) real pixels per window
+    y /= count[:, :, None]
+    return y
+
+
+def avg_pool2d_backward(dy, x_shape, pool_size, strides=None, padding="valid"):
+    """Gradient of :func:`avg_pool2d`: each output spreads ``dy / count`` evenly over its window.
+
+    Args:
+        dy: ``(N, Ho, Wo, C)`` upstream gradient (its float dtype is kept).
+        x_shape: the input's shape ``(N, H, W, C)``.
+        pool_size, strides, padding: as given to :func:`avg_pool2d`.
+
+    Returns:
+        ``dx`` of shape ``x_shape``.
+    """
+    dy = _as_input(dy)
+    geo = _pool_geometry(tuple(x_shape), pool_size, strides, padding, "avg_pool2d")
+    if dy.shape != (geo.n, geo.ho, geo.wo, geo.c):
+        raise ValueError(
+            "The upstream gradient must have the shape of the pooling output. "
+            f"Expected: {(geo.n, geo.ho, geo.wo, geo.c)}. Received: dy.shape={dy.shape}"
+        )
+    rows, cols = _window_counts(geo)
+    count = (rows[:, None] * cols[None, :]).astype(dy.dtype)  # (Ho, Wo)
+    share = dy / count[:, :, None]  # (N, Ho, Wo, C)
+    if _covers_exactly(geo):
+        dx = np.empty((geo.n, geo.h, geo.w, geo.c), dtype=dy.dtype)
+    else:
+        dx = np.zeros((geo.n, geo.h, geo.w, geo.c), dtype=dy.dtype)
+    overlapping = geo.sh < geo.ph or geo.sw < geo.pw
+    for _, oh, ow, rh, rw in geo.taps():
+        if overlapping:
+            dx[:, rh, rw] += share[:, oh, ow]
+        else:
+            dx[:, rh, rw] = share[:, oh, ow]
+    return dx
