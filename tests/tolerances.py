@@ -1,7 +1,8 @@
 """All numerical tolerances used by the test suite, in one place.
 
-Conformance tests compare numpykeras with TensorFlow/Keras; unit tests compare fast kernels with plain
-loops and analytic gradients with finite differences. Never widen a value here to make a failure pass.
+Conformance tests compare numpykeras with TensorFlow/Keras; unit tests compare fast kernels with
+plain loops and analytic gradients with finite differences. Never widen a value here to make a
+failure pass.
 """
 
 import numpy as np

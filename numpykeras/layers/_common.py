@@ -18,9 +18,14 @@ def activation_backward(activation, dy, z, y):
 
 
 def logits_if_fusable(activation, z):
-    """``z`` when the activation is a softmax or sigmoid (crossentropy can use the logits)."""
-    if activations.is_softmax(activation) or activations.is_sigmoid(activation):
-        return z
+    """``(z, "softmax" | "sigmoid")`` when the activation is one of those, else ``None``.
+
+    A crossentropy loss can then work from the logits ``z``, as Keras does.
+    """
+    if activations.is_softmax(activation):
+        return z, "softmax"
+    if activations.is_sigmoid(activation):
+        return z, "sigmoid"
     return None
 
 

@@ -419,9 +419,9 @@ class Layer:
         )
 
     def output_logits(self, cache):
-        """The pre-activation values if this layer ends in a softmax or sigmoid, else ``None``.
+        """``(logits, "softmax" | "sigmoid")`` if this layer ends in one of those, else ``None``.
 
-        Crossentropy losses use them as Keras does (computing from logits is exact and stable).
+        Crossentropy losses use the logits as Keras does (computing from logits is exact and stable).
         """
         return None
 

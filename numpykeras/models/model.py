@@ -218,6 +218,7 @@ class Model(Layer):
 
     @staticmethod
     def _resolve_loss(loss, losses_module):
+        """Checks the loss identifier now; the Loss object is made on the first data."""
         if loss is None:
             return None
         if isinstance(loss, (list, dict)):
@@ -225,7 +226,15 @@ class Model(Layer):
                 "numpykeras supports a single loss for single-output models; received "
                 f"{type(loss).__name__}: {loss}"
             )
-        return losses_module.get(loss)
+        if not (isinstance(loss, str) and loss.lower() in ("crossentropy", "ce")):
+            losses_module.get(loss)  # raises for unknown names
+        return _PendingLoss(loss)
+
+    def _ensure_loss(self, y, y_pred):
+        if isinstance(self._loss_obj, _PendingLoss):
+            from numpykeras import losses as losses_module
+
+            self._loss_obj = losses_module.resolve_loss(self._loss_obj.identifier, y, y_pred)
 
     def _require_compiled(self):
         if not self.compiled:
@@ -284,9 +293,14 @@ class Model(Layer):
     def _loss_and_gradients(self, x, y, sample_weight):
         """Forward, loss and backward for one batch: ``(loss, y_pred, {variable: gradient})``."""
         y_pred, tape = self.forward(x, training=True)
-        logits = self.output_logits(tape)
-        loss, dy = self._loss_obj.value_and_grad(y, y_pred, sample_weight=sample_weight, logits=logits)
-        fused = logits is not None and self._loss_obj.uses_logits(logits)
+        fusable = self.output_logits(tape)  # (logits, "softmax" | "sigmoid") or None
+        fused = fusable is not None and self._loss_obj.supports_logits
+        if fused:
+            loss, dy = self._loss_obj.value_and_grad(
+                y, y_pred, sample_weight=sample_weight, logits=fusable[0], activation=fusable[1]
+            )
+        else:
+            loss, dy = self._loss_obj.value_and_grad(y, y_pred, sample_weight=sample_weight)
         if fused:
             _, grads = self.backward_from_logits(dy, tape, need_dx=False)
         else:
@@ -297,12 +311,9 @@ class Model(Layer):
         return float(loss) + reg_loss, y_pred, grads
 
     def _apply_gradients(self, grads):
+        # The optimizer applies each variable's constraint after its update, as Keras does.
         trainable = self.trainable_weights
         self.optimizer.apply([grads.get(v) for v in trainable], trainable)
-        for v in trainable:
-            constraint = getattr(v, "constraint", None)
-            if constraint is not None:
-                v.assign(constraint(v.value))
 
     def _train_batch(self, x, y, sample_weight):
         loss, y_pred, grads = self._loss_and_gradients(x, y, sample_weight)
@@ -323,6 +334,7 @@ class Model(Layer):
 
     def _test_batch(self, x, y, sample_weight):
         y_pred = self(x, training=False)
+        self._ensure_loss(y, y_pred)
         loss = float(self._loss_obj(y, y_pred, sample_weight=sample_weight))
         reg_loss, _ = self._regularization()
         loss += reg_loss
@@ -349,11 +361,12 @@ class Model(Layer):
                 "Target data is missing. Your model has `loss`: "
                 f"{self.loss}, and therefore expects target data to be passed in `fit()`."
             )
-        probe = _take(x, slice(0, 1))
-        y_pred = self(probe, training=False)
-        checker = getattr(self._loss_obj, "check_targets", None)
-        if checker is not None:
-            checker(y, y_pred)
+        probe = self(_take(x, slice(0, 1)), training=False)
+        self._ensure_loss(y, probe)
+        if isinstance(y, np.ndarray) and isinstance(probe, np.ndarray):
+            # The loss checks label ranges and shapes on every label against a stand-in prediction.
+            stand_in = np.broadcast_to(probe, (len(y),) + probe.shape[1:])
+            self._loss_obj(y, stand_in)
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(
@@ -629,6 +642,13 @@ class Model(Layer):
 
     def _summary_rows(self):
         return [(layer, None, None) for layer in self.layers]
+
+
+class _PendingLoss:
+    """A compiled loss identifier waiting for the first data to pick its exact form."""
+
+    def __init__(self, identifier):
+        self.identifier = identifier
 
 
 def _json_default(obj):

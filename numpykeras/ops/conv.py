@@ -430,10 +430,47 @@ def _conv2d_backward_channels_first(dy, x, kernel, kmat, geo: _Geometry, need_dx
     return dx, dkmat.reshape(kernel.shape)
 
 
-def _depthwise_chunk(geo: _Geometry, mult: int, itemsize: int) -> int:
-    """Samples per chunk so a chunk's output (updated kh*kw times) stays about 1 MiB."""
-    per_sample = geo.ho * geo.wo * geo.cin * mult * itemsize
+def _depthwise_chunk(geo: _Geometry, itemsize: int) -> int:
+    """Samples per chunk so a chunk's padded input stays about 1 MiB (cache-resident)."""
+    per_sample = (geo.h + geo.pad_top + geo.pad_bottom) * (geo.w + geo.pad_left + geo.pad_right)
+    per_sample *= geo.cin * itemsize
     return int(max(1, min(geo.n, (1024 * 1024) // max(per_sample, 1))))
+
+
+class _DepthwisePlan:
+    """Buffers and views shared by the depthwise forward and backward passes (one per call).
+
+    The input chunk is copied into a zero-bordered buffer so every kernel offset reads a full
+    ``(b, Ho, Wo, Cin)`` view; with stride 1 its ``(Wo, Cin)`` rows are contiguous, and the kernel
+    values are pre-tiled to ``(Wo, Cin)`` so each multiply-add runs over whole rows.
+    """
+
+    def __init__(self, geo: _Geometry, kernel: np.ndarray, dtype):
+        self.geo = g = geo
+        self.mult = kernel.shape[3]
+        self.chunk = _depthwise_chunk(geo, np.dtype(dtype).itemsize)
+        hp, wp = g.h + g.pad_top + g.pad_bottom, g.w + g.pad_left + g.pad_right
+        self.xpad = np.zeros((self.chunk, hp, wp, g.cin), dtype=dtype)
+        self.tmp = np.empty((self.chunk, g.ho, g.wo, g.cin), dtype=dtype)
+        # tiles[i, j, m] = kernel[i, j, :, m] repeated over the Wo output columns: (Wo, Cin)
+        k = kernel.transpose(0, 1, 3, 2)[:, :, :, None, :]  # (kh, kw, M, 1, Cin)
+        self.tiles = np.ascontiguousarray(np.broadcast_to(k, k.shape[:3] + (g.wo, g.cin)))
+
+    def interior(self, buf: np.ndarray) -> np.ndarray:
+        g = self.geo
+        return buf[:, g.pad_top : g.pad_top + g.h, g.pad_left : g.pad_left + g.w]
+
+    def load(self, xc: np.ndarray) -> np.ndarray:
+        """The chunk ``xc`` inside the zero border: (b, H + pads, W + pads, Cin)."""
+        xp = self.xpad[: xc.shape[0]]
+        self.interior(xp)[...] = xc
+        return xp
+
+    def window(self, xp: np.ndarray, i: int, j: int) -> np.ndarray:
+        """Inputs read at kernel offset (i, j) by every output: (b, Ho, Wo, Cin) strided view."""
+        g = self.geo
+        r0, c0 = i * g.dh, j * g.dw
+        return xp[:, r0 : r0 + (g.ho - 1) * g.sh + 1 : g.sh, c0 : c0 + (g.wo - 1) * g.sw + 1 : g.sw]
 
 
 def depthwise_conv2d(x, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1)):
@@ -456,30 +493,23 @@ def depthwise_conv2d(x, kernel, strides=(1, 1), padding="valid", dilation_rate=(
         x, kernel, strides, padding, dilation_rate, 1, "depthwise_conv2d", depthwise=True
     )
     g = geo
-    mult = kernel.shape[3]
-    y = np.zeros((g.n, g.ho, g.wo, g.cin, mult), dtype=x.dtype)
-    taps = _depthwise_taps(geo)
-    chunk = _depthwise_chunk(geo, mult, x.itemsize)
-    for n0 in range(0, g.n, chunk):
-        xc = x[n0 : n0 + chunk, :, :, :, None]  # (b, H, W, Cin, 1)
-        yc = y[n0 : n0 + chunk]  # (b, Ho, Wo, Cin, M)
-        for i, j, oh, ow, rh, rw in taps:
-            yc[:, oh, ow] += xc[:, rh, rw] * kernel[i, j]  # (b, h', w', Cin, 1) * (Cin, M)
-    return y.reshape(g.n, g.ho, g.wo, g.cout)
-
-
-def _depthwise_taps(geo: _Geometry):
-    """``(i, j, out_rows, out_cols, in_rows, in_cols)`` for every kernel offset that sees data."""
-    taps = []
-    for i in range(geo.kh):
-        oh, rh = offset_slices(i * geo.dh, geo.h, geo.ho, geo.sh, geo.pad_top)
-        if oh is None:
-            continue
-        for j in range(geo.kw):
-            ow, rw = offset_slices(j * geo.dw, geo.w, geo.wo, geo.sw, geo.pad_left)
-            if ow is not None:
-                taps.append((i, j, oh, ow, rh, rw))
-    return taps
+    plan = _DepthwisePlan(geo, kernel, x.dtype)
+    mult = plan.mult
+    ym = np.empty((mult, g.n, g.ho, g.wo, g.cin), dtype=x.dtype)  # channel c*M + m lives in ym[m]
+    for n0 in range(0, g.n, plan.chunk):
+        xp = plan.load(x[n0 : n0 + plan.chunk])
+        b = xp.shape[0]
+        t = plan.tmp[:b]
+        for m in range(mult):
+            yc = ym[m, n0 : n0 + b]  # (b, Ho, Wo, Cin)
+            for i in range(g.kh):
+                for j in range(g.kw):
+                    if i == 0 and j == 0:
+                        np.multiply(plan.window(xp, 0, 0), plan.tiles[0, 0, m], out=yc)
+                    else:
+                        np.multiply(plan.window(xp, i, j), plan.tiles[i, j, m], out=t)
+                        yc += t
+    return ym.transpose(1, 2, 3, 4, 0).reshape(g.n, g.ho, g.wo, g.cout)
 
 
 def depthwise_conv2d_backward(
@@ -502,30 +532,35 @@ def depthwise_conv2d_backward(
         x, kernel, strides, padding, dilation_rate, 1, "depthwise_conv2d", depthwise=True
     )
     g = geo
-    mult = kernel.shape[3]
     if dy.shape != (g.n, g.ho, g.wo, g.cout):
         raise ValueError(
             "The upstream gradient must have the shape of the convolution's output. "
             f"Expected: {(g.n, g.ho, g.wo, g.cout)}. Received: dy.shape={dy.shape}"
         )
+    plan = _DepthwisePlan(geo, kernel, x.dtype)
+    mult = plan.mult
     dy5 = dy.reshape(g.n, g.ho, g.wo, g.cin, mult)
     dkernel = np.zeros_like(kernel)
-    dx = np.zeros_like(x) if need_dx else None
-    taps = _depthwise_taps(geo)
-    chunk = _depthwise_chunk(geo, mult, x.itemsize)
-    for n0 in range(0, g.n, chunk):
-        xc = x[n0 : n0 + chunk]
-        dyc = dy5[n0 : n0 + chunk]
-        for i, j, oh, ow, rh, rw in taps:
-            xv = xc[:, rh, rw]  # (b, h', w', Cin)
-            dyv = dyc[:, oh, ow]  # (b, h', w', Cin, M)
-            if mult == 1:
-                dyv = dyv[..., 0]
-                dkernel[i, j, :, 0] += np.einsum("bhwc,bhwc->c", xv, dyv)
-                if need_dx:
-                    dx[n0 : n0 + chunk, rh, rw] += dyv * kernel[i, j, :, 0]
-            else:
-                dkernel[i, j] += np.einsum("bhwc,bhwcm->cm", xv, dyv)
-                if need_dx:
-                    dx[n0 : n0 + chunk, rh, rw] += np.einsum("bhwcm,cm->bhwc", dyv, kernel[i, j])
+    dx = None
+    if need_dx:
+        dx = np.empty_like(x)
+        dxpad = np.empty_like(plan.xpad)
+    for n0 in range(0, g.n, plan.chunk):
+        xp = plan.load(x[n0 : n0 + plan.chunk])
+        b = xp.shape[0]
+        t = plan.tmp[:b]
+        if need_dx:
+            dxp = dxpad[:b]
+            dxp.fill(0)
+        for m in range(mult):
+            dym = np.ascontiguousarray(dy5[n0 : n0 + b, :, :, :, m])  # (b, Ho, Wo, Cin)
+            for i in range(g.kh):
+                for j in range(g.kw):
+                    np.multiply(plan.window(xp, i, j), dym, out=t)
+                    dkernel[i, j, :, m] += t.reshape(-1, g.cin).sum(axis=0)  # (Cin,)
+                    if need_dx:
+                        np.multiply(dym, plan.tiles[i, j, m], out=t)
+                        plan.window(dxp, i, j)[...] += t
+        if need_dx:
+            dx[n0 : n0 + b] = plan.interior(dxp)
     return dx, dkernel

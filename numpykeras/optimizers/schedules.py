@@ -1,9 +1,9 @@
 """Learning-rate schedules, as in ``keras.optimizers.schedules``.
 
-A schedule maps the optimizer's iteration count (an integer step) to a learning rate. As in Keras the
-arithmetic is done in float32, so a schedule gives the same float32 value Keras's does. ``step`` may
-be a Python int, a NumPy integer or array, or a :class:`~numpykeras.backend.Variable`; an array of
-steps gives an array of learning rates.
+A schedule maps the optimizer's iteration count (an integer step) to a learning rate. As in Keras,
+the arithmetic is done in float32, so a schedule gives the same float32 value Keras's does. ``step``
+may be a Python int, a NumPy integer or array, or a :class:`~numpykeras.backend.Variable`; an array
+of steps gives an array of learning rates.
 """
 
 from __future__ import annotations

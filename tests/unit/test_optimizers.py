@@ -203,7 +203,7 @@ def test_variables_order_names_and_paths():
     assert len(sgd.variables) == 2  # no momentum slots without momentum
     ada = optimizers.Adagrad(initial_accumulator_value=0.3)
     ada.build([a])
-    np.testing.assert_array_equal(ada.variables[2].value, np.full((2, 3), 0.3, "float64"))
+    np.testing.assert_array_equal(ada.variables[2].value, np.full((2, 3), 0.3, "float32"))
     nadam = optimizers.Nadam()
     nadam.build([a, b])
     assert nadam.variables[-1].path == "variable" and nadam.variables[-1].value == 1.0

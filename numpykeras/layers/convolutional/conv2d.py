@@ -82,10 +82,10 @@ class Conv2D(BaseConv):
         return self._backward_linear(dz, cache, need_dx)
 
     def output_logits(self, cache):
-        z = logits_if_fusable(self.activation, cache[1])
-        if z is not None and self.data_format == "channels_first":
-            z = _to_nchw(z)
-        return z
+        fused = logits_if_fusable(self.activation, cache[1])
+        if fused is not None and self.data_format == "channels_first":
+            fused = (_to_nchw(fused[0]), fused[1])
+        return fused
 
     def backward_from_logits(self, dlogits, cache, need_dx=True):
         if self.data_format == "channels_first":
