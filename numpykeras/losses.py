@@ -347,7 +347,7 @@ def _categorical_hinge_impl(y_true, y_pred):
 
 def _categorical_crossentropy_impl(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     if isinstance(axis, bool):
-        raise ValueError(  # noqa: TRY004  (Keras raises ValueError here)
+        raise ValueError(
             f"`axis` must be of type `int`. Received: axis={axis} of type {type(axis)}"
         )
     y_pred = _as_float(y_pred)
@@ -542,7 +542,10 @@ def log_cosh(y_true, y_pred):
 
 
 def cosine_similarity(y_true, y_pred, axis=-1):
-    """Negative cosine similarity along ``axis``: ``-sum(l2_normalize(y_true) * l2_normalize(y_pred))``."""
+    """Negative cosine similarity along ``axis``.
+
+    ``-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)``; 1 means opposite directions.
+    """
     return _cosine_similarity_impl(y_true, y_pred, axis=axis)[0]
 
 
@@ -1260,7 +1263,7 @@ def deserialize(name, custom_objects=None):
         if cls is None and class_name:
             cls = _lookup(class_name, custom_objects)
         if not isinstance(cls, type):
-            raise ValueError(  # noqa: TRY004  (Keras's wording and type)
+            raise ValueError(
                 f"Could not locate class '{class_name}'. Make sure custom classes are decorated "
                 f"with `@keras.saving.register_keras_serializable()`. Full object config: {name}"
             )

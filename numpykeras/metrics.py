@@ -755,7 +755,7 @@ class _ConfusionBase(Metric):
         default = 0.5 if top_k is None else NEG_INF
         self.thresholds = _parse_thresholds(thresholds, default)
         self._thresholds_distributed_evenly = _is_evenly_distributed(self.thresholds)
-        for counter, attr in self._counters:
+        for _, attr in self._counters:
             setattr(self, attr, self.add_variable((len(self.thresholds),), name=attr))
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -1186,7 +1186,7 @@ def deserialize(config, custom_objects=None):
         if cls is None:
             cls = _lookup(class_name, custom_objects)
         if not (isinstance(cls, type) and issubclass(cls, Metric)):
-            raise ValueError(  # noqa: TRY004  (Keras's wording and type)
+            raise ValueError(
                 f"Could not locate class '{class_name}'. Make sure custom classes are decorated "
                 f"with `@keras.saving.register_keras_serializable()`. Full object config: {config}"
             )

@@ -119,7 +119,7 @@ def same_padding(input_length, filter_size, stride, dilation=1):
     """
     out = -(-input_length // stride)
     total = max((out - 1) * stride + dilation * (filter_size - 1) + 1 - input_length, 0)
-    before = total // 2
+    before = total - total // 2
     return before, total - before
 
 

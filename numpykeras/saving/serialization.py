@@ -156,3 +156,141 @@ def model_from_json(json_string, custom_objects=None):
 
 def to_jsonable(value):
     return _to_jsonable(value)
+
+
+# --------------------------------------------------------------------------- compile state
+#
+# Keras 3 stores the arguments of `model.compile` as `compile_config` in `.keras` files; legacy
+# HDF5 files store them as `training_config` (with `optimizer_config`), and tf_keras spells some
+# of them differently (`"Custom>Adam"`, `MeanMetricWrapper` metrics nested per output, losses
+# with `reduction="auto"`). These helpers write Keras 3's form and read all of them.
+
+_COMPILE_ARGS = (
+    "optimizer",
+    "loss",
+    "loss_weights",
+    "metrics",
+    "weighted_metrics",
+    "run_eagerly",
+    "steps_per_execution",
+    "jit_compile",
+)
+
+
+def _serialize_loss(loss):
+    from numpykeras import losses
+
+    if loss is None or isinstance(loss, str):
+        return loss
+    if isinstance(loss, (list, tuple)):
+        return [_serialize_loss(v) for v in loss]
+    if isinstance(loss, dict):
+        return {k: _serialize_loss(v) for k, v in loss.items()}
+    return losses.serialize(loss)
+
+
+def _serialize_metrics(metrics):
+    from numpykeras import metrics as metrics_module
+
+    if metrics is None or isinstance(metrics, str):
+        return metrics
+    if isinstance(metrics, (list, tuple)):
+        return [_serialize_metrics(m) for m in metrics]
+    if isinstance(metrics, dict):
+        return {k: _serialize_metrics(v) for k, v in metrics.items()}
+    return metrics_module.serialize(metrics)
+
+
+def serialize_compile_config(model) -> dict:
+    """Keras 3's ``compile_config`` of a compiled model (JSON-ready)."""
+    from numpykeras import optimizers
+
+    raw = dict(getattr(model, "_compile_config", None) or {})
+    config = {
+        "optimizer": optimizers.serialize(model.optimizer),
+        "loss": _serialize_loss(raw.get("loss", getattr(model, "loss", None))),
+        "loss_weights": raw.get("loss_weights"),
+        "metrics": _serialize_metrics(raw.get("metrics")),
+        "weighted_metrics": _serialize_metrics(raw.get("weighted_metrics")),
+        "run_eagerly": raw.get("run_eagerly", False),
+        "steps_per_execution": raw.get("steps_per_execution", 1),
+        "jit_compile": raw.get("jit_compile", "auto"),
+    }
+    return _to_jsonable(config)
+
+
+def _deserialize_loss(config, custom_objects=None):
+    from numpykeras import losses
+
+    if config is None or isinstance(config, str):
+        return config
+    if isinstance(config, (list, tuple)):
+        return [_deserialize_loss(c, custom_objects) for c in config]
+    if isinstance(config, dict) and "class_name" not in config:
+        return {k: _deserialize_loss(v, custom_objects) for k, v in config.items()}
+    config = dict(config)
+    inner = config.get("config")
+    if isinstance(inner, dict):
+        inner = dict(inner)
+        if inner.get("reduction") == "auto":  # tf_keras's default means sum_over_batch_size
+            inner["reduction"] = "sum_over_batch_size"
+        config["config"] = inner
+    return losses.deserialize(config, custom_objects=custom_objects)
+
+
+def _deserialize_metric(config, custom_objects=None):
+    from numpykeras import metrics as metrics_module
+
+    if config is None or isinstance(config, str):
+        return config
+    if isinstance(config, (list, tuple)):
+        return [_deserialize_metric(c, custom_objects) for c in config]
+    if isinstance(config, dict) and "class_name" not in config:
+        return {k: _deserialize_metric(v, custom_objects) for k, v in config.items()}
+    inner = config.get("config")
+    name = inner.get("name") if isinstance(inner, dict) else None
+    if config.get("class_name") == "MeanMetricWrapper" and name in ("accuracy", "acc"):
+        # tf_keras stores compile(metrics=["accuracy"]) as a wrapper of the function it picked
+        # from the shapes; the plain string makes the same choice and keeps the name.
+        return name
+    return metrics_module.deserialize(config, custom_objects=custom_objects)
+
+
+def _single_output_list(value):
+    """tf_keras nests metrics per output (``[[m1, m2]]``); one output means the inner list."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+        return value[0]
+    return value
+
+
+def compile_args_from_config(config: dict, custom_objects=None) -> dict:
+    """``model.compile`` keyword arguments from a Keras 3 ``compile_config`` or a legacy
+    ``training_config`` (Keras 2, tf_keras or Keras 3 written)."""
+    from numpykeras import optimizers
+
+    config = dict(config)
+    args = {}
+    optimizer = config.get("optimizer", config.get("optimizer_config"))
+    if isinstance(optimizer, dict):
+        optimizer = optimizers.deserialize(optimizer, custom_objects=custom_objects)
+    if optimizer is not None:
+        args["optimizer"] = optimizer
+    args["loss"] = _deserialize_loss(config.get("loss"), custom_objects)
+    if config.get("loss_weights") is not None:
+        args["loss_weights"] = config["loss_weights"]
+    for key in ("metrics", "weighted_metrics"):
+        value = _single_output_list(config.get(key))
+        if value is not None:
+            args[key] = _deserialize_metric(value, custom_objects)
+    for key in ("run_eagerly", "steps_per_execution", "jit_compile"):
+        if key in config and config[key] is not None:
+            args[key] = config[key]
+    return args
+
+
+def compile_from_config(model, config: dict, custom_objects=None) -> None:
+    """Compile ``model`` from a saved compile/training config and build its optimizer on the
+    model's trainable variables (so saved optimizer state can be loaded into it)."""
+    model.compile(**compile_args_from_config(config, custom_objects))
+    if model.built and model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)

@@ -113,7 +113,9 @@ def _compare(make_keras, make_ours, epoch_logs, steps=0, clock=None, batch_logs=
             clock.now = 1000.0
         model = FakeModel(lr)
         cbs = make()
-        text, ran = _captured(lambda: _drive(cbs, model, epoch_logs, steps, clock, batch_logs))
+        text, ran = _captured(
+            lambda cbs=cbs, model=model: _drive(cbs, model, epoch_logs, steps, clock, batch_logs)
+        )
         outcomes.append(
             {
                 "text": text,
@@ -400,8 +402,12 @@ def test_csv_logger_file_matches_keras(keras, tmp_path, with_val):
     for tag, module in (("keras", keras.callbacks), ("ours", nk_callbacks)):
         path = tmp_path / f"{tag}.csv"
         _drive([module.CSVLogger(str(path))], FakeModel(), epoch_logs, 0)
-        _drive([module.CSVLogger(str(path), separator="\t", append=True)], FakeModel(),
-               epoch_logs[:2], 0)  # fmt: skip
+        _drive(
+            [module.CSVLogger(str(path), separator="\t", append=True)],
+            FakeModel(),
+            epoch_logs[:2],
+            0,
+        )
         with open(path, newline="") as f:
             texts.append(f.read())
     assert texts[1] == texts[0]
@@ -414,8 +420,13 @@ CHECKPOINT_CASES = [
     dict(filepath="ckpt-{epoch:02d}-{val_loss:.3f}.keras"),
     dict(filepath="best.keras", save_best_only=True),
     dict(filepath="best.weights.h5", save_best_only=True, save_weights_only=True),
-    dict(filepath="acc.keras", monitor="val_accuracy", mode="max", save_best_only=True,
-         initial_value_threshold=0.2),  # fmt: skip
+    dict(
+        filepath="acc.keras",
+        monitor="val_accuracy",
+        mode="max",
+        save_best_only=True,
+        initial_value_threshold=0.2,
+    ),
     dict(filepath="b{epoch}-{batch}.weights.h5", save_weights_only=True, save_freq=3),
 ]
 

@@ -52,8 +52,9 @@ class FakeModel:
 
 def run_epochs(callback_list, model, epoch_logs, steps=0):
     """Mimic fit: the weights of epoch e are all e + 1; returns the epochs that ran."""
-    cbs = callbacks.CallbackList(callback_list, model=model, verbose=0, epochs=len(epoch_logs),
-                                 steps=steps)  # fmt: skip
+    cbs = callbacks.CallbackList(
+        callback_list, model=model, verbose=0, epochs=len(epoch_logs), steps=steps
+    )
     ran = []
     cbs.on_train_begin()
     for epoch, logs in enumerate(epoch_logs):
@@ -94,8 +95,9 @@ def test_callback_list_params_model_history_and_logs():
 
     model = FakeModel()
     rec = Recorder()
-    cbs = callbacks.CallbackList([[rec]], add_history=True, add_progbar=True, model=model,
-                                 verbose=0, epochs=1, steps=1)  # fmt: skip
+    cbs = callbacks.CallbackList(
+        [[rec]], add_history=True, add_progbar=True, model=model, verbose=0, epochs=1, steps=1
+    )
     assert [type(c) for c in cbs.callbacks] == [
         Recorder,
         callbacks.History,
@@ -205,9 +207,11 @@ def test_reduce_lr_on_plateau_cooldown_and_min_lr():
     model = FakeModel(learning_rate=0.1)
     cb = callbacks.ReduceLROnPlateau(factor=0.5, patience=1, cooldown=2, min_lr=0.03, min_delta=0)
     rates = []
-    recorder = callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: rates.append((logs["learning_rate"], model.optimizer.learning_rate))
-    )  # fmt: skip
+
+    def record(epoch, logs):
+        rates.append((logs["learning_rate"], model.optimizer.learning_rate))
+
+    recorder = callbacks.LambdaCallback(on_epoch_end=record)
     run_epochs([cb, recorder], model, vl([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]))
     # e0 best; e1 wait 1 -> 0.05, cooldown 2; e2 cooldown 2 -> 1, skipped; e3 cooldown 1 -> 0,
     # wait 1 -> max(0.025, 0.03) = 0.03; e4 skipped; e5, e6: 0.03 is not above min_lr -> stays.
@@ -283,8 +287,13 @@ def test_checkpoint_best_only_weights(tmp_path):
 
 def test_checkpoint_initial_value_threshold_and_max_mode(tmp_path):
     model = FakeModel()
-    cb = callbacks.ModelCheckpoint(str(tmp_path / "m.keras"), monitor="val_acc", mode="max",
-                                   save_best_only=True, initial_value_threshold=0.7)  # fmt: skip
+    cb = callbacks.ModelCheckpoint(
+        str(tmp_path / "m.keras"),
+        monitor="val_acc",
+        mode="max",
+        save_best_only=True,
+        initial_value_threshold=0.7,
+    )
     run_epochs([cb], model, vl([0.6, 0.8, 0.75], "val_acc"))
     assert len(model.saved) == 1
 
@@ -362,8 +371,7 @@ def test_progbar_logger_verbose2(monkeypatch):
     clock = [10.0]
     monkeypatch.setattr(time, "time", lambda: clock[0])
     model = FakeModel()
-    cbs = callbacks.CallbackList(None, add_progbar=True, model=model, verbose=2, epochs=2,
-                                 steps=2)  # fmt: skip
+    cbs = callbacks.CallbackList(None, add_progbar=True, model=model, verbose=2, epochs=2, steps=2)
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         cbs.on_train_begin()

@@ -16,8 +16,14 @@ import zipfile
 import numpy as np
 import pytest
 
-from numpykeras.datasets import DataNotAvailableError, cifar10, cifar100, fashion_mnist, mnist
-from numpykeras.datasets import _common
+from numpykeras.datasets import (
+    DataNotAvailableError,
+    _common,
+    cifar10,
+    cifar100,
+    fashion_mnist,
+    mnist,
+)
 from numpykeras.utils import file_utils, get_file
 
 

@@ -183,9 +183,15 @@ def test_progbar_dynamic_redraw_erases_previous_line(clock):
         bar.update(2, [("acc", 0.75)])
 
     out = _capture(run)
-    line1 = f"{BOLD}1/2{RESET} {GREEN}━━{RESET}{WHITE}━━{RESET} {BOLD}0s{RESET} 500ms/step - acc: 0.5000"
+    line1 = (
+        f"{BOLD}1/2{RESET} {GREEN}━━{RESET}{WHITE}━━{RESET} {BOLD}0s{RESET}"
+        " 500ms/step - acc: 0.5000"
+    )
     width1 = len("1/2 ━━━━ 0s 500ms/step - acc: 0.5000")
-    line2 = f"{BOLD}2/2{RESET} {GREEN}━━━━{RESET}{WHITE}{RESET} {BOLD}1s{RESET} 500ms/step - acc: 0.7500"
+    line2 = (
+        f"{BOLD}2/2{RESET} {GREEN}━━━━{RESET}{WHITE}{RESET} {BOLD}1s{RESET}"
+        " 500ms/step - acc: 0.7500"
+    )
     assert out == "\r" + line1 + "\b" * width1 + "\r" + line2 + "\n"
 
 
@@ -202,13 +208,13 @@ def test_progbar_unknown_target_and_interval(clock):
 
     out = _capture(run)
     assert out == (
-        f"\n      1/Unknown {BOLD}0s{RESET} 0s/step"
-        f"\n      3/Unknown {BOLD}2s{RESET} 1s/step\n"
+        f"\n      1/Unknown {BOLD}0s{RESET} 0s/step\n      3/Unknown {BOLD}2s{RESET} 1s/step\n"
     )
 
 
 @pytest.mark.parametrize(
-    "seconds, text", [(0, " 0s/step"), (2.4, " 2s/step"), (0.0123, " 12ms/step"), (5e-5, " 50us/step")]
+    "seconds, text",
+    [(0, " 0s/step"), (2.4, " 2s/step"), (0.0123, " 12ms/step"), (5e-5, " 50us/step")],
 )
 def test_progbar_format_time(seconds, text):
     assert Progbar._format_time(seconds, "step") == text

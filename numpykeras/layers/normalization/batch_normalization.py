@@ -151,7 +151,9 @@ class BatchNormalization(Layer):
     def forward(self, inputs, training=False):
         # A frozen BatchNormalization runs in inference mode, as in Keras 3.
         if not (training and self.trainable):
-            return self.call(inputs), None
+            # The inputs are the cache: gamma/beta still get gradients in inference mode (fix from
+            # the layer tests: the inference-mode backward used to return no weight gradients).
+            return self.call(inputs), inputs
         reduce_axes, bshape = self._layout(inputs.ndim)
         mean = inputs.mean(axis=reduce_axes)  # (C,)
         xc = inputs - mean.reshape(bshape)
@@ -169,10 +171,16 @@ class BatchNormalization(Layer):
     def backward(self, dy, cache, need_dx=True):
         reduce_axes, bshape = self._layout(dy.ndim)
         grads = {}
-        if cache is None:  # inference-mode forward: y = x * scale + offset
-            scale = 1.0 / np.sqrt(self.moving_variance.value + np.asarray(self.epsilon, dy.dtype))
-            if self.gamma is not None:
-                scale = scale * self.gamma.value
+        if cache is None or isinstance(cache, np.ndarray):
+            # inference-mode forward: y = gamma * (x - moving_mean) * inv + beta, inv = 1/sqrt(mv + eps)
+            inv = 1.0 / np.sqrt(self.moving_variance.value + np.asarray(self.epsilon, dy.dtype))
+            if cache is not None and self.trainable:
+                if self.beta is not None:
+                    grads[self.beta] = dy.sum(axis=reduce_axes)
+                if self.gamma is not None:
+                    x_hat = (cache - self.moving_mean.value.reshape(bshape)) * inv.reshape(bshape)
+                    grads[self.gamma] = (dy * x_hat).sum(axis=reduce_axes)
+            scale = inv * self.gamma.value if self.gamma is not None else inv
             return (dy * scale.reshape(bshape) if need_dx else None), grads
         x_hat, inv_std = cache
         if self.beta is not None:

@@ -1,0 +1,463 @@
+"""Keras 3 formats: the ``.weights.h5`` layout and the ``.keras`` zip archive.
+
+``.weights.h5`` (the same layout is ``model.weights.h5`` inside a ``.keras`` file)::
+
+    /vars                               @name=<model name>   the model's own variables (usually none)
+    /layers/<key>/vars                  @name=<layer name>   datasets "0", "1", ... per variable
+    /layers/<key>/layers/<key>/vars     a nested model's layers
+    /optimizer/vars                     @name=<optimizer>    iteration, learning_rate, slots
+
+``<key>`` is the snake_case *class* name of the layer with a counter per class within its parent
+(``conv2d``, ``conv2d_1``, ...), taken in ``model.layers`` order; the layer's own name is only
+the ``@name`` attribute. Variables are in the layer's creation order, trainable ones first.
+
+``.keras``: a zip with ``metadata.json``, ``config.json`` (the model's Keras 3 config with its
+``compile_config`` and ``build_config``) and ``model.weights.h5``.
+
+Reading validates everything first and assigns only at the end, so a failed load leaves every
+weight unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import io
+import json
+import os
+import warnings
+import zipfile
+
+import h5py
+import numpy as np
+
+from numpykeras.saving import h5_utils
+from numpykeras.saving.atomic import atomic_write
+
+# The Keras release whose file layout numpykeras writes (stored in metadata.json).
+KERAS_VERSION = "3.15.1"
+
+CONFIG_FILENAME = "config.json"
+METADATA_FILENAME = "metadata.json"
+VARS_FILENAME = "model.weights.h5"
+
+
+# --------------------------------------------------------------------------- the layer tree
+
+
+def to_snake_case(name: str) -> str:
+    from numpykeras.layers.layer import to_snake_case as _snake
+
+    return _snake(name)
+
+
+def is_model(layer) -> bool:
+    from numpykeras.models.model import Model
+
+    return isinstance(layer, Model)
+
+
+def own_variables(layer) -> list:
+    """A layer's own variables (not its sub-layers'), trainable-created first, as Keras saves
+    them in ``save_own_variables``."""
+    seen, out = set(), []
+    for v in list(getattr(layer, "_trainable_vars", [])) + list(
+        getattr(layer, "_non_trainable_vars", [])
+    ):
+        if id(v) not in seen:
+            seen.add(id(v))
+            out.append(v)
+    return out
+
+
+def child_layers(layer) -> list:
+    """The layers saved under ``<layer key>/layers/``: a model's ``layers`` (Keras order; a
+    Sequential model leaves its InputLayer out), or a layer's sub-layers."""
+    if is_model(layer):
+        return list(layer.layers)
+    return list(layer._sublayers())
+
+
+def walk_saveables(model):
+    """``(path, layer)`` for the model (path ``""``) and every layer below it, depth first.
+
+    A layer used in several places is listed once, at its first path (as Keras does).
+    """
+    out, visited = [], set()
+
+    def visit(layer, path):
+        if id(layer) in visited:
+            return
+        visited.add(id(layer))
+        out.append((path, layer))
+        used = {}
+        for child in child_layers(layer):
+            base = to_snake_case(type(child).__name__)
+            if base in used:
+                used[base] += 1
+                key = f"{base}_{used[base]}"
+            else:
+                used[base] = 0
+                key = base
+            visit(child, f"{path}/layers/{key}" if path else f"layers/{key}")
+
+    visit(model, "")
+    return out
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _optimizer_to_save(model):
+    optimizer = getattr(model, "optimizer", None)
+    if getattr(model, "compiled", False) and optimizer is not None:
+        return optimizer
+    return None
+
+
+def write_weights(h5file: h5py.File, model, include_optimizer=True) -> None:
+    """Write ``model``'s variables (and its optimizer's) in the Keras 3 layout."""
+    for path, layer in walk_saveables(model):
+        group = h5file.create_group(f"{path}/vars" if path else "vars")
+        h5_utils.write_attr_str(group, "name", layer.name)
+        for i, variable in enumerate(own_variables(layer)):
+            group.create_dataset(str(i), data=variable.numpy())
+    optimizer = _optimizer_to_save(model) if include_optimizer else None
+    if optimizer is not None:
+        group = h5file.create_group("optimizer/vars")
+        h5_utils.write_attr_str(group, "name", optimizer.name)
+        for i, variable in enumerate(optimizer.variables):
+            group.create_dataset(str(i), data=variable.numpy())
+
+
+def save_weights(model, filepath) -> None:
+    """Write a ``.weights.h5`` file atomically."""
+    with atomic_write(filepath) as tmp:
+        with h5py.File(tmp, "w") as f:
+            write_weights(f, model)
+
+
+def weights_bytes(model) -> bytes:
+    """The ``model.weights.h5`` member of a ``.keras`` file, in memory."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        write_weights(f, model)
+    return buffer.getvalue()
+
+
+def _fix_input_shapes(layer_entries: list) -> list:
+    """Input shapes as both Keras 3 and tf_keras read them: ``batch_input_shape`` on the
+    InputLayer only (Keras 3 rejects it on other layers, tf_keras rejects ``batch_shape``)."""
+    entries = copy.deepcopy(layer_entries)
+    for entry in entries:
+        config = entry.get("config", {})
+        if entry.get("class_name") == "InputLayer":
+            if "batch_shape" in config:
+                config["batch_input_shape"] = config.pop("batch_shape")
+        elif is_model_entry(entry):
+            config["layers"] = _fix_input_shapes(config.get("layers", []))
+        else:
+            config.pop("batch_input_shape", None)
+    return entries
+
+
+def is_model_entry(entry) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("config"), dict) and (
+        "layers" in entry["config"]
+    )
+
+
+def model_file_config(model) -> dict:
+    """``config.json`` for ``model``: its Keras 3 entry plus build and compile configs."""
+    from numpykeras.saving.serialization import (
+        serialize_compile_config,
+        serialize_keras_object,
+        to_jsonable,
+    )
+
+    entry = serialize_keras_object(model)
+    entry["module"] = "keras"  # Keras 3 requires it at the top level
+    config = entry["config"]
+    layers = config.get("layers", [])
+    if (
+        type(model).__name__ == "Sequential"
+        and layers
+        and layers[0].get("class_name") != "InputLayer"
+        and layers[0].get("config", {}).get("batch_input_shape") is not None
+    ):
+        # An unbuilt Sequential whose first layer knows its input shape: say so with an
+        # InputLayer, the only place Keras 3 accepts it.
+        first = layers[0]["config"]
+        layers.insert(
+            0,
+            {
+                "module": "keras.layers",
+                "class_name": "InputLayer",
+                "config": {
+                    "batch_shape": first["batch_input_shape"],
+                    "dtype": "float32",
+                    "sparse": False,
+                    "name": f"{first.get('name', 'input')}_input",
+                },
+                "registered_name": None,
+            },
+        )
+    config["layers"] = _fix_input_shapes(layers)
+    build_config = model.get_build_config() if hasattr(model, "get_build_config") else None
+    entry["build_config"] = build_config if build_config else {"input_shape": None}
+    entry["compile_config"] = serialize_compile_config(model) if model.compiled else {}
+    return to_jsonable(entry)
+
+
+def save_model(model, filepath, include_optimizer=True) -> None:
+    """Write a ``.keras`` zip atomically."""
+    config = model_file_config(model)
+    if not include_optimizer:
+        config["compile_config"] = {}
+    metadata = {
+        "keras_version": KERAS_VERSION,
+        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+    }
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        write_weights(f, model, include_optimizer=include_optimizer)
+    with atomic_write(filepath) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr(METADATA_FILENAME, json.dumps(metadata))
+            zf.writestr(CONFIG_FILENAME, json.dumps(config))
+            zf.writestr(VARS_FILENAME, buffer.getvalue())
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _vars_group(h5file, path):
+    """The ``vars`` group stored for ``path``, or ``None`` (Keras reads a missing one as empty)."""
+    key = f"{path}/vars" if path else "vars"
+    if key in h5file and isinstance(h5file[key], h5py.Group):
+        return h5file[key]
+    # Files from Keras 2.13 stored the layers under `_layer_checkpoint_dependencies`.
+    if path and "_layer_checkpoint_dependencies" in h5file:
+        key = key.replace("layers", "_layer_checkpoint_dependencies")
+        if key in h5file and isinstance(h5file[key], h5py.Group):
+            return h5file[key]
+    return None
+
+
+def _store_keys(group) -> list:
+    """Dataset keys ``"0"``, ``"1"``, ... in numeric order (never h5py's alphabetical order)."""
+    if group is None:
+        return []
+    return sorted(group.keys(), key=lambda k: (0, int(k)) if k.isdigit() else (1, k))
+
+
+def _stage_variables(owner_label, owner_name, variables, group, filepath, assignments):
+    """Check ``group`` against ``variables``; append ``(variable, value)`` pairs to
+    ``assignments``. Returns an error message, or ``None``."""
+    keys = _store_keys(group)
+    if len(keys) != len(variables):
+        return (
+            f"{owner_label} '{owner_name}' expected {len(variables)} variables, but received "
+            f"{len(keys)} variables during loading. Expected: {[v.name for v in variables]}"
+        )
+    staged = []
+    for i, variable in enumerate(variables):
+        value = h5_utils.read_dataset(group, str(i), filepath)
+        if value.shape != tuple(variable.shape):
+            return (
+                "The shape of the target variable and the shape of the target value in "
+                f"`variable.assign(value)` must match. variable.shape={variable.shape}, "
+                f"Received: value.shape={value.shape}. Target variable: {variable!r}"
+            )
+        staged.append((variable, value))
+    assignments.extend(staged)
+    return None
+
+
+def plan_weights_load(h5file, model, filepath, skip_mismatch=False):
+    """Read and validate every variable of ``model`` (and its optimizer) from a Keras 3 weights
+    file, without changing anything.
+
+    Returns:
+        ``(assignments, warning_messages)``: the ``(variable, value)`` pairs to assign.
+
+    Raises:
+        ValueError: Keras's "A total of N objects could not be loaded" error (only a warning
+            with ``skip_mismatch=True``).
+    """
+    assignments, warning_messages = [], []
+    errors = {}  # id -> (layer, message), in walk order
+    for path, layer in walk_saveables(model):
+        variables = own_variables(layer)
+        group = _vars_group(h5file, path)
+        if not variables and not _store_keys(group):
+            continue
+        if not variables and not layer.built:
+            message = (
+                f"Layer '{layer.name}' was never built and thus it doesn't have any variables. "
+                f"However the weights file lists {len(_store_keys(group))} variables for this "
+                "layer."
+            )
+        else:
+            message = _stage_variables(
+                "Layer", layer.name, variables, group, filepath, assignments
+            )
+        if message is not None:
+            errors[id(layer)] = (layer, message)
+
+    optimizer = _optimizer_to_save(model)
+    opt_group = _vars_group(h5file, "optimizer") if "optimizer" in h5file else None
+    if optimizer is not None and opt_group is not None:
+        keys = _store_keys(opt_group)
+        variables = optimizer.variables
+        if len(keys) != len(variables):
+            msg = (
+                f"Skipping variable loading for optimizer '{optimizer.name}', because it has "
+                f"{len(variables)} variables whereas the saved optimizer has {len(keys)} "
+                "variables. "
+            )
+            if len(variables) == 0:
+                msg += "This is likely because the optimizer has not been called/built yet."
+            warning_messages.append(msg)
+        else:
+            message = _stage_variables(
+                "Optimizer", optimizer.name, variables, opt_group, filepath, assignments
+            )
+            if message is not None:
+                errors[id(optimizer)] = (optimizer, message)
+
+    if errors:
+        first_obj, first_msg = next(iter(errors.values()))
+        msg = (
+            f"A total of {len(errors)} objects could not be loaded. Example error message for "
+            f"object {first_obj!r}:\n\n{first_msg}\n\n"
+            "List of objects that could not be loaded:\n"
+            f"{[obj for obj, _ in errors.values()]}"
+        )
+        if not skip_mismatch:
+            raise ValueError(msg)
+        # The objects that failed staged nothing: they keep their values.
+        warning_messages.append(msg)
+    return assignments, warning_messages
+
+
+def apply_assignments(assignments) -> None:
+    """Assign the staged values (shapes were checked when staging)."""
+    for variable, value in assignments:
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+def load_weights_from_h5(model, h5file, filepath, skip_mismatch=False) -> None:
+    assignments, warning_messages = plan_weights_load(
+        h5file, model, filepath, skip_mismatch=skip_mismatch
+    )
+    for msg in warning_messages:
+        warnings.warn(msg, stacklevel=3)
+    apply_assignments(assignments)
+
+
+def load_weights(model, filepath, skip_mismatch=False) -> None:
+    """Load a ``.weights.h5`` file into ``model`` (all or nothing)."""
+    with h5_utils.open_h5(filepath) as f:
+        _check_v3_layout(f, filepath)
+        load_weights_from_h5(model, f, filepath, skip_mismatch=skip_mismatch)
+
+
+def _check_v3_layout(h5file, filepath):
+    if "vars" in h5file or "layers" in h5file or "optimizer" in h5file:
+        return
+    if "_layer_checkpoint_dependencies" in h5file:
+        return
+    raise h5_utils.CorruptFileError(
+        f"The file '{os.fspath(filepath)}' does not hold Keras 3 weights: it has no 'vars' or "
+        "'layers' group (it holds: "
+        f"{sorted(h5file.keys())}). Legacy Keras weights are read from files named '.h5'."
+    )
+
+
+# --------------------------------------------------------------------------- .keras archives
+
+
+class KerasArchive:
+    """The parts of a ``.keras`` file, read and checked up front."""
+
+    def __init__(self, filepath):
+        self.filepath = os.fspath(filepath)
+        if not os.path.exists(self.filepath):
+            raise ValueError(
+                f"File not found: filepath={self.filepath}. Please ensure the file is an "
+                "accessible `.keras` zip file."
+            )
+        if not zipfile.is_zipfile(self.filepath):
+            raise h5_utils.CorruptFileError(
+                f"The file '{self.filepath}' is not a valid `.keras` file: it is not a zip "
+                "archive (it may be truncated, corrupt, or a file of another format renamed)."
+            )
+        try:
+            with zipfile.ZipFile(self.filepath, "r") as zf:
+                names = set(zf.namelist())
+                if CONFIG_FILENAME not in names:
+                    raise h5_utils.CorruptFileError(
+                        f"The file '{self.filepath}' is not a valid `.keras` file: the zip "
+                        f"archive has no '{CONFIG_FILENAME}' (it contains {sorted(names)})."
+                    )
+                config_text = zf.read(CONFIG_FILENAME)
+                self.metadata = None
+                if METADATA_FILENAME in names:
+                    try:
+                        self.metadata = json.loads(zf.read(METADATA_FILENAME))
+                    except ValueError:
+                        self.metadata = None
+                self.weights = zf.read(VARS_FILENAME) if VARS_FILENAME in names else None
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
+            raise h5_utils.CorruptFileError(
+                f"Could not read the `.keras` file '{self.filepath}' ({e}). The archive is "
+                "truncated or corrupt."
+            ) from None
+        try:
+            self.config = json.loads(config_text)
+        except ValueError as e:
+            raise h5_utils.CorruptFileError(
+                f"The '{CONFIG_FILENAME}' inside '{self.filepath}' is not valid JSON ({e})."
+            ) from None
+        if not isinstance(self.config, dict) or "class_name" not in self.config:
+            raise h5_utils.CorruptFileError(
+                f"The '{CONFIG_FILENAME}' inside '{self.filepath}' does not describe a model "
+                "(expected a JSON object with 'class_name' and 'config')."
+            )
+
+    def open_weights(self) -> h5py.File:
+        if self.weights is None:
+            raise h5_utils.CorruptFileError(
+                f"The `.keras` file '{self.filepath}' has no '{VARS_FILENAME}' member, so it "
+                "holds no weights."
+            )
+        return h5_utils.open_h5(io.BytesIO(self.weights), f"{self.filepath}/{VARS_FILENAME}")
+
+
+def load_weights_from_archive(model, filepath, skip_mismatch=False) -> None:
+    """``model.load_weights('x.keras')``: the archive's weights (and optimizer state)."""
+    archive = KerasArchive(filepath)
+    with archive.open_weights() as f:
+        load_weights_from_h5(
+            model, f, f"{archive.filepath}/{VARS_FILENAME}", skip_mismatch=skip_mismatch
+        )
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Rebuild, compile and fill a model from a ``.keras`` file."""
+    from numpykeras.saving.serialization import compile_from_config, deserialize_layer
+
+    archive = KerasArchive(filepath)
+    config = archive.config
+    model = deserialize_layer(config, custom_objects=custom_objects)
+    build_config = config.get("build_config")
+    if not model.built and build_config and build_config.get("input_shape") is not None:
+        model.build(tuple(build_config["input_shape"]))
+    compile_config = config.get("compile_config")
+    if compile and compile_config:
+        compile_from_config(model, compile_config, custom_objects=custom_objects)
+    if archive.weights is not None:
+        with archive.open_weights() as f:
+            load_weights_from_h5(model, f, f"{archive.filepath}/{VARS_FILENAME}")
+    return model
