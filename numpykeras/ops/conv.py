@@ -1,23 +1,24 @@
 """2-D convolution kernels (NHWC data, HWIO kernels) and their gradients, in NumPy.
 
-Semantics are TensorFlow's ``tf.nn.conv2d`` / ``tf.nn.depthwise_conv2d``: cross-correlation (the kernel
-is not flipped), no bias, ``"same"`` padding with the odd extra pixel at the bottom / right.
+Semantics are TensorFlow's ``tf.nn.conv2d`` / ``tf.nn.depthwise_conv2d``: cross-correlation (the
+kernel is not flipped), no bias, ``"same"`` padding with the odd extra pixel at the bottom / right.
 
 How the regular convolution is computed (im2col):
 
-- the input windows are gathered by a strided view (``as_strided``, no Python loop over pixels) into a
-  column matrix ``cols`` of shape ``(N * Ho * Wo, kh * kw * Cin)``, one row per output pixel, in the
-  same (kh, kw, Cin) order as the HWIO kernel, so ``y = cols @ kernel.reshape(kh * kw * Cin, Cout)`` is
-  ONE BLAS matmul;
-- the batch is processed in chunks so the column matrix stays a few MiB (in cache, and bounded memory);
+- the input windows are gathered by a strided view (``as_strided``, no Python loop over pixels)
+  into a column matrix ``cols`` of shape ``(N * Ho * Wo, kh * kw * Cin)``, one row per output pixel,
+  in the same (kh, kw, Cin) order as the HWIO kernel, so
+  ``y = cols @ kernel.reshape(kh * kw * Cin, Cout)`` is ONE BLAS matmul;
+- the batch is processed in chunks so the column matrix stays a few MiB (bounded memory);
 - the kernel gradient is ``cols.T @ dy`` (one matmul per chunk) and the input gradient is
-  ``dy @ kernel[i, j].T`` per kernel offset, each added back into the input by one strided add (col2im);
+  ``dy @ kernel[i, j].T`` per kernel offset, each added back into the input by one strided add
+  (col2im);
 - with few input channels (an RGB input layer) the column matrix is built channel-major instead,
   ``(kh * kw * Cin, N * Ho * Wo)``, so the copies run over whole output rows;
 - a 1x1 convolution is a plain matmul on the (strided) input.
 
-Depthwise convolution does ``kh * kw`` vectorised multiply-adds over shifted views instead: each output
-channel only sees one input channel, so there is no matmul to gain.
+Depthwise convolution does ``kh * kw`` vectorised multiply-adds over shifted views instead: each
+output channel only sees one input channel, so there is no matmul to gain.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from numpykeras.ops.padding import (
 
 # Target size of one chunk's column matrix (bytes); the batch is split so each chunk stays near it.
 _CHUNK_BYTES = 8 * 1024 * 1024
-# Below this many input channels the column matrix is built channel-major (see _Im2ColChannelsFirst).
+# Below this many input channels the column matrix is channel-major (see _Im2ColChannelsFirst).
 _CHANNELS_FIRST_MAX_CIN = 8
 
 
@@ -150,7 +151,7 @@ def _chunk_size(geo: _Geometry, itemsize: int) -> int:
 
 
 class _Im2Col:
-    """Gathers the column matrix of one batch chunk into reusable buffers (one instance per call)."""
+    """Gathers the column matrix of one batch chunk into a reusable buffer (one per call)."""
 
     def __init__(self, geo: _Geometry, chunk: int, dtype):
         self.geo = geo
@@ -477,7 +478,7 @@ def depthwise_conv2d(x, kernel, strides=(1, 1), padding="valid", dilation_rate=(
     """Depthwise 2-D convolution, as ``tf.nn.depthwise_conv2d`` (NHWC, no bias).
 
     Each input channel ``c`` is convolved with its own ``depth_multiplier`` filters:
-    ``y[n, oh, ow, c * M + m] = sum_{i, j} x_pad[n, oh*sh + i*dh, ow*sw + j*dw, c] * kernel[i, j, c, m]``.
+    ``y[n, oh, ow, c*M + m] = sum_ij x_pad[n, oh*sh + i*dh, ow*sw + j*dw, c] * kernel[i, j, c, m]``
 
     Args:
         x: ``(N, H, W, Cin)``.

@@ -3,8 +3,8 @@
 All functions work on one spatial axis at a time. The conventions are TensorFlow's (and so Keras's):
 
 - ``"valid"``: no padding, windows that would run past the end are dropped.
-- ``"same"``: enough zero padding that the output has ``ceil(H / S)`` positions; when the total padding
-  is odd the extra pixel goes at the end (bottom / right).
+- ``"same"``: enough zero padding that the output has ``ceil(H / S)`` positions; when the total
+  padding is odd the extra pixel goes at the end (bottom / right).
 """
 
 from __future__ import annotations
@@ -84,10 +84,10 @@ def conv_output_length(input_length, filter_size, padding, stride, dilation=1):
     - ``"same"`` and ``"causal"``: ``ceil(H / S)``
     - ``"full"``: ``floor((H + D * (F - 1) - 1) / S) + 1``
 
-    These are the textbook formula ``floor((H + 2P - F) / S) + 1`` for an explicit symmetric padding of
-    ``P`` pixels per side, written with ``F_eff`` for ``F``: ``"valid"`` is ``P = 0`` and ``"full"`` is
-    ``P = F_eff - 1``. ``"same"`` picks the (possibly asymmetric) total padding ``2P`` that makes the
-    result ``ceil(H / S)``; see :func:`same_padding`.
+    These are the textbook formula ``floor((H + 2P - F) / S) + 1`` for an explicit symmetric
+    padding of ``P`` pixels per side, written with ``F_eff`` for ``F``: ``"valid"`` is ``P = 0`` and
+    ``"full"`` is ``P = F_eff - 1``. ``"same"`` picks the (possibly asymmetric) total padding ``2P``
+    that makes the result ``ceil(H / S)``; see :func:`same_padding`.
 
     Args:
         input_length: ``H``, an int, or ``None`` for an unknown size.
@@ -119,7 +119,7 @@ def same_padding(input_length, filter_size, stride, dilation=1):
     """
     out = -(-input_length // stride)
     total = max((out - 1) * stride + dilation * (filter_size - 1) + 1 - input_length, 0)
-    before = total - total // 2
+    before = total // 2
     return before, total - before
 
 

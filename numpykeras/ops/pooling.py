@@ -2,16 +2,18 @@
 
 Semantics are TensorFlow's ``tf.nn.max_pool2d`` / ``tf.nn.avg_pool2d``:
 
-- ``"same"`` padding is TensorFlow's (odd extra pixel at the bottom / right); padded cells never win a
-  max and are not counted in an average (the divisor is the number of real pixels in the window);
+- ``"same"`` padding is TensorFlow's (odd extra pixel at the bottom / right); padded cells never
+  win a max and are not counted in an average (the divisor is the number of real pixels in the
+  window);
 - the max-pool gradient goes to ONE input per window: the first maximum in row-major order within
   the window (so a window of equal values, e.g. zeros after a ReLU, sends it to its top-left pixel),
   and a pixel shared by overlapping windows receives the sum of what each window sends it.
 
-Kernels loop over the ``ph * pw`` window offsets only, each step a vectorised operation on a strided
-view of the whole batch (``x[:, i::sh, j::sw]``), never a loop over pixels. For the common 2x2 / 2 case
-the max is three ``np.maximum`` calls and the argmax a few in-place uint8 operations; padded offsets are
-handled by slicing the outputs each offset touches, so no padded copy of the input is made.
+Kernels loop over the ``ph * pw`` window offsets only, each step a vectorised operation on a
+strided view of the whole batch (``x[:, i::sh, j::sw]``), never a loop over pixels. For the common
+2x2 / 2 case the max is three ``np.maximum`` calls and the argmax a few in-place uint8 operations;
+padded offsets are handled by slicing the outputs each offset touches, so no padded copy of the
+input is made.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Plain-loop reference implementations of the kernels in ``numpykeras.ops``, written from the definitions.
+"""Plain-loop reference implementations of the ``numpykeras.ops`` kernels, from the definitions.
 
-Deliberately slow and obvious: explicit padding, one output pixel at a time, gradients by the chain rule
-applied pixel by pixel. The fast kernels are tested against these in float64. Nothing here imports
-``numpykeras.ops`` (the padding arithmetic is re-derived below) so a shared mistake cannot hide.
+Deliberately slow and obvious: explicit padding, one output pixel at a time, gradients by the chain
+rule applied pixel by pixel. The fast kernels are tested against these in float64. Nothing here
+imports ``numpykeras.ops`` (the padding arithmetic is re-derived below) so a shared mistake cannot
+hide.
 """
 
 import math
@@ -15,7 +16,7 @@ def pair(v):
 
 
 def out_len_and_pad(size, window, stride, dilation, padding):
-    """Output length and (before, after) padding along one axis, from TensorFlow's documented rules."""
+    """Output length and (before, after) padding along one axis, by TensorFlow's rules."""
     span = dilation * (window - 1) + 1
     if padding == "valid":
         return math.floor((size - span) / stride) + 1, (0, 0)
@@ -96,7 +97,10 @@ def depthwise_conv2d(x, kernel, strides=1, padding="valid", dilation_rate=1):
                         acc = 0.0
                         for i in range(kh):
                             for j in range(kw):
-                                acc += xp[b, oh * sh + i * dh, ow * sw + j * dw, c] * kernel[i, j, c, m]
+                                acc += (
+                                    xp[b, oh * sh + i * dh, ow * sw + j * dw, c]
+                                    * kernel[i, j, c, m]
+                                )
                         y[b, oh, ow, c * mult + m] = acc
     return y
 

@@ -108,7 +108,10 @@ def test_textbook_worked_example():
 
 def _conv_cases():
     cases = []
-    shapes = [(2, 7, 5, 4), (1, 6, 9, 2)]  # H != W, odd and even; second uses the channel-major path
+    shapes = [
+        (2, 7, 5, 4),
+        (1, 6, 9, 2),
+    ]  # H != W, odd and even; second uses the channel-major path
     for (k, s, d, pad), shape in itertools.product(
         itertools.product(range(1, 6), (1, 2, 3), (1, 2), ("valid", "same")), shapes
     ):
@@ -180,8 +183,12 @@ def test_conv2d_gradients_by_finite_differences(strides, padding):
     k = rng.standard_normal((3, 2, 2, 3))
     dy = rng.standard_normal(ops.conv2d(x, k, strides, padding).shape)
     dx, dk = ops.conv2d_backward(dy, x, k, strides, padding)
-    num_dx = ref.numerical_gradient(lambda v: ops.conv2d(v, k, strides, padding), x, dy, FINITE_DIFF_EPS)
-    num_dk = ref.numerical_gradient(lambda v: ops.conv2d(x, v, strides, padding), k, dy, FINITE_DIFF_EPS)
+    num_dx = ref.numerical_gradient(
+        lambda v: ops.conv2d(v, k, strides, padding), x, dy, FINITE_DIFF_EPS
+    )
+    num_dk = ref.numerical_gradient(
+        lambda v: ops.conv2d(x, v, strides, padding), k, dy, FINITE_DIFF_EPS
+    )
     assert_close(dx, num_dx, FINITE_DIFF_ATOL, FINITE_DIFF_RTOL, "dx vs finite differences")
     assert_close(dk, num_dk, FINITE_DIFF_ATOL, FINITE_DIFF_RTOL, "dkernel vs finite differences")
 
@@ -257,6 +264,7 @@ def test_depthwise_channel_order_and_errors():
     np.testing.assert_array_equal(ops.depthwise_conv2d(x, k)[0, 0, 0], [0.0, 0.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="channels"):
         ops.depthwise_conv2d(np.zeros((1, 4, 4, 3)), np.zeros((3, 3, 2, 1)))
-    dx, dk = ops.depthwise_conv2d_backward(np.ones((1, 2, 2, 3)), np.ones((1, 4, 4, 3)),
-                                           np.ones((3, 3, 3, 1)), need_dx=False)
+    dx, dk = ops.depthwise_conv2d_backward(
+        np.ones((1, 2, 2, 3)), np.ones((1, 4, 4, 3)), np.ones((3, 3, 3, 1)), need_dx=False
+    )
     assert dx is None and dk.shape == (3, 3, 3, 1)

@@ -75,8 +75,9 @@ def test_max_pool_tie_goes_to_top_left():
     # a tie between the second and fourth pixel of a window: the second (earlier) one wins
     x = np.array([[0.0, 2.0], [1.0, 2.0]]).reshape(1, 2, 2, 1)
     _, cache = ops.max_pool2d_forward(x, 2)
-    np.testing.assert_array_equal(ops.max_pool2d_backward(np.ones((1, 1, 1, 1)), cache)[0, :, :, 0],
-                                  [[0.0, 1.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(
+        ops.max_pool2d_backward(np.ones((1, 1, 1, 1)), cache)[0, :, :, 0], [[0.0, 1.0], [0.0, 0.0]]
+    )
 
 
 def test_max_pool_same_padding_never_wins():
@@ -94,20 +95,26 @@ def test_avg_pool_same_does_not_count_padding():
     # windows: {0,1,3,4} -> 2, {2,5} -> 3.5, {6,7} -> 6.5, {8} -> 8
     np.testing.assert_array_equal(y[0, :, :, 0], [[2.0, 3.5], [6.5, 8.0]])
     dx = ops.avg_pool2d_backward(np.ones(y.shape), x.shape, 2, 2, "same")
-    np.testing.assert_array_equal(dx[0, :, :, 0], [[0.25, 0.25, 0.5], [0.25, 0.25, 0.5], [0.5, 0.5, 1]])
+    np.testing.assert_array_equal(
+        dx[0, :, :, 0], [[0.25, 0.25, 0.5], [0.25, 0.25, 0.5], [0.5, 0.5, 1]]
+    )
 
 
-@pytest.mark.parametrize("pool_size, strides, padding", [(2, 2, "valid"), (3, 2, "same"), (2, 1, "same")])
+@pytest.mark.parametrize(
+    "pool_size, strides, padding", [(2, 2, "valid"), (3, 2, "same"), (2, 1, "same")]
+)
 def test_pool_gradients_by_finite_differences(pool_size, strides, padding):
     rng = np.random.default_rng(5)
     x = rng.permutation(2 * 5 * 4 * 2).reshape(2, 5, 4, 2) / 7.0  # distinct values: no ties
     y, cache = ops.max_pool2d_forward(x, pool_size, strides, padding)
     dy = rng.standard_normal(y.shape)
-    num = ref.numerical_gradient(lambda v: ops.max_pool2d(v, pool_size, strides, padding), x, dy,
-                                 FINITE_DIFF_EPS)
+    num = ref.numerical_gradient(
+        lambda v: ops.max_pool2d(v, pool_size, strides, padding), x, dy, FINITE_DIFF_EPS
+    )
     assert_close(ops.max_pool2d_backward(dy, cache), num, FINITE_DIFF_ATOL, FINITE_DIFF_RTOL, "max")
-    num = ref.numerical_gradient(lambda v: ops.avg_pool2d(v, pool_size, strides, padding), x, dy,
-                                 FINITE_DIFF_EPS)
+    num = ref.numerical_gradient(
+        lambda v: ops.avg_pool2d(v, pool_size, strides, padding), x, dy, FINITE_DIFF_EPS
+    )
     dx = ops.avg_pool2d_backward(dy, x.shape, pool_size, strides, padding)
     assert_close(dx, num, FINITE_DIFF_ATOL, FINITE_DIFF_RTOL, "avg")
 

@@ -1,0 +1,53 @@
+"""The benchmark's models, written once for both frameworks.
+
+Each builder takes the framework's ``layers`` and ``models`` modules (numpykeras's or Keras's), so the
+two sides run exactly the same architecture from exactly the same code.
+"""
+
+from __future__ import annotations
+
+
+def reference_cnn(layers, models, size=32):
+    """The reference CNN (TensorFlow's CNN tutorial) on ``size`` x ``size`` x 3 images."""
+    return models.Sequential(
+        [
+            layers.Conv2D(32, (3, 3), activation="relu", input_shape=(size, size, 3)),
+            layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(64, (3, 3), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(64, (3, 3), activation="relu"),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+def vgg_cnn(layers, models, size=64):
+    """A VGG-style stack: three blocks of two 3x3 ``padding="same"`` convolutions and a max pool."""
+    stack = []
+    for block, filters in enumerate((32, 64, 128)):
+        for i in range(2):
+            kwargs = {"input_shape": (size, size, 3)} if block == 0 and i == 0 else {}
+            stack.append(layers.Conv2D(filters, (3, 3), padding="same", activation="relu", **kwargs))
+        stack.append(layers.MaxPooling2D((2, 2)))
+    stack += [
+        layers.Flatten(),
+        layers.Dense(128, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ]
+    return models.Sequential(stack)
+
+
+def build(name, layers, models):
+    """A model by benchmark name: ``"cnn32"``, ``"cnn128"`` (reference CNN), ``"vgg64"``."""
+    if name.startswith("cnn"):
+        return reference_cnn(layers, models, int(name[3:]))
+    if name.startswith("vgg"):
+        return vgg_cnn(layers, models, int(name[3:]))
+    raise ValueError(f"Unknown benchmark model name: {name!r}. Expected 'cnnN' or 'vggN'.")
+
+
+def image_size(name):
+    """The input height (= width) of the model called ``name``."""
+    return int(name[3:])

@@ -1,0 +1,256 @@
+"""One side of the benchmark: a long-lived process running numpykeras or TensorFlow (Keras 3).
+
+``bench.py`` starts one worker per framework (``python3 _worker.py numpykeras|tensorflow THREADS``),
+with the thread-count environment already set, and talks to it in JSON lines: one request on stdin,
+one answer on stdout. Anything else the framework prints goes to stderr. Keeping the workers alive
+means models stay built (and TensorFlow's functions traced) between rounds, while the two thread pools
+never share a process.
+
+Requests:
+    {"cmd": "setup", "seed": 0}                         -> versions, BLAS and thread info
+    {"cmd": "run", "task": {...}}                       -> {"seconds": float}
+    {"cmd": "check", "model": "cnn32", "n": 8}          -> {"outputs": [...]} (first images' outputs)
+    {"cmd": "save_weights", "model": "cnn32", "path": p} -> {}
+    {"cmd": "quit"}
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+import traceback
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(BENCH_DIR)
+sys.path[:0] = [REPO_ROOT, BENCH_DIR]  # benchmark this tree's numpykeras, and reach _models
+
+import numpy as np  # noqa: E402  (after the thread-count environment set by the parent)
+
+import _models  # noqa: E402
+
+
+class Framework:
+    """What the worker needs from a framework: its modules, built models and the data."""
+
+    name = ""
+
+    def __init__(self, threads):
+        self.threads = threads
+        self.models = {}
+        self.data = {}
+        self.warm = set()
+
+    # -- models and data ----------------------------------------------------------------------
+    def model(self, name, seed, train=False):
+        """The model ``name`` with the shared seeded weights (a separate instance for training)."""
+        key = (name, train)
+        if key not in self.models:
+            model = _models.build(name, self.layers, self.models_module)
+            model.set_weights(shared_weights([w.shape for w in model.get_weights()], seed))
+            if train:
+                model.compile(
+                    optimizer=self.optimizers.Adam(),
+                    loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"],
+                )
+            self.models[key] = model
+        return self.models[key]
+
+    def images(self, size, n, seed):
+        """``n`` random images in [0, 1) and integer labels, the same in both workers."""
+        key = (size, n)
+        if key not in self.data:
+            rng = np.random.default_rng([seed, size, n])
+            x = rng.random((n, size, size, 3), dtype=np.float32)  # (n, size, size, 3)
+            y = rng.integers(0, 10, size=n).astype(np.int64)  # (n,)
+            self.data[key] = (x, y)
+        return self.data[key]
+
+    # -- the timed operations -------------------------------------------------------------------
+    def run(self, task, seed):
+        """Seconds taken by one measurement of ``task`` (warmed up on its first call)."""
+        kind = task["kind"]
+        name = task["model"]
+        model = self.model(name, seed, train=kind == "fit")
+        x, y = self.images(_models.image_size(name), task["n"], seed)
+        batch = task["batch"]
+        if kind == "predict":
+
+            def op():
+                model.predict(x, batch_size=batch, verbose=0)
+
+        elif kind == "predict_on_batch":
+            xb = x[:batch]
+
+            def op():
+                model.predict_on_batch(xb)
+
+        elif kind == "fit":
+
+            def op():
+                model.fit(x, y, batch_size=batch, epochs=task["epochs"], verbose=0)
+
+        else:
+            raise ValueError(f"Unknown task kind: {kind!r}")
+
+        key = json.dumps(task, sort_keys=True)
+        if key not in self.warm:
+            op()  # warm-up: buffers, TensorFlow's traced functions, the optimizer's slots
+            self.warm.add(key)
+        times = []
+        for _ in range(task.get("reps", 1)):
+            gc.collect()
+            start = time.perf_counter()
+            op()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    def check(self, name, n, seed):
+        x, _ = self.images(_models.image_size(name), 8, seed)
+        out = self.model(name, seed).predict_on_batch(x[:n])
+        return np.asarray(out, dtype=np.float64).ravel().tolist()
+
+    def save_weights(self, name, path, seed):
+        self.model(name, seed).save_weights(path)
+
+
+def shared_weights(shapes, seed):
+    """Glorot-uniform kernels and small biases from one seed: the same arrays in both workers."""
+    rng = np.random.default_rng(seed)
+    weights = []
+    for shape in shapes:
+        if len(shape) >= 2:
+            fan_in = int(np.prod(shape[:-1]))
+            fan_out = int(shape[-1]) * int(np.prod(shape[:-2]))
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            weights.append(rng.uniform(-limit, limit, size=shape).astype(np.float32))
+        else:
+            weights.append(rng.uniform(-0.05, 0.05, size=shape).astype(np.float32))
+    return weights
+
+
+def blas_info():
+    """OpenBLAS (or other BLAS) as numpy loaded it: threadpoolctl's view and numpy's build config."""
+    info = {"env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}}
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config.get("Build Dependencies", {}).get("blas", {})
+        info["numpy_build"] = {k: blas.get(k) for k in ("name", "version")}
+    except Exception:  # older numpy: no mode="dicts"
+        info["numpy_build"] = None
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threadpools"] = [
+            {
+                k: pool.get(k)
+                for k in ("user_api", "internal_api", "version", "architecture", "num_threads")
+            }
+            for pool in threadpool_info()
+        ]
+    except ImportError:
+        info["threadpools"] = None
+    return info
+
+
+class NumpyKeras(Framework):
+    name = "numpykeras"
+
+    def __init__(self, threads):
+        super().__init__(threads)
+        self.limiter = None
+        try:  # the environment already asks for `threads`; threadpoolctl makes sure
+            from threadpoolctl import threadpool_limits
+
+            self.limiter = threadpool_limits(limits=threads)
+        except ImportError:
+            pass
+        import numpykeras
+        from numpykeras import layers, models, optimizers
+
+        self.module = numpykeras
+        self.layers, self.models_module, self.optimizers = layers, models, optimizers
+
+    def info(self):
+        import importlib.util
+
+        return {
+            "version": self.module.__version__,
+            "path": os.path.dirname(self.module.__file__),
+            "numpy": np.__version__,
+            "saving_api": importlib.util.find_spec("numpykeras.saving.saving_api") is not None,
+            "blas": blas_info(),
+        }
+
+
+class TensorFlow(Framework):
+    name = "tensorflow"
+
+    def __init__(self, threads):
+        super().__init__(threads)
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        import keras
+        from keras import layers, models, optimizers
+
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError(f"Keras runs on {keras.backend.backend()!r}, not TensorFlow")
+        self.tf, self.keras = tf, keras
+        self.layers, self.models_module, self.optimizers = layers, models, optimizers
+
+    def info(self):
+        tf = self.tf
+        return {
+            "version": tf.__version__,
+            "keras": self.keras.__version__,
+            "numpy": np.__version__,
+            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86 CPUs)"),
+        }
+
+
+def main(argv):
+    framework_name, threads = argv[0], int(argv[1])
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # whatever the framework prints goes to stderr, keeping the answer channel clean
+    seed = 0
+    try:
+        fw = (NumpyKeras if framework_name == "numpykeras" else TensorFlow)(threads)
+    except Exception:
+        answers.write(json.dumps({"error": traceback.format_exc()}) + "\n")
+        return 1
+    answers.write(json.dumps({"ready": fw.name}) + "\n")
+    for line in sys.stdin:
+        msg = json.loads(line)
+        cmd = msg["cmd"]
+        try:
+            if cmd == "quit":
+                answers.write(json.dumps({}) + "\n")
+                break
+            if cmd == "setup":
+                seed = msg["seed"]
+                answer = fw.info()
+            elif cmd == "run":
+                answer = {"seconds": fw.run(msg["task"], seed)}
+            elif cmd == "check":
+                answer = {"outputs": fw.check(msg["model"], msg["n"], seed)}
+            elif cmd == "save_weights":
+                fw.save_weights(msg["model"], msg["path"], seed)
+                answer = {}
+            else:
+                raise ValueError(f"Unknown command: {cmd!r}")
+        except Exception:
+            answer = {"error": traceback.format_exc()}
+        answers.write(json.dumps(answer) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,375 @@
+"""Round trips and on-disk layouts of the Keras file formats (no TensorFlow).
+
+Covers KERAS_FORMATS.md §8 items 7, 8, 10, 13, 14, 15 and the numpykeras side of 2-6: files
+written by numpykeras read back bit-identically, with Keras's layout (class-based keys,
+``vars`` groups, ``layer_names``/``weight_names`` order, optimizer variables and dtypes).
+"""
+
+import json
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+from tolerances import FILE_ROUND_TRIP_ATOL
+
+import numpykeras as nk
+from numpykeras import layers as L
+from numpykeras.layers.layer import clear_session
+from numpykeras.saving import h5_utils
+
+
+def make_model(seed=0, names=None):
+    """Conv2D -> BN -> MaxPool -> Flatten -> Dropout -> Dense (small shapes)."""
+    names = names or {}
+    nk.utils.set_random_seed(seed)
+    return nk.models.Sequential(
+        [
+            L.Conv2D(4, 3, activation="relu", input_shape=(8, 8, 3), name=names.get("conv")),
+            L.BatchNormalization(name=names.get("bn")),
+            L.MaxPooling2D(name=names.get("pool")),
+            L.Flatten(name=names.get("flat")),
+            L.Dropout(0.25, name=names.get("drop")),
+            L.Dense(5, activation="softmax", name=names.get("dense")),
+        ]
+    )
+
+
+def randomize(model, seed=1):
+    rng = np.random.default_rng(seed)
+    for v in model.weights:
+        v.assign(rng.uniform(0.1, 1.0, size=v.shape).astype(v.dtype))
+
+
+def assert_same_weights(a, b):
+    wa, wb = a.get_weights(), b.get_weights()
+    assert len(wa) == len(wb)
+    for x, y in zip(wa, wb):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_allclose(x, y, atol=FILE_ROUND_TRIP_ATOL, rtol=0)
+        assert np.array_equal(x, y)
+
+
+def data(n=6, seed=3):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 8, 8, 3), dtype=np.float32), rng.integers(0, 5, n)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_names():
+    clear_session()
+    yield
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("name", ["w.weights.h5", "w.h5", "w.hdf5", "m.keras", "m.h5"])
+def test_weights_round_trip_bit_identical(tmp_path, name):
+    model = make_model()
+    randomize(model)
+    path = tmp_path / name
+    if name.startswith("m."):
+        model.save(path)
+    else:
+        model.save_weights(path)
+    other = make_model(seed=5)
+    other.load_weights(path)
+    assert_same_weights(model, other)
+    x, _ = data()
+    assert np.array_equal(model.predict(x, verbose=0), other.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("name", ["m.keras", "m.h5"])
+def test_load_model_round_trip(tmp_path, name):
+    model = make_model()
+    randomize(model)
+    model.save(tmp_path / name)
+    loaded = nk.models.load_model(tmp_path / name, compile=False)
+    assert type(loaded) is type(model)
+    assert [type(layer).__name__ for layer in loaded.layers] == [
+        type(layer).__name__ for layer in model.layers
+    ]
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+    assert_same_weights(model, loaded)
+    x, _ = data()
+    assert np.array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+
+
+def _compiled(seed=0):
+    model = make_model(seed)
+    model.compile(
+        optimizer=nk.optimizers.Adam(learning_rate=0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+@pytest.mark.parametrize("name", ["m.keras", "m.h5"])
+def test_fit_save_load_fit_equals_fit_twice(tmp_path, name):
+    x, y = data(12)
+    # Dropout draws from the global generator: reseed before the second epoch on both sides.
+    reference = _compiled()
+    reference.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    nk.utils.set_random_seed(42)
+    reference.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+
+    model = _compiled()
+    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    bn = model.layers[1]
+    assert not np.array_equal(bn.weights[2].numpy(), 0)  # moving mean moved (BN round trip)
+    model.save(tmp_path / name)
+    loaded = nk.models.load_model(tmp_path / name)
+    assert loaded.compiled
+    assert int(loaded.optimizer.iterations.value) == 3
+    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
+        assert np.array_equal(a.numpy(), b.numpy()), a.path
+    nk.utils.set_random_seed(42)
+    loaded.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    assert_same_weights(reference, loaded)
+
+
+def test_weights_h5_restores_optimizer_when_built(tmp_path):
+    x, y = data(8)
+    model = _compiled()
+    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    model.save_weights(tmp_path / "w.weights.h5")
+    other = _compiled(seed=4)
+    other.optimizer.build(other.trainable_variables)
+    other.load_weights(tmp_path / "w.weights.h5")
+    for a, b in zip(model.optimizer.variables, other.optimizer.variables):
+        assert a.dtype == b.dtype
+        assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_weights_h5_unbuilt_optimizer_warns_like_keras(tmp_path):
+    x, y = data(8)
+    model = _compiled()
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    model.save_weights(tmp_path / "w.weights.h5")
+    n_saved = len(model.optimizer.variables)
+    other = _compiled(seed=4)
+    with pytest.warns(UserWarning, match=f"because it has 2 variables whereas the saved "
+                      f"optimizer has {n_saved} variables"):
+        other.load_weights(tmp_path / "w.weights.h5")
+    assert_same_weights(model, other)
+
+
+def test_load_model_compile_false(tmp_path):
+    model = _compiled()
+    model.save(tmp_path / "m.keras")
+    loaded = nk.models.load_model(tmp_path / "m.keras", compile=False)
+    assert not loaded.compiled and loaded.optimizer is None
+
+
+# --------------------------------------------------------------------------- Keras 3 layout
+
+
+def test_weights_h5_layout_matches_keras(tmp_path):
+    model = make_model(names={"conv": "first", "dense": "head"})
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5", "r") as f:
+        assert f["vars"].attrs["name"] == model.name
+        assert set(f["layers"].keys()) == {
+            "conv2d", "batch_normalization", "max_pooling2d", "flatten", "dropout", "dense",
+        }
+        assert f["layers/conv2d/vars"].attrs["name"] == "first"  # real name only in @name
+        assert f["layers/dense/vars"].attrs["name"] == "head"
+        assert len(f["layers/max_pooling2d/vars"]) == 0
+        bn = f["layers/batch_normalization/vars"]
+        assert [bn[k].shape for k in ("0", "1", "2", "3")] == [(4,)] * 4
+        np.testing.assert_array_equal(bn["2"][()], model.layers[1].moving_mean.numpy())
+        assert f["layers/dense/vars/0"].shape == (36, 5)
+        assert f["layers/dense/vars/0"].dtype == np.float32
+        assert "keras_version" not in f.attrs and "optimizer" not in f
+
+
+def test_weights_h5_per_class_counters(tmp_path):
+    model = nk.models.Sequential(
+        [
+            L.Dense(3, input_shape=(4,), name="a"),
+            L.Dense(2, name="b"),
+            L.Activation("relu", name="c"),
+            L.Dense(2, name="d"),
+        ]
+    )
+    randomize(model)
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5", "r") as f:
+        assert sorted(f["layers"].keys()) == ["activation", "dense", "dense_1", "dense_2"]
+        assert f["layers/dense_1/vars"].attrs["name"] == "b"
+        np.testing.assert_array_equal(f["layers/dense_2/vars/0"][()], model.layers[3].kernel.numpy())
+
+
+def test_optimizer_group_dtypes_and_order(tmp_path):
+    x, y = data(4)
+    model = _compiled()
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5", "r") as f:
+        g = f["optimizer/vars"]
+        assert g.attrs["name"] == model.optimizer.name
+        n_trainable = len(model.trainable_variables)
+        assert len(g) == 2 + 2 * n_trainable
+        assert g["0"].dtype == np.int64 and g["0"].shape == () and g["0"][()] == 1
+        assert g["1"].dtype == np.float32 and g["1"].shape == ()
+        for i, v in enumerate(model.trainable_variables):  # (momentum, velocity) per variable
+            assert g[str(2 + 2 * i)].shape == v.shape
+            np.testing.assert_array_equal(
+                g[str(2 + 2 * i)][()], model.optimizer._momentums[i].numpy()
+            )
+            np.testing.assert_array_equal(
+                g[str(3 + 2 * i)][()], model.optimizer._velocities[i].numpy()
+            )
+
+
+class ManyWeights(L.Layer):
+    """12 weights of distinct shapes: keys "10" and "11" sort before "2" alphabetically."""
+
+    def build(self, input_shape):
+        self.ws = [self.add_weight(shape=(i + 1,), name=f"w{i}") for i in range(12)]
+
+    def call(self, inputs, training=False):
+        return inputs
+
+
+def test_more_than_ten_variables_keep_numeric_order(tmp_path):
+    model = nk.models.Sequential([L.Input((3,)), ManyWeights(name="many")])
+    randomize(model)
+    path = tmp_path / "w.weights.h5"
+    model.save_weights(path)
+    with h5py.File(path, "r") as f:
+        assert f["layers/many_weights/vars/10"].shape == (11,)
+    other = nk.models.Sequential([L.Input((3,)), ManyWeights(name="many")])
+    other.load_weights(path)
+    assert_same_weights(model, other)
+
+
+def test_keras_zip_members_and_config(tmp_path):
+    model = _compiled()
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as zf:
+        assert zf.namelist() == ["metadata.json", "config.json", "model.weights.h5"]
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
+        meta = json.loads(zf.read("metadata.json"))
+        config = json.loads(zf.read("config.json"))
+    assert set(meta) == {"keras_version", "date_saved"}
+    assert config["module"] == "keras" and config["class_name"] == "Sequential"
+    assert config["build_config"] == {"input_shape": [None, 8, 8, 3]}
+    layers = config["config"]["layers"]
+    assert layers[0]["class_name"] == "InputLayer"
+    assert layers[0]["config"]["batch_input_shape"] == [None, 8, 8, 3]
+    assert "batch_shape" not in layers[0]["config"]
+    assert all("batch_input_shape" not in e["config"] for e in layers[1:])
+    cc = config["compile_config"]
+    assert cc["optimizer"]["class_name"] == "Adam"
+    assert cc["optimizer"]["module"] == "keras.optimizers"
+    assert cc["loss"] == "sparse_categorical_crossentropy"
+    assert cc["metrics"] == ["accuracy"]
+    assert {"loss_weights", "weighted_metrics", "run_eagerly", "steps_per_execution"} <= set(cc)
+
+
+def test_uncompiled_keras_zip_has_empty_compile_config(tmp_path):
+    make_model().save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as zf:
+        assert json.loads(zf.read("config.json"))["compile_config"] == {}
+
+
+# --------------------------------------------------------------------------- legacy layout
+
+
+def test_legacy_weights_only_layout(tmp_path):
+    model = make_model()
+    model.save_weights(tmp_path / "w.h5")
+    with h5py.File(tmp_path / "w.h5", "r") as f:
+        assert list(h5_utils.read_attr_list(f, "layer_names")) == [
+            layer.name for layer in model.layers
+        ]
+        assert h5_utils.read_attr_str(f, "keras_version")
+        assert h5_utils.read_attr_str(f, "backend") == "tensorflow"
+        names = h5_utils.read_attr_list(f["conv2d"], "weight_names")
+        assert [n.split("/")[-1] for n in names] == ["kernel", "bias"]
+        bn = h5_utils.read_attr_list(f["batch_normalization"], "weight_names")
+        assert [n.split("/")[-1] for n in bn] == ["gamma", "beta", "moving_mean", "moving_variance"]
+        empty = f["flatten"].attrs["weight_names"]
+        assert empty.dtype == np.float64 and empty.shape == (0,)
+        assert "model_config" not in f.attrs
+
+
+def test_legacy_full_model_layout(tmp_path):
+    x, y = data(4)
+    model = _compiled()
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.h5")
+    with h5py.File(tmp_path / "m.h5", "r") as f:
+        for group in (f, f["model_weights"]):
+            assert h5_utils.read_attr_str(group, "keras_version")
+            assert h5_utils.read_attr_str(group, "backend") == "tensorflow"
+        config = json.loads(h5_utils.read_attr_str(f, "model_config"))
+        training = json.loads(h5_utils.read_attr_str(f, "training_config"))
+        opt_names = h5_utils.read_attr_list(f["optimizer_weights"], "weight_names")
+    assert config["class_name"] == "Sequential"
+    layers = config["config"]["layers"]
+    assert layers[0]["config"]["batch_input_shape"] == [None, 8, 8, 3]
+    assert all(isinstance(e["config"].get("dtype", "float32"), str) for e in layers)
+    assert "module" not in layers[1]
+    assert {"loss", "metrics", "weighted_metrics", "loss_weights", "optimizer_config"} <= set(
+        training
+    )
+    assert training["optimizer_config"]["class_name"] == "Adam"
+    assert len(opt_names) == len(model.optimizer.variables)
+    assert opt_names[0].endswith("iteration") and opt_names[1].endswith("learning_rate")
+
+
+def test_long_layer_name_lists_are_chunked_and_read_back(tmp_path):
+    names = [f"layer_with_a_rather_long_name_{i:05d}" for i in range(3000)]
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        h5_utils.write_attr_list(f, "layer_names", names)
+        assert "layer_names" not in f.attrs and "layer_names1" in f.attrs
+    with h5py.File(tmp_path / "a.h5", "r") as f:
+        assert h5_utils.read_attr_list(f, "layer_names") == names
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def test_save_weights_rejects_other_extensions(tmp_path):
+    with pytest.raises(ValueError, match="The filename must end in `.weights.h5`"):
+        make_model().save_weights(tmp_path / "w.keras")
+
+
+def test_save_rejects_unknown_extension(tmp_path):
+    with pytest.raises(ValueError, match="Invalid filepath extension for saving"):
+        make_model().save(tmp_path / "m.txt")
+
+
+def test_load_weights_rejects_unknown_extension(tmp_path):
+    with pytest.raises(ValueError, match="File format not supported"):
+        make_model().load_weights(tmp_path / "m.ckpt")
+
+
+def test_h5_named_file_with_keras3_layout_loads(tmp_path):
+    model = make_model()
+    randomize(model)
+    model.save_weights(tmp_path / "w.weights.h5")
+    (tmp_path / "w.weights.h5").rename(tmp_path / "renamed.h5")
+    other = make_model(seed=9)
+    other.load_weights(tmp_path / "renamed.h5")
+    assert_same_weights(model, other)
+
+
+def test_overwrite_false_asks(tmp_path, monkeypatch):
+    path = tmp_path / "w.weights.h5"
+    make_model(seed=1).save_weights(path)
+    before = path.read_bytes()
+    monkeypatch.setattr("builtins.input", lambda prompt="": "n")
+    make_model(seed=2).save_weights(path, overwrite=False)
+    assert path.read_bytes() == before
+    monkeypatch.setattr("builtins.input", lambda prompt="": "y")
+    model = make_model(seed=2)
+    randomize(model, seed=7)
+    model.save_weights(path, overwrite=False)
+    other = make_model(seed=3)
+    other.load_weights(path)
+    assert_same_weights(model, other)
