@@ -12,13 +12,13 @@ from numpykeras import datasets, layers, losses, models
 train_images, test_images = train_images / 255.0, test_images / 255.0
 
 model = models.Sequential()
-model.add(layers.Conv2D(32, (3, 3), activation='relu', input_shape=(32, 32, 3)))
+model.add(layers.Conv2D(32, (3, 3), activation="relu", input_shape=(32, 32, 3)))
 model.add(layers.MaxPooling2D((2, 2)))
-model.add(layers.Conv2D(64, (3, 3), activation='relu'))
+model.add(layers.Conv2D(64, (3, 3), activation="relu"))
 model.add(layers.MaxPooling2D((2, 2)))
-model.add(layers.Conv2D(64, (3, 3), activation='relu'))
+model.add(layers.Conv2D(64, (3, 3), activation="relu"))
 model.add(layers.Flatten())
-model.add(layers.Dense(64, activation='relu'))
+model.add(layers.Dense(64, activation="relu"))
 model.add(layers.Dense(10))
 model.summary()
 
@@ -30,5 +30,5 @@ history = model.fit(train_images, train_labels, epochs=10,
                     validation_data=(test_images, test_labels))  # fmt: skip
 
 test_loss, test_acc = model.evaluate(test_images, test_labels, verbose=2)
-print(history.history['accuracy'], history.history['val_accuracy'])
+print(history.history["accuracy"], history.history["val_accuracy"])
 print(test_acc)

@@ -145,6 +145,7 @@ class UnknownArgumentsError(ValueError):
         super().__init__(message)
         self.unknown = unknown
 
+
 _LAYER_KWARGS = {
     "input_shape",
     "batch_input_shape",

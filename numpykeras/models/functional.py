@@ -369,7 +369,11 @@ class Functional(Model):
                 "config": {
                     "shape": list(t.shape),
                     "dtype": t.dtype,
-                    "keras_history": [layer.name, self._kept_index(layer, node_index), tensor_index],
+                    "keras_history": [
+                        layer.name,
+                        self._kept_index(layer, node_index),
+                        tensor_index,
+                    ],
                 },
             }
 
@@ -398,8 +402,11 @@ class Functional(Model):
 
         def io_config(tensors, struct):
             items = [
-                [t._keras_history[0].name, self._kept_index(t._keras_history[0], t._keras_history[1]),
-                 t._keras_history[2]]
+                [
+                    t._keras_history[0].name,
+                    self._kept_index(t._keras_history[0], t._keras_history[1]),
+                    t._keras_history[2],
+                ]
                 for t in tensors
             ]
             if isinstance(struct, dict):

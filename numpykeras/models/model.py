@@ -137,8 +137,7 @@ class Model(Layer):
         """A layer by ``name`` or by ``index`` (in ``model.layers`` order)."""
         if index is not None and name is not None:
             raise ValueError(
-                "Provide only a layer name or a layer index. Received: "
-                f"index={index}, name={name}."
+                f"Provide only a layer name or a layer index. Received: index={index}, name={name}."
             )
         if index is not None:
             if len(self.layers) <= index:
@@ -240,9 +239,7 @@ class Model(Layer):
         if not self.compiled:
             raise ValueError("You must call `compile()` before using the model.")
         if self._loss_obj is None:
-            raise ValueError(
-                "No loss to compute. Provide a `loss` argument in `compile()`."
-            )
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
 
     def _resolve_metrics(self, y, y_pred):
         if self._metrics_resolved:
@@ -505,7 +502,11 @@ class Model(Layer):
         total_steps = steps or math.ceil(n / batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
         callback_list = callbacks_module.CallbackList(
-            callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=1,
             steps=total_steps,
         )
         # Validation inside fit must not reset the training metrics' running logs.
@@ -544,7 +545,11 @@ class Model(Layer):
         total_steps = steps or max(1, math.ceil(n / batch_size))
         verbose = 1 if verbose == "auto" else int(verbose)
         callback_list = callbacks_module.CallbackList(
-            callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=1,
             steps=total_steps,
         )
         callback_list.on_predict_begin()
@@ -558,9 +563,7 @@ class Model(Layer):
         callback_list.on_predict_end()
         return _concat_outputs(outputs)
 
-    def train_on_batch(
-        self, x, y=None, sample_weight=None, class_weight=None, return_dict=False
-    ):
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient update on one batch; returns the loss and metrics (as ``evaluate``)."""
         self._require_compiled()
         x, y, sample_weight, _ = self._prepare_xy(x, y, sample_weight, class_weight)
@@ -627,9 +630,7 @@ class Model(Layer):
         """Loads weights saved by Keras or numpykeras; on any error the weights are unchanged."""
         from numpykeras import saving
 
-        saving.load_weights(
-            self, filepath, skip_mismatch=skip_mismatch, by_name=by_name, **kwargs
-        )
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name, **kwargs)
 
     def to_json(self, **kwargs) -> str:
         """The model's architecture as Keras JSON."""

@@ -112,9 +112,7 @@ class Sequential(Model):
                     f"{input_shape}"
                 )
         else:
-            self._layers.insert(
-                0, InputLayer(batch_shape=input_shape, dtype=self._layers[0].dtype)
-            )
+            self._layers.insert(0, InputLayer(batch_shape=input_shape, dtype=self._layers[0].dtype))
         x = self._layers[0]._output_tensor
         with name_scope(self.name):
             for layer in self.layers:

@@ -117,7 +117,9 @@ def deserialize_layer(config, custom_objects=None):
             "model with a built-in or registered custom layer, or rebuild it in code and use "
             "`load_weights`."
         )
-    cls = _lookup_class(class_name, config.get("registered_name"), config.get("module"), custom_objects)
+    cls = _lookup_class(
+        class_name, config.get("registered_name"), config.get("module"), custom_objects
+    )
     if cls is None:
         raise TypeError(
             f"Could not locate class '{class_name}'. Make sure custom classes are decorated with "

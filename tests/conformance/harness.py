@@ -88,9 +88,9 @@ def build_pair(case: LayerCase, keras, seed=0):
 
     assert [v.name for v in ours.weights] == [v.name for v in theirs.weights], case.id
     assert [tuple(v.shape) for v in ours.weights] == [tuple(v.shape) for v in theirs.weights]
-    assert [v.name for v in ours.trainable_weights] == [
-        v.name for v in theirs.trainable_weights
-    ], case.id
+    assert [v.name for v in ours.trainable_weights] == [v.name for v in theirs.trainable_weights], (
+        case.id
+    )
     values = random_weights([(v.name, tuple(v.shape)) for v in ours.weights], rng)
     if case.weights_from == "keras":
         theirs.set_weights(values)
@@ -99,14 +99,16 @@ def build_pair(case: LayerCase, keras, seed=0):
         ours.set_weights(values)
         theirs.set_weights(ours.get_weights())
     else:
-        raise ValueError(f"weights_from must be 'keras' or 'numpykeras'. Received: {case.weights_from}")
+        raise ValueError(
+            f"weights_from must be 'keras' or 'numpykeras'. Received: {case.weights_from}"
+        )
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_array_equal(a, b)
     return ours, theirs, x, rng
 
 
 def run_case(case: LayerCase, tf, keras, seed=0):
-    """Compares forward outputs, gradients and updated weights of the two layers (see module doc)."""
+    """Compares outputs, gradients and updated weights of the two layers (see the module doc)."""
     ours, theirs, x, rng = build_pair(case, keras, seed)
     to_keras = _to_nhwc if case.transpose else (lambda a: a)
     from_keras = _to_nchw if case.transpose else (lambda a: a)
@@ -142,4 +144,6 @@ def run_case(case: LayerCase, tf, keras, seed=0):
 
     # Moving statistics (and everything else) after the step.
     for variable, w_theirs in zip(ours.weights, theirs.get_weights()):
-        tol.assert_forward_close(variable.numpy(), w_theirs, f"{case.id}: {variable.name} after step")
+        tol.assert_forward_close(
+            variable.numpy(), w_theirs, f"{case.id}: {variable.name} after step"
+        )

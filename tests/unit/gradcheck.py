@@ -12,7 +12,7 @@ import tolerances as tol
 
 
 def numerical_gradient(loss, array: np.ndarray, eps: float = tol.FINITE_DIFF_EPS) -> np.ndarray:
-    """``d loss() / d array`` by central differences, perturbing ``array`` in place (then restoring).
+    """``d loss() / d array`` by central differences, perturbing ``array`` in place, then restoring.
 
     Args:
         loss: a function of no arguments that reads ``array`` and returns a float.

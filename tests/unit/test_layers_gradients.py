@@ -49,7 +49,12 @@ CASES = [
         (1, 6, 7, 2),
         False,
     ),
-    ("conv-k2-s3-same", lambda: layers.Conv2D(2, 2, 3, padding="same", dtype=F64), (1, 7, 8, 2), False),
+    (
+        "conv-k2-s3-same",
+        lambda: layers.Conv2D(2, 2, 3, padding="same", dtype=F64),
+        (1, 7, 8, 2),
+        False,
+    ),
     ("conv-rect", lambda: layers.Conv2D(2, (2, 3), strides=(2, 1), dtype=F64), (1, 6, 5, 2), False),
     ("conv-dil2", lambda: layers.Conv2D(2, 2, dilation_rate=2, dtype=F64), (1, 6, 5, 2), False),
     (
@@ -68,19 +73,36 @@ CASES = [
     ("conv-nobias", lambda: layers.Conv2D(2, 3, use_bias=False, dtype=F64), (1, 5, 5, 2), False),
     ("conv-relu", lambda: layers.Conv2D(3, 2, activation="relu", dtype=F64), (2, 4, 4, 2), False),
     ("conv-tanh", lambda: layers.Conv2D(3, 2, activation="tanh", dtype=F64), (1, 4, 4, 2), False),
-    ("conv-softmax", lambda: layers.Conv2D(3, 2, activation="softmax", dtype=F64), (1, 4, 4, 2), False),
+    (
+        "conv-softmax",
+        lambda: layers.Conv2D(3, 2, activation="softmax", dtype=F64),
+        (1, 4, 4, 2),
+        False,
+    ),
     (
         "conv-cf",
-        lambda: layers.Conv2D(3, 2, strides=2, padding="same", data_format="channels_first", dtype=F64),
+        lambda: layers.Conv2D(
+            3, 2, strides=2, padding="same", data_format="channels_first", dtype=F64
+        ),
         (2, 2, 5, 4),
         False,
     ),
     # Pooling
     ("maxpool", lambda: layers.MaxPooling2D(dtype=F64), (2, 4, 6, 2), False),
     ("maxpool-odd-valid", lambda: layers.MaxPooling2D(2, dtype=F64), (1, 5, 5, 2), False),
-    ("maxpool-same", lambda: layers.MaxPooling2D(2, padding="same", dtype=F64), (1, 5, 5, 2), False),
+    (
+        "maxpool-same",
+        lambda: layers.MaxPooling2D(2, padding="same", dtype=F64),
+        (1, 5, 5, 2),
+        False,
+    ),
     ("maxpool-p3s1", lambda: layers.MaxPooling2D(3, 1, dtype=F64), (1, 5, 4, 2), False),
-    ("maxpool-p3s2-same", lambda: layers.MaxPooling2D(3, 2, "same", dtype=F64), (1, 5, 6, 2), False),
+    (
+        "maxpool-p3s2-same",
+        lambda: layers.MaxPooling2D(3, 2, "same", dtype=F64),
+        (1, 5, 6, 2),
+        False,
+    ),
     (
         "maxpool-cf",
         lambda: layers.MaxPooling2D(2, data_format="channels_first", dtype=F64),
@@ -88,7 +110,12 @@ CASES = [
         False,
     ),
     ("avgpool", lambda: layers.AveragePooling2D(dtype=F64), (2, 4, 6, 2), False),
-    ("avgpool-same", lambda: layers.AveragePooling2D(2, padding="same", dtype=F64), (1, 5, 5, 2), False),
+    (
+        "avgpool-same",
+        lambda: layers.AveragePooling2D(2, padding="same", dtype=F64),
+        (1, 5, 5, 2),
+        False,
+    ),
     ("avgpool-p3s1", lambda: layers.AveragePooling2D(3, 1, dtype=F64), (1, 5, 4, 2), False),
     (
         "avgpool-p3s2-same",
@@ -103,8 +130,18 @@ CASES = [
         False,
     ),
     ("gap", lambda: layers.GlobalAveragePooling2D(dtype=F64), (2, 3, 4, 2), False),
-    ("gap-keep", lambda: layers.GlobalAveragePooling2D(keepdims=True, dtype=F64), (2, 3, 4, 2), False),
-    ("gap-cf", lambda: layers.GlobalAveragePooling2D("channels_first", dtype=F64), (2, 3, 4, 2), False),
+    (
+        "gap-keep",
+        lambda: layers.GlobalAveragePooling2D(keepdims=True, dtype=F64),
+        (2, 3, 4, 2),
+        False,
+    ),
+    (
+        "gap-cf",
+        lambda: layers.GlobalAveragePooling2D("channels_first", dtype=F64),
+        (2, 3, 4, 2),
+        False,
+    ),
     ("gmp", lambda: layers.GlobalMaxPooling2D(dtype=F64), (2, 3, 4, 2), False),
     ("gmp-keep", lambda: layers.GlobalMaxPooling2D(keepdims=True, dtype=F64), (2, 3, 4, 2), False),
     ("gmp-cf", lambda: layers.GlobalMaxPooling2D("channels_first", dtype=F64), (2, 3, 4, 2), False),
@@ -133,7 +170,12 @@ CASES = [
     ("reshape", lambda: layers.Reshape((4, 3), dtype=F64), (2, 3, 2, 2), False),
     ("reshape-1", lambda: layers.Reshape((-1, 2), dtype=F64), (2, 3, 4), False),
     ("zeropad", lambda: layers.ZeroPadding2D(dtype=F64), (1, 3, 2, 2), False),
-    ("zeropad-asym", lambda: layers.ZeroPadding2D(((0, 2), (1, 0)), dtype=F64), (1, 3, 2, 2), False),
+    (
+        "zeropad-asym",
+        lambda: layers.ZeroPadding2D(((0, 2), (1, 0)), dtype=F64),
+        (1, 3, 2, 2),
+        False,
+    ),
     (
         "zeropad-cf",
         lambda: layers.ZeroPadding2D((2, 1), data_format="channels_first", dtype=F64),
@@ -142,7 +184,9 @@ CASES = [
     ),
     ("dropout0-train", lambda: layers.Dropout(0.0, dtype=F64), (3, 4), True),
     ("dropout-infer", lambda: layers.Dropout(0.5, dtype=F64), (3, 4), False),
-] + [(f"act-{a}", (lambda a=a: layers.Activation(a, dtype=F64)), (3, 5), False) for a in ACTIVATIONS]
+] + [
+    (f"act-{a}", (lambda a=a: layers.Activation(a, dtype=F64)), (3, 5), False) for a in ACTIVATIONS
+]
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,10 @@ class BatchNormalization(Layer):
                 constraint=self.beta_constraint,
             )
         self.moving_mean = self.add_weight(
-            shape=shape, name="moving_mean", initializer=self.moving_mean_initializer, trainable=False
+            shape=shape,
+            name="moving_mean",
+            initializer=self.moving_mean_initializer,
+            trainable=False,
         )
         self.moving_variance = self.add_weight(
             shape=shape,
@@ -176,7 +179,8 @@ class BatchNormalization(Layer):
         reduce_axes, bshape = self._layout(dy.ndim)
         grads = {}
         if cache is None or isinstance(cache, np.ndarray):
-            # inference-mode forward: y = gamma * (x - moving_mean) * inv + beta, inv = 1/sqrt(mv + eps)
+            # inference-mode forward: y = gamma * (x - moving_mean) * inv + beta,
+            # inv = 1 / sqrt(moving_variance + epsilon)
             inv = 1.0 / np.sqrt(self.moving_variance.value + np.asarray(self.epsilon, dy.dtype))
             if cache is not None and self.trainable:
                 if self.beta is not None:

@@ -1,0 +1,679 @@
+"""numpykeras vs TensorFlow (Keras 3), side by side, on the same models, data, batches and threads.
+
+Run from the repository root::
+
+    python3 benchmarks/bench.py            # a few minutes on 2 cores
+    python3 benchmarks/bench.py --quick    # under a minute: fewer rounds and images
+    python3 benchmarks/bench.py --no-tf    # numpykeras alone
+
+How it measures:
+
+- each framework runs in its own long-lived worker process (``_worker.py``), started with the same
+  thread count (``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` and threadpoolctl for NumPy's BLAS,
+  intra/inter-op threads for TensorFlow), so thread pools and environments never mix;
+- both build the same model from the same code (``_models.py``) with the same seeded weights and
+  data (their outputs are compared as a check), and every operation is warmed up once first;
+- the two workers ALTERNATE: each round runs every task once in numpykeras and once in TensorFlow,
+  the order swapped every round; the table shows medians over rounds and the ratio of the medians;
+- cold start and peak memory are measured in a fresh ``python -c`` subprocess per run (wall time
+  from spawn to exit, peak RSS from ``wait4``), alternating too, after the workers have exited.
+
+The table goes to stdout as markdown; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(BENCH_DIR)
+WORKER = os.path.join(BENCH_DIR, "_worker.py")
+FRAMEWORKS = ("numpykeras", "tensorflow")
+SEED = 0
+# Pause when switching from one worker to the other, so the idle side's spinning BLAS / Eigen
+# threads have gone to sleep before the other side's clock starts.
+SWITCH_PAUSE = 0.05
+
+# (direction, value): "min" means numpykeras/TensorFlow must be at least value, "max" at most
+# value; "abs_ms" is an absolute bound on numpykeras's milliseconds.
+TARGETS = {
+    "predict": ("min", 1.2),
+    "predict_on_batch": ("min", 0.6),
+    "latency": ("abs_ms", 1.0),
+    "fit": ("min", 1.0),
+    "cold_start": ("max", 0.1),
+    "peak_rss": ("max", 0.3),
+}
+
+
+# --------------------------------------------------------------------------------------- plan
+
+
+def make_plan(quick):
+    """The tasks of one round, by section. A task is what a worker times once per round."""
+    if quick:
+        n_predict, pob_reps, latency_reps, fit_n, fit_epochs = 256, 2, 10, 128, 1
+        vgg = {"predict": (64, 64), "fit": (16, 16)}  # (images, batch)
+        batch_scaling = {1: 16, 16: 64, 64: 128, 256: 256}  # batch -> images
+        size_images = 32
+    else:
+        n_predict, pob_reps, latency_reps, fit_n, fit_epochs = 512, 3, 30, 256, 2
+        vgg = {"predict": (256, 256), "fit": (64, 64)}
+        batch_scaling = {1: 32, 16: 128, 64: 256, 256: 512}
+        size_images = 64
+
+    def epochs(e):
+        return f"{e} epoch" + ("s" if e > 1 else "")
+
+    def predict(model, n, batch):
+        return {"kind": "predict", "model": model, "n": n, "batch": batch}
+
+    main = [
+        (
+            "predict",
+            f"predict() images/s (batch 256, {n_predict} images)",
+            predict("cnn32", n_predict, 256),
+        ),
+        (
+            "predict_on_batch",
+            "predict_on_batch images/s (batch 256)",
+            {"kind": "predict_on_batch", "model": "cnn32", "n": 256, "batch": 256, "reps": pob_reps},
+        ),
+        (
+            "latency",
+            f"one-image latency ms (predict_on_batch, median of {latency_reps})",
+            {"kind": "predict_on_batch", "model": "cnn32", "n": 1, "batch": 1, "reps": latency_reps},
+        ),
+        (
+            "fit",
+            f"fit images/s (batch 64, Adam, sparse CE, {fit_n} images x {epochs(fit_epochs)})",
+            {"kind": "fit", "model": "cnn32", "n": fit_n, "batch": 64, "epochs": fit_epochs},
+        ),
+    ]
+    vgg_n, vgg_batch = vgg["predict"]
+    fit_n_vgg, fit_batch_vgg = vgg["fit"]
+    large = [
+        (
+            "predict",
+            f"predict() images/s (batch {vgg_batch}, {vgg_n} images)",
+            predict("vgg64", vgg_n, vgg_batch),
+        ),
+        (
+            "fit",
+            f"fit images/s (batch {fit_batch_vgg}, Adam, sparse CE, {fit_n_vgg} images x 1 epoch)",
+            {"kind": "fit", "model": "vgg64", "n": fit_n_vgg, "batch": fit_batch_vgg, "epochs": 1},
+        ),
+    ]
+    by_batch = [(b, n, predict("cnn32", n, b)) for b, n in batch_scaling.items()]
+    size_batch = min(64, size_images)
+    by_size = [
+        (s, size_images, predict(f"cnn{s}", size_images, size_batch)) for s in (32, 64, 128)
+    ]
+    return {"main": main, "large": large, "by_batch": by_batch, "by_size": by_size}
+
+
+def unique_tasks(plan):
+    """Every distinct task of the plan once (a task shared by two sections runs once a round)."""
+    tasks = {}
+    for section in ("main", "large"):
+        for _, _, task in plan[section]:
+            tasks[task_key(task)] = task
+    for section in ("by_batch", "by_size"):
+        for _, _, task in plan[section]:
+            tasks[task_key(task)] = task
+    return list(tasks.values())
+
+
+def task_key(task):
+    return json.dumps(task, sort_keys=True)
+
+
+def task_value(task, seconds):
+    """A measurement in its unit: images/s, or milliseconds for the one-image latency."""
+    if task["kind"] == "predict_on_batch" and task["batch"] == 1:
+        return seconds * 1e3
+    images = task["batch"] if task["kind"] == "predict_on_batch" else task["n"]
+    return images * task.get("epochs", 1) / seconds
+
+
+# ------------------------------------------------------------------------------------ workers
+
+
+def child_env(threads, unset_coretype):
+    """The environment of every worker and cold-start child: same threads for both frameworks."""
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+        env[var] = str(threads)
+    env["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    env["TF_NUM_INTEROP_THREADS"] = str(threads)
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    env["KERAS_BACKEND"] = "tensorflow"
+    env.pop("TF_USE_LEGACY_KERAS", None)  # Keras 3, not tf_keras
+    env["PYTHONWARNINGS"] = "ignore"
+    if unset_coretype:  # both together, in these children only
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
+    return env
+
+
+class WorkerError(RuntimeError):
+    pass
+
+
+class Worker:
+    """A ``_worker.py`` process and its JSON-lines channel."""
+
+    def __init__(self, framework, threads, env, log_dir):
+        self.framework = framework
+        self.log_path = os.path.join(log_dir, f"{framework}.stderr.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, WORKER, framework, str(threads)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
+        self.info = {}
+        self._read()  # {"ready": ...} once the framework is imported
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise WorkerError(f"the {self.framework} worker exited.\n{self.log_tail()}")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise WorkerError(f"the {self.framework} worker failed:\n{answer['error']}")
+        return answer
+
+    def request(self, cmd, **fields):
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **fields}) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def log_tail(self, lines=20):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return "".join(f.readlines()[-lines:])
+
+    def close(self):
+        try:
+            if self.proc.poll() is None:
+                self.request("quit")
+                self.proc.wait(timeout=30)
+        except (WorkerError, OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def progress(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_rounds(workers, tasks, rounds):
+    """``samples[task_key][framework]``: one value per round, the frameworks alternating."""
+    samples = {task_key(t): {w.framework: [] for w in workers} for t in tasks}
+    for r in range(rounds):
+        start = time.perf_counter()
+        order = workers if r % 2 == 0 else workers[::-1]
+        for task in tasks:
+            for worker in order:
+                time.sleep(SWITCH_PAUSE)
+                seconds = worker.request("run", task=task)["seconds"]
+                samples[task_key(task)][worker.framework].append(task_value(task, seconds))
+        progress(f"  round {r + 1}/{rounds}: {time.perf_counter() - start:.1f} s")
+    return samples
+
+
+# --------------------------------------------------------------------------------- cold start
+
+COLD_START_CODE = """\
+import sys
+sys.path[:0] = [{repo!r}, {bench!r}]
+{imports}
+from _models import reference_cnn
+model = reference_cnn(layers, models)
+{load}
+import json
+import numpy as np
+probs = model.predict(np.full((1, 32, 32, 3), 0.5, dtype="float32"), verbose=0)
+print(json.dumps(np.asarray(probs, dtype=np.float64).ravel().tolist()))
+"""
+
+COLD_IMPORTS = {
+    "numpykeras": "from numpykeras import layers, models",
+    "tensorflow": (
+        "import tensorflow as tf\n"
+        "tf.config.threading.set_intra_op_parallelism_threads({threads})\n"
+        "tf.config.threading.set_inter_op_parallelism_threads({threads})\n"
+        "from keras import layers, models"
+    ),
+}
+
+
+def cold_start(framework, threads, env, weights_path):
+    """Wall seconds, peak RSS (MiB) and outputs of one fresh ``python -c`` run."""
+    code = COLD_START_CODE.format(
+        repo=REPO_ROOT,
+        bench=BENCH_DIR,
+        imports=COLD_IMPORTS[framework].format(threads=threads),
+        load=f"model.load_weights({weights_path!r})" if weights_path else "",
+    )
+    with tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=err, env=env, text=True
+        )
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.stdout.close()
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = "".join(err.readlines()[-20:])
+            raise WorkerError(f"the {framework} cold start failed:\n{tail}")
+    # ru_maxrss is in KiB on Linux
+    return seconds, usage.ru_maxrss / 1024.0, json.loads(out.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------------- reporting
+
+
+def machine_info():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        cpu = platform.processor() or "unknown"
+    mem = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal"):
+                    mem = int(line.split()[1]) / 1024**2  # KiB -> GiB
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {"cpu": cpu, "cores": os.cpu_count(), "usable": usable, "mem_gib": mem}
+
+
+def load_average():
+    try:
+        return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def blas_lines(blas):
+    lines = []
+    build = blas.get("numpy_build")
+    if build:
+        lines.append(f"numpy built with {build.get('name')} {build.get('version')}")
+    pools = blas.get("threadpools")
+    if pools is None:
+        lines.append("threadpoolctl not installed: loaded BLAS unknown")
+    else:
+        for pool in pools:
+            lines.append(
+                f"loaded {pool.get('internal_api')} {pool.get('version')}, "
+                f"kernel {pool.get('architecture')}, {pool.get('num_threads')} threads"
+            )
+    env = blas.get("env", {})
+    lines.append(", ".join(f"{k}={v if v is not None else '(unset)'}" for k, v in env.items()))
+    return "; ".join(lines)
+
+
+def summarize(values):
+    """Median and half the min-max spread as a percentage of the median."""
+    if not values:
+        return None, None
+    med = statistics.median(values)
+    spread = (max(values) - min(values)) / 2 / med * 100 if med else 0.0
+    return med, spread
+
+
+def fmt(value, digits):
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def cell(values, digits):
+    med, spread = summarize(values)
+    if med is None:
+        return "—"
+    return f"{fmt(med, digits)} ±{spread:.0f}%" if len(values) > 1 else fmt(med, digits)
+
+
+def digits_for(value):
+    if value is None:
+        return 0
+    return 0 if value >= 100 else (1 if value >= 10 else (2 if value >= 0.1 else 3))
+
+
+def ratio(nk, tf):
+    if nk is None or tf is None or tf == 0:
+        return None
+    return nk / tf
+
+
+def target_cell(metric, nk, r):
+    direction, bound = TARGETS[metric]
+    if direction == "abs_ms":
+        text = f"< {bound:g} ms"
+        ok = nk is not None and nk < bound
+    elif direction == "min":
+        text = f"≥ {bound:g}x"
+        ok = None if r is None else r >= bound
+    else:
+        text = f"≤ {bound:g}x"
+        ok = None if r is None else r <= bound
+    if ok is None:
+        return text
+    return f"{text}: {'met' if ok else 'missed'}"
+
+
+def metric_rows(rows):
+    """Markdown rows ``metric | numpykeras | TensorFlow | ratio | target`` from measured values."""
+    lines = [
+        "| metric | numpykeras | TensorFlow | ratio nk/TF | target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for metric, label, nk_values, tf_values in rows:
+        nk, _ = summarize(nk_values)
+        tf, _ = summarize(tf_values)
+        digits = digits_for(min(v for v in (nk, tf) if v is not None) if nk or tf else None)
+        r = ratio(nk, tf)
+        lines.append(
+            f"| {label} | {cell(nk_values, digits)} | {cell(tf_values, digits)} | "
+            f"{'—' if r is None else f'{r:.2f}x'} | {target_cell(metric, nk, r)} |"
+        )
+    return lines
+
+
+def report(args, plan, samples, cold, info, notes, load_before, load_after):
+    has_tf = "tensorflow" in info
+    nk_info = info["numpykeras"]
+    machine = machine_info()
+
+    def values(task, framework):
+        return samples.get(task_key(task), {}).get(framework, [])
+
+    out = []
+    out.append("## numpykeras vs TensorFlow")
+    out.append("")
+    out.append(f"- date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}")
+    mem = f", {machine['mem_gib']:.0f} GiB RAM" if machine["mem_gib"] else ""
+    out.append(
+        f"- machine: {machine['cpu']}, {machine['cores']} logical cores "
+        f"({machine['usable']} usable){mem}; {platform.system()} {platform.machine()}"
+    )
+    out.append(
+        f"- Python {platform.python_version()}, numpy {nk_info['numpy']}, "
+        f"numpykeras {nk_info['version']} ({nk_info['path']})"
+        + (
+            f", TensorFlow {info['tensorflow']['version']}, Keras {info['tensorflow']['keras']}"
+            if has_tf
+            else ", TensorFlow: not run"
+        )
+    )
+    out.append(f"- BLAS (numpykeras worker): {blas_lines(nk_info['blas'])}")
+    coretype = (
+        "OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for the benchmark (--unset-openblas-coretype)"
+        if args.unset_openblas_coretype
+        else "environment left as it is"
+    )
+    out.append(f"- OpenBLAS core type: {coretype}")
+    threads = f"- threads: {args.threads} for each side (numpykeras: OMP/OPENBLAS_NUM_THREADS"
+    threads += " + threadpoolctl" if nk_info["blas"].get("threadpools") is not None else ""
+    if has_tf:
+        tf = info["tensorflow"]
+        threads += (
+            f"; TensorFlow: intra-op {tf['intra_op_threads']}, inter-op {tf['inter_op_threads']},"
+            f" oneDNN {tf['onednn']})"
+        )
+    else:
+        threads += ")"
+    out.append(threads)
+    out.append(
+        f"- {args.rounds} rounds alternating the two frameworks (order swapped each round), "
+        f"each in its own worker process; cells are medians, ± is half the min-max spread"
+    )
+    out.append(f"- load average (1/5/15 min) before: {load_before}; after: {load_after}")
+    out.extend(f"- {note}" for note in notes)
+    out.append("")
+
+    out.append("### Reference CNN, 32x32x3")
+    out.append("")
+    rows = [
+        (metric, label, values(task, "numpykeras"), values(task, "tensorflow"))
+        for metric, label, task in plan["main"]
+    ]
+    if cold:
+        what = "import, build, load .weights.h5, predict 1 image"
+        if not cold["loads_weights"]:
+            what = "import, build in code (no weights file), predict 1 image"
+        rows.append(
+            (
+                "cold start",
+                f"cold start s (fresh `python -c`: {what})",
+                cold["numpykeras"]["seconds"],
+                cold.get("tensorflow", {}).get("seconds", []),
+            )
+        )
+        rows.append(
+            (
+                "peak_rss",
+                "peak memory MiB (RSS of that cold start)",
+                cold["numpykeras"]["rss"],
+                cold.get("tensorflow", {}).get("rss", []),
+            )
+        )
+    rows = [(m.replace(" ", "_"), *rest) for m, *rest in rows]
+    out.extend(metric_rows(rows))
+    out.append("")
+
+    out.append("### Larger case: VGG-style 3x3 `padding='same'` stack, 64x64x3")
+    out.append("")
+    out.extend(
+        metric_rows(
+            [
+                (metric, label, values(task, "numpykeras"), values(task, "tensorflow"))
+                for metric, label, task in plan["large"]
+            ]
+        )
+    )
+    out.append("")
+
+    out.append("### Scaling: predict() time vs batch size (reference CNN, 32x32x3)")
+    out.append("")
+    out.append(
+        "| batch | images | numpykeras ms/batch | TensorFlow ms/batch "
+        "| numpykeras images/s | TensorFlow images/s | ratio nk/TF (speed) |"
+    )
+    out.append("|---:|---:|---:|---:|---:|---:|---:|")
+    for batch, n, task in plan["by_batch"]:
+        nk, _ = summarize(values(task, "numpykeras"))
+        tf, _ = summarize(values(task, "tensorflow"))
+        ms = [None if v is None else batch / v * 1e3 for v in (nk, tf)]
+        r = ratio(nk, tf)
+        out.append(
+            f"| {batch} | {n} | {fmt(ms[0], digits_for(ms[0]))} | {fmt(ms[1], digits_for(ms[1]))}"
+            f" | {fmt(nk, 0)} | {fmt(tf, 0)} | {'—' if r is None else f'{r:.2f}x'} |"
+        )
+    out.append("")
+
+    size_batch = plan["by_size"][0][2]["batch"]
+    out.append(f"### Scaling: predict() vs image size (reference CNN layers, batch {size_batch})")
+    out.append("")
+    out.append(
+        "| image size | images | numpykeras images/s | TensorFlow images/s | ratio nk/TF (speed) |"
+    )
+    out.append("|---:|---:|---:|---:|---:|")
+    for size, n, task in plan["by_size"]:
+        nk, _ = summarize(values(task, "numpykeras"))
+        tf, _ = summarize(values(task, "tensorflow"))
+        r = ratio(nk, tf)
+        out.append(
+            f"| {size}x{size}x3 | {n} | {fmt(nk, 0)} | {fmt(tf, 0)} "
+            f"| {'—' if r is None else f'{r:.2f}x'} |"
+        )
+    out.append("")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------- main
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Benchmark numpykeras against TensorFlow (Keras 3) on the same models.",
+    )
+    parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 5)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and images (< 1 min)")
+    parser.add_argument("--threads", type=int, default=2, help="threads for each side (default 2)")
+    parser.add_argument("--no-tf", action="store_true", help="run numpykeras alone")
+    parser.add_argument(
+        "--cold-rounds",
+        type=int,
+        default=None,
+        help="fresh-process cold starts per framework (default 3, 1 with --quick)",
+    )
+    parser.add_argument(
+        "--unset-openblas-coretype",
+        action="store_true",
+        help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (both) in the benchmark's processes",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write every raw sample to PATH")
+    args = parser.parse_args(argv)
+    if args.rounds is None:
+        args.rounds = 2 if args.quick else 5
+    if args.cold_rounds is None:
+        args.cold_rounds = 1 if args.quick else 3
+    for name in ("rounds", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.cold_rounds < 0:
+        parser.error(f"--cold-rounds must be at least 0, got {args.cold_rounds}")
+    return args
+
+
+def tf_available():
+    return all(importlib.util.find_spec(m) is not None for m in ("tensorflow", "keras"))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.perf_counter()
+    load_before = load_average()
+    env = child_env(args.threads, args.unset_openblas_coretype)
+    plan = make_plan(args.quick)
+    tasks = unique_tasks(plan)
+    notes = []
+    frameworks = ["numpykeras"]
+    if args.no_tf:
+        notes.append("TensorFlow not run (--no-tf)")
+    elif not tf_available():
+        notes.append("TensorFlow not run: tensorflow / keras are not installed")
+    else:
+        frameworks.append("tensorflow")
+
+    tmp = tempfile.mkdtemp(prefix="numpykeras-bench-")
+    workers = []
+    try:
+        for framework in frameworks:
+            progress(f"starting the {framework} worker ...")
+            try:
+                workers.append(Worker(framework, args.threads, env, tmp))
+            except WorkerError as e:
+                if framework == "numpykeras":
+                    raise
+                progress(f"TensorFlow unavailable, continuing without it: {e}")
+                notes.append("TensorFlow not run: its worker failed to start")
+        info = {w.framework: w.request("setup", seed=SEED) for w in workers}
+
+        if len(workers) == 2:
+            outs = [w.request("check", model="cnn32", n=8)["outputs"] for w in workers]
+            diff = max(abs(a - b) for a, b in zip(*outs))
+            notes.append(
+                f"same model check: reference CNN outputs on 8 images differ by at most {diff:.1e}"
+            )
+
+        # A .weights.h5 for the cold start: written by Keras when it runs, else by numpykeras.
+        weights_path = None
+        if info["numpykeras"]["saving_api"]:
+            weights_path = os.path.join(tmp, "cnn.weights.h5")
+            writer = workers[-1]
+            writer.request("save_weights", model="cnn32", path=weights_path)
+            who = "Keras" if writer.framework == "tensorflow" else "numpykeras"
+            notes.append(f"cold start loads a .weights.h5 written by {who}")
+        else:
+            notes.append(
+                "numpykeras.saving.saving_api is missing: the cold start builds the model in code "
+                "and loads no weights file (both frameworks do the same)"
+            )
+
+        progress(f"{args.rounds} alternating rounds of {len(tasks)} tasks ...")
+        samples = run_rounds(workers, tasks, args.rounds)
+    finally:
+        for worker in workers:
+            worker.close()
+
+    try:
+        cold = None
+        if args.cold_rounds:
+            progress(f"{args.cold_rounds} cold start(s) per framework ...")
+            cold = {"loads_weights": weights_path is not None}
+            for fw in info:
+                cold[fw] = {"seconds": [], "rss": [], "outputs": None}
+            order = list(info)
+            for r in range(args.cold_rounds):
+                for fw in order if r % 2 == 0 else order[::-1]:
+                    seconds, rss, outputs = cold_start(fw, args.threads, env, weights_path)
+                    cold[fw]["seconds"].append(seconds)
+                    cold[fw]["rss"].append(rss)
+                    cold[fw]["outputs"] = outputs
+            if weights_path and "tensorflow" in cold:
+                diff = max(
+                    abs(a - b)
+                    for a, b in zip(cold["numpykeras"]["outputs"], cold["tensorflow"]["outputs"])
+                )
+                notes.append(f"cold-start predictions of the two differ by at most {diff:.1e}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    load_after = load_average()
+    print(report(args, plan, samples, cold, info, notes, load_before, load_after))
+    progress(f"done in {time.perf_counter() - started:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            raw = {"args": vars(args), "info": info, "cold": cold, "samples": samples}
+            json.dump(raw, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

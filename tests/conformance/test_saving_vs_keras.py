@@ -1,0 +1,304 @@
+"""Files cross Keras 3, tf_keras and numpykeras in both directions (KERAS_FORMATS.md §8).
+
+Keras-written files (``.keras``, ``.weights.h5``, legacy ``.h5`` from Keras 3; ``.h5`` full model and
+weights-only from tf_keras) load into numpykeras with equal predictions, and numpykeras-written files
+load into Keras 3 and tf_keras (where the format allows) with equal predictions and optimizer state.
+"""
+
+import numpy as np
+import pytest
+from tolerances import FILE_ROUND_TRIP_ATOL, OPTIMIZER_ATOL, OPTIMIZER_RTOL, assert_close
+from tolerances import assert_forward_close
+
+import numpykeras as nk
+from numpykeras.layers.layer import clear_session
+
+# --------------------------------------------------------------------------- the models
+
+
+def _lib(name, keras, tf_keras):
+    return {"nk": nk, "keras": keras, "tf_keras": tf_keras}[name]
+
+
+def build_cnn(lib, names=None):
+    """The reference CNN (32x32x3 -> 10)."""
+    names = names or {}
+    L = lib.layers
+    return lib.models.Sequential(
+        [
+            lib.Input((32, 32, 3)),
+            L.Conv2D(32, 3, activation="relu", name=names.get("c1", "conv2d")),
+            L.MaxPooling2D(name="max_pooling2d"),
+            L.Conv2D(64, 3, activation="relu", name=names.get("c2", "conv2d_1")),
+            L.MaxPooling2D(name="max_pooling2d_1"),
+            L.Conv2D(64, 3, activation="relu", name=names.get("c3", "conv2d_2")),
+            L.Flatten(name="flatten"),
+            L.Dense(64, activation="relu", name=names.get("d1", "dense")),
+            L.Dense(10, name=names.get("d2", "dense_1")),
+        ]
+    )
+
+
+def build_bn(lib, names=None):
+    """Conv -> BatchNorm -> ReLU -> MaxPool -> Dropout -> Flatten -> Dense (small)."""
+    L = lib.layers
+    return lib.models.Sequential(
+        [
+            lib.Input((8, 8, 3)),
+            L.Conv2D(6, 3, name="conv2d"),
+            L.BatchNormalization(name="batch_normalization"),
+            L.Activation("relu", name="activation"),
+            L.MaxPooling2D(name="max_pooling2d"),
+            L.Dropout(0.3, name="dropout"),
+            L.Flatten(name="flatten"),
+            L.Dense(5, activation="softmax", name="dense"),
+        ]
+    )
+
+
+BUILDERS = {"cnn": (build_cnn, (32, 32, 3), 10), "bn": (build_bn, (8, 8, 3), 5)}
+
+
+def random_weights(model, seed=0):
+    """Random values for ``model.get_weights()`` (BN variances positive, moving stats moved)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for w in model.weights:
+        name = w.path.split("/")[-1]
+        if "variance" in name:
+            out.append(rng.uniform(0.5, 2.0, w.shape).astype("f4"))
+        else:
+            out.append((0.2 * rng.standard_normal(w.shape)).astype("f4"))
+    return out
+
+
+def inputs(kind, n=3, seed=1):
+    shape = BUILDERS[kind][1]
+    return np.random.default_rng(seed).random((n,) + shape, dtype=np.float32)
+
+
+def keras_model(kind, lib, seed=0):
+    model = BUILDERS[kind][0](lib)
+    model.set_weights(random_weights(model, seed))
+    return model
+
+
+def nk_model(kind, names=None, seed=0):
+    clear_session()
+    model = BUILDERS[kind][0](nk, names=names)
+    model.set_weights(random_weights(model, seed))
+    return model
+
+
+def predict(model, x):
+    return np.asarray(model.predict(x, verbose=0))
+
+
+# --------------------------------------------------------------------------- Keras -> numpykeras
+
+
+@pytest.mark.parametrize("kind", ["cnn", "bn"])
+@pytest.mark.parametrize("name", ["m.keras", "w.weights.h5", "m.h5"])
+def test_keras3_files_load_into_numpykeras(tmp_path, keras, kind, name):
+    source = keras_model(kind, keras)
+    path = tmp_path / name
+    if name == "w.weights.h5":
+        source.save_weights(path)
+    else:
+        source.save(path)
+    x = inputs(kind)
+    expected = predict(source, x)
+    if name != "w.weights.h5":
+        loaded = nk.models.load_model(path)
+        assert_forward_close(predict(loaded, x), expected)
+    target = nk_model(kind, seed=7)
+    target.load_weights(path)
+    assert_forward_close(predict(target, x), expected)
+
+
+@pytest.mark.parametrize("kind", ["cnn", "bn"])
+def test_tf_keras_files_load_into_numpykeras(tmp_path, tf_keras, kind):
+    source = keras_model(kind, tf_keras)
+    source.compile(tf_keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                   metrics=["accuracy"])
+    source.save(tmp_path / "m.h5")
+    source.save_weights(tmp_path / "w.h5")
+    x = inputs(kind)
+    expected = predict(source, x)
+    loaded = nk.models.load_model(tmp_path / "m.h5")
+    assert loaded.compiled and isinstance(loaded.optimizer, nk.optimizers.Adam)
+    assert_forward_close(predict(loaded, x), expected)
+    for path in (tmp_path / "w.h5", tmp_path / "m.h5"):
+        target = nk_model(kind, seed=7)
+        target.load_weights(path)
+        assert_forward_close(predict(target, x), expected)
+
+
+def test_tf_keras_weights_load_topologically_into_renamed_layers(tmp_path, tf_keras):
+    source = keras_model("cnn", tf_keras)
+    source.save_weights(tmp_path / "w.h5")
+    names = {"c1": "a", "c2": "b", "c3": "c", "d1": "d", "d2": "e"}
+    target = nk_model("cnn", names=names, seed=7)
+    target.load_weights(tmp_path / "w.h5")
+    x = inputs("cnn")
+    assert_forward_close(predict(target, x), predict(source, x))
+
+
+def test_keras3_weights_keys_ignore_layer_names(tmp_path, keras):
+    # Keras 3 keys groups by class name: a file from a model with other layer names loads.
+    source = build_cnn(keras, names={"c1": "first", "c2": "second", "c3": "third"})
+    source.set_weights(random_weights(source))
+    source.save_weights(tmp_path / "w.weights.h5")
+    target = nk_model("cnn", seed=7)
+    target.load_weights(tmp_path / "w.weights.h5")
+    x = inputs("cnn")
+    assert_forward_close(predict(target, x), predict(source, x))
+
+
+def _fit_one_step(model, kind, lib_optimizer):
+    n_classes = BUILDERS[kind][2]
+    x = inputs(kind, n=4, seed=2)
+    y = np.arange(4) % n_classes
+    model.compile(lib_optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    return model
+
+
+@pytest.mark.parametrize("name", ["m.keras", "m.h5"])
+def test_keras3_optimizer_state_loads(tmp_path, keras, name):
+    source = _fit_one_step(keras_model("cnn", keras), "cnn", keras.optimizers.Adam(1e-3))
+    source.save(tmp_path / name)
+    loaded = nk.models.load_model(tmp_path / name)
+    assert int(loaded.optimizer.iterations.value) == 1
+    theirs = [np.asarray(v) for v in source.optimizer.variables]
+    ours = [v.numpy() for v in loaded.optimizer.variables]
+    assert len(ours) == len(theirs) == 2 + 2 * len(source.trainable_variables)
+    for a, b in zip(ours, theirs):
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+def test_tf_keras_optimizer_state_loads(tmp_path, tf_keras):
+    source = _fit_one_step(keras_model("bn", tf_keras), "bn", tf_keras.optimizers.Adam(1e-3))
+    source.save(tmp_path / "m.h5")
+    loaded = nk.models.load_model(tmp_path / "m.h5")
+    theirs = [np.asarray(v) for v in source.optimizer.variables()]  # iteration, then m/v pairs
+    ours = [v.numpy() for v in loaded.optimizer.variables if v.name != "learning_rate"]
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------------------- numpykeras -> Keras
+
+
+@pytest.mark.parametrize("kind", ["cnn", "bn"])
+@pytest.mark.parametrize("name", ["m.keras", "m.h5", "w.weights.h5", "w.h5"])
+def test_numpykeras_files_load_into_keras3(tmp_path, keras, kind, name):
+    source = nk_model(kind)
+    path = tmp_path / name
+    if name.startswith("m."):
+        source.save(path)
+    else:
+        source.save_weights(path)
+    x = inputs(kind)
+    expected = predict(source, x)
+    if name.startswith("m."):
+        assert_forward_close(predict(keras.models.load_model(path), x), expected)
+    target = keras_model(kind, keras, seed=7)
+    target.load_weights(path)
+    assert_forward_close(predict(target, x), expected)
+
+
+@pytest.mark.parametrize("kind", ["cnn", "bn"])
+@pytest.mark.parametrize("name", ["m.h5", "w.weights.h5", "w.h5"])
+def test_numpykeras_files_load_into_tf_keras(tmp_path, tf_keras, kind, name):
+    source = nk_model(kind)
+    path = tmp_path / name
+    if name.startswith("m."):
+        source.save(path)
+    else:
+        source.save_weights(path)
+    x = inputs(kind)
+    expected = predict(source, x)
+    if name.startswith("m."):
+        assert_forward_close(predict(tf_keras.models.load_model(path), x), expected)
+    target = keras_model(kind, tf_keras, seed=7)
+    target.load_weights(path)
+    assert_forward_close(predict(target, x), expected)
+
+
+@pytest.mark.parametrize("loader", ["keras", "tf_keras"])
+def test_numpykeras_compiled_h5_loads_with_training_config(tmp_path, keras, tf_keras, loader):
+    source = _fit_one_step(nk_model("bn"), "bn", nk.optimizers.Adam(1e-3))
+    source.save(tmp_path / "m.h5")
+    lib = _lib(loader, keras, tf_keras)
+    loaded = lib.models.load_model(tmp_path / "m.h5")
+    x = inputs("bn")
+    assert_forward_close(predict(loaded, x), predict(source, x))
+    assert loaded.optimizer is not None
+    assert_close(float(np.asarray(loaded.optimizer.learning_rate)), 1e-3, OPTIMIZER_ATOL,
+                 OPTIMIZER_RTOL, "learning rate")
+    loaded.evaluate(x, np.arange(3), verbose=0)  # compiled: loss and metrics work
+
+
+def test_numpykeras_keras_file_restores_keras3_optimizer(tmp_path, keras):
+    source = _fit_one_step(nk_model("cnn"), "cnn", nk.optimizers.Adam(1e-3))
+    source.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert int(loaded.optimizer.iterations.numpy()) == 1
+    theirs = [np.asarray(v) for v in loaded.optimizer.variables]
+    ours = [v.numpy() for v in source.optimizer.variables]
+    assert len(theirs) == len(ours)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)
+    x = inputs("cnn")
+    assert_forward_close(predict(loaded, x), predict(source, x))
+
+
+@pytest.mark.parametrize("kind", ["cnn", "bn"])
+def test_weights_survive_numpykeras_keras_numpykeras_bit_identical(tmp_path, keras, kind):
+    source = nk_model(kind)
+    source.save_weights(tmp_path / "a.weights.h5")
+    middle = keras_model(kind, keras, seed=7)
+    middle.load_weights(tmp_path / "a.weights.h5")
+    middle.save_weights(tmp_path / "b.weights.h5")
+    back = nk_model(kind, seed=9)
+    back.load_weights(tmp_path / "b.weights.h5")
+    for a, b in zip(source.get_weights(), back.get_weights()):
+        assert_close(a, b, FILE_ROUND_TRIP_ATOL, 0.0, "weights after nk -> keras -> nk")
+        assert np.array_equal(a, b)
+
+
+# --------------------------------------------------------------------------- Functional models
+
+
+def build_func(lib):
+    L = lib.layers
+    inp = lib.Input((6, 6, 3), name="img")
+    a = L.Conv2D(4, 3, padding="same", name="branch_a")(inp)
+    b = L.Conv2D(4, 1, name="branch_b")(inp)
+    x = L.Add(name="add")([a, b])
+    x = L.Flatten(name="flatten")(x)
+    out = L.Dense(3, name="head")(x)
+    return lib.models.Model(inp, out)
+
+
+@pytest.mark.parametrize("name", ["m.keras", "w.weights.h5", "m.h5"])
+def test_functional_keras3_files(tmp_path, keras, name):
+    pytest.importorskip("numpykeras.models.functional")
+    if not hasattr(nk.layers, "Add"):
+        pytest.skip("numpykeras has no Add layer yet")
+    source = build_func(keras)
+    source.set_weights(random_weights(source))
+    path = tmp_path / name
+    if name == "w.weights.h5":
+        source.save_weights(path)
+    else:
+        source.save(path)
+    x = np.random.default_rng(0).random((2, 6, 6, 3), dtype=np.float32)
+    target = build_func(nk)
+    target.load_weights(path)  # keys conv2d / conv2d_1: the two branches must not swap
+    assert_forward_close(predict(target, x), predict(source, x))
+    if name != "w.weights.h5":
+        assert_forward_close(predict(nk.models.load_model(path), x), predict(source, x))
