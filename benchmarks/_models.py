@@ -1,7 +1,7 @@
 """The benchmark's models, written once for both frameworks.
 
-Each builder takes the framework's ``layers`` and ``models`` modules (numpykeras's or Keras's), so the
-two sides run exactly the same architecture from exactly the same code.
+Each builder takes the framework's ``layers`` and ``models`` modules (numpykeras's or Keras's), so
+the two sides run exactly the same architecture from exactly the same code.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ def vgg_cnn(layers, models, size=64):
     for block, filters in enumerate((32, 64, 128)):
         for i in range(2):
             kwargs = {"input_shape": (size, size, 3)} if block == 0 and i == 0 else {}
-            stack.append(layers.Conv2D(filters, (3, 3), padding="same", activation="relu", **kwargs))
+            stack.append(
+                layers.Conv2D(filters, (3, 3), padding="same", activation="relu", **kwargs)
+            )
         stack.append(layers.MaxPooling2D((2, 2)))
     stack += [
         layers.Flatten(),

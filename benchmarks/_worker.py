@@ -2,15 +2,15 @@
 
 ``bench.py`` starts one worker per framework (``python3 _worker.py numpykeras|tensorflow THREADS``),
 with the thread-count environment already set, and talks to it in JSON lines: one request on stdin,
-one answer on stdout. Anything else the framework prints goes to stderr. Keeping the workers alive
-means models stay built (and TensorFlow's functions traced) between rounds, while the two thread pools
-never share a process.
+one answer on stdout. Anything else the framework prints goes to stderr. Keeping the workers
+alive means models stay built (and TensorFlow's functions traced) between rounds, while the two
+thread pools never share a process.
 
 Requests:
-    {"cmd": "setup", "seed": 0}                         -> versions, BLAS and thread info
-    {"cmd": "run", "task": {...}}                       -> {"seconds": float}
-    {"cmd": "check", "model": "cnn32", "n": 8}          -> {"outputs": [...]} (first images' outputs)
-    {"cmd": "save_weights", "model": "cnn32", "path": p} -> {}
+    {"cmd": "setup", "seed": 0}                     -> versions, BLAS and thread info
+    {"cmd": "run", "task": {...}}                   -> {"seconds": float}
+    {"cmd": "check", "model": "cnn32", "n": 8}      -> {"outputs": [...]} (the first n images)
+    {"cmd": "save_weights", "model": m, "path": p}  -> {}
     {"cmd": "quit"}
 """
 
@@ -28,9 +28,9 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
 sys.path[:0] = [REPO_ROOT, BENCH_DIR]  # benchmark this tree's numpykeras, and reach _models
 
-import numpy as np  # noqa: E402  (after the thread-count environment set by the parent)
-
+# imported after sys.path is set (and the parent has set the thread-count environment)
 import _models  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 class Framework:
@@ -101,9 +101,9 @@ class Framework:
         if key not in self.warm:
             op()  # warm-up: buffers, TensorFlow's traced functions, the optimizer's slots
             self.warm.add(key)
+        gc.collect()  # once: collecting before each repetition would leave BLAS threads asleep
         times = []
         for _ in range(task.get("reps", 1)):
-            gc.collect()
             start = time.perf_counter()
             op()
             times.append(time.perf_counter() - start)
@@ -134,7 +134,7 @@ def shared_weights(shapes, seed):
 
 
 def blas_info():
-    """OpenBLAS (or other BLAS) as numpy loaded it: threadpoolctl's view and numpy's build config."""
+    """numpy's BLAS: what threadpoolctl sees loaded, numpy's build config, the core-type env."""
     info = {"env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}}
     try:
         config = np.show_config(mode="dicts")

@@ -64,13 +64,13 @@ def make_plan(quick):
     """The tasks of one round, by section. A task is what a worker times once per round."""
     if quick:
         n_predict, pob_reps, latency_reps, fit_n, fit_epochs = 256, 2, 10, 128, 1
-        vgg = {"predict": (64, 64), "fit": (16, 16)}  # (images, batch)
-        batch_scaling = {1: 16, 16: 64, 64: 128, 256: 256}  # batch -> images
-        size_images = 32
+        vgg = {"predict": (32, 32), "fit": (16, 16)}  # (images, batch)
+        batch_scaling = {1: (16, 10), 16: (64, 5), 64: (128, 2), 256: (256, 2)}  # (images, reps)
+        size_images = 16
     else:
         n_predict, pob_reps, latency_reps, fit_n, fit_epochs = 512, 3, 30, 256, 2
         vgg = {"predict": (256, 256), "fit": (64, 64)}
-        batch_scaling = {1: 32, 16: 128, 64: 256, 256: 512}
+        batch_scaling = {1: (32, 30), 16: (128, 10), 64: (256, 3), 256: (512, 3)}
         size_images = 64
 
     def epochs(e):
@@ -78,6 +78,15 @@ def make_plan(quick):
 
     def predict(model, n, batch):
         return {"kind": "predict", "model": model, "n": n, "batch": batch}
+
+    def on_batch(model, batch, reps):
+        return {
+            "kind": "predict_on_batch",
+            "model": model,
+            "n": batch,
+            "batch": batch,
+            "reps": reps,
+        }
 
     main = [
         (
@@ -88,12 +97,12 @@ def make_plan(quick):
         (
             "predict_on_batch",
             "predict_on_batch images/s (batch 256)",
-            {"kind": "predict_on_batch", "model": "cnn32", "n": 256, "batch": 256, "reps": pob_reps},
+            on_batch("cnn32", 256, pob_reps),
         ),
         (
             "latency",
             f"one-image latency ms (predict_on_batch, median of {latency_reps})",
-            {"kind": "predict_on_batch", "model": "cnn32", "n": 1, "batch": 1, "reps": latency_reps},
+            on_batch("cnn32", 1, latency_reps),
         ),
         (
             "fit",
@@ -115,10 +124,16 @@ def make_plan(quick):
             {"kind": "fit", "model": "vgg64", "n": fit_n_vgg, "batch": fit_batch_vgg, "epochs": 1},
         ),
     ]
-    by_batch = [(b, n, predict("cnn32", n, b)) for b, n in batch_scaling.items()]
+    # (row, predict() task, predict_on_batch task); the batch-256 and batch-1 predict_on_batch
+    # tasks are the main table's (same settings), so they run once a round.
+    by_batch = [
+        (b, predict("cnn32", n, b), on_batch("cnn32", b, reps))
+        for b, (n, reps) in batch_scaling.items()
+    ]
     size_batch = min(64, size_images)
     by_size = [
-        (s, size_images, predict(f"cnn{s}", size_images, size_batch)) for s in (32, 64, 128)
+        (s, predict(f"cnn{s}", size_images, size_batch), on_batch(f"cnn{s}", size_batch, pob_reps))
+        for s in (32, 64, 128)
     ]
     return {"main": main, "large": large, "by_batch": by_batch, "by_size": by_size}
 
@@ -130,8 +145,9 @@ def unique_tasks(plan):
         for _, _, task in plan[section]:
             tasks[task_key(task)] = task
     for section in ("by_batch", "by_size"):
-        for _, _, task in plan[section]:
-            tasks[task_key(task)] = task
+        for _, *row_tasks in plan[section]:
+            for task in row_tasks:
+                tasks[task_key(task)] = task
     return list(tasks.values())
 
 
@@ -139,12 +155,21 @@ def task_key(task):
     return json.dumps(task, sort_keys=True)
 
 
-def task_value(task, seconds):
-    """A measurement in its unit: images/s, or milliseconds for the one-image latency."""
-    if task["kind"] == "predict_on_batch" and task["batch"] == 1:
-        return seconds * 1e3
+def images_per_second(task, seconds):
     images = task["batch"] if task["kind"] == "predict_on_batch" else task["n"]
     return images * task.get("epochs", 1) / seconds
+
+
+def ms_per_batch(task, seconds):
+    batches = 1 if task["kind"] == "predict_on_batch" else task["n"] / task["batch"]
+    return seconds / batches * 1e3
+
+
+def task_value(task, seconds):
+    """A measurement in its table unit: images/s, or milliseconds for the one-image latency."""
+    if task["kind"] == "predict_on_batch" and task["batch"] == 1:
+        return ms_per_batch(task, seconds)
+    return images_per_second(task, seconds)
 
 
 # ------------------------------------------------------------------------------------ workers
@@ -225,7 +250,7 @@ def progress(message):
 
 
 def run_rounds(workers, tasks, rounds):
-    """``samples[task_key][framework]``: one value per round, the frameworks alternating."""
+    """``samples[task_key][framework]``: seconds, one per round, the frameworks alternating."""
     samples = {task_key(t): {w.framework: [] for w in workers} for t in tasks}
     for r in range(rounds):
         start = time.perf_counter()
@@ -234,7 +259,7 @@ def run_rounds(workers, tasks, rounds):
             for worker in order:
                 time.sleep(SWITCH_PAUSE)
                 seconds = worker.request("run", task=task)["seconds"]
-                samples[task_key(task)][worker.framework].append(task_value(task, seconds))
+                samples[task_key(task)][worker.framework].append(seconds)
         progress(f"  round {r + 1}/{rounds}: {time.perf_counter() - start:.1f} s")
     return samples
 
@@ -419,8 +444,18 @@ def report(args, plan, samples, cold, info, notes, load_before, load_after):
     nk_info = info["numpykeras"]
     machine = machine_info()
 
-    def values(task, framework):
-        return samples.get(task_key(task), {}).get(framework, [])
+    def values(task, framework, unit=task_value):
+        return [unit(task, s) for s in samples.get(task_key(task), {}).get(framework, [])]
+
+    def medians(task, unit):
+        return [summarize(values(task, fw, unit))[0] for fw in FRAMEWORKS]
+
+    def speed(nk_tf_ms):
+        r = ratio(nk_tf_ms[1], nk_tf_ms[0])  # TensorFlow's time / numpykeras's time
+        return "—" if r is None else f"{r:.2f}x"
+
+    def ms(value):
+        return fmt(value, digits_for(value))
 
     out = []
     out.append("## numpykeras vs TensorFlow")
@@ -441,8 +476,11 @@ def report(args, plan, samples, cold, info, notes, load_before, load_after):
         )
     )
     out.append(f"- BLAS (numpykeras worker): {blas_lines(nk_info['blas'])}")
+    outer = ", ".join(
+        f"{k}={os.environ.get(k, '(unset)')}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    )
     coretype = (
-        "OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for the benchmark (--unset-openblas-coretype)"
+        f"both unset in the benchmark's processes (--unset-openblas-coretype; outside: {outer})"
         if args.unset_openblas_coretype
         else "environment left as it is"
     )
@@ -508,38 +546,39 @@ def report(args, plan, samples, cold, info, notes, load_before, load_after):
     )
     out.append("")
 
-    out.append("### Scaling: predict() time vs batch size (reference CNN, 32x32x3)")
+    out.append("### Scaling: time per batch vs batch size (reference CNN, 32x32x3)")
     out.append("")
     out.append(
-        "| batch | images | numpykeras ms/batch | TensorFlow ms/batch "
-        "| numpykeras images/s | TensorFlow images/s | ratio nk/TF (speed) |"
+        "| batch | predict() images | predict() ms/batch nk | TF | speed nk/TF "
+        "| predict_on_batch ms nk | TF | speed nk/TF |"
     )
-    out.append("|---:|---:|---:|---:|---:|---:|---:|")
-    for batch, n, task in plan["by_batch"]:
-        nk, _ = summarize(values(task, "numpykeras"))
-        tf, _ = summarize(values(task, "tensorflow"))
-        ms = [None if v is None else batch / v * 1e3 for v in (nk, tf)]
-        r = ratio(nk, tf)
+    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for batch, pred, pob in plan["by_batch"]:
+        a = medians(pred, ms_per_batch)
+        b = medians(pob, ms_per_batch)
         out.append(
-            f"| {batch} | {n} | {fmt(ms[0], digits_for(ms[0]))} | {fmt(ms[1], digits_for(ms[1]))}"
-            f" | {fmt(nk, 0)} | {fmt(tf, 0)} | {'—' if r is None else f'{r:.2f}x'} |"
+            f"| {batch} | {pred['n']} | {ms(a[0])} | {ms(a[1])} | {speed(a)} "
+            f"| {ms(b[0])} | {ms(b[1])} | {speed(b)} |"
         )
     out.append("")
 
-    size_batch = plan["by_size"][0][2]["batch"]
-    out.append(f"### Scaling: predict() vs image size (reference CNN layers, batch {size_batch})")
+    pred = plan["by_size"][0][1]
+    out.append(
+        f"### Scaling: images/s vs image size (reference CNN layers, batch {pred['batch']}, "
+        f"predict() over {pred['n']} images)"
+    )
     out.append("")
     out.append(
-        "| image size | images | numpykeras images/s | TensorFlow images/s | ratio nk/TF (speed) |"
+        "| image size | predict() nk | TF | speed nk/TF | predict_on_batch nk | TF | speed nk/TF |"
     )
-    out.append("|---:|---:|---:|---:|---:|")
-    for size, n, task in plan["by_size"]:
-        nk, _ = summarize(values(task, "numpykeras"))
-        tf, _ = summarize(values(task, "tensorflow"))
-        r = ratio(nk, tf)
+    out.append("|---:|---:|---:|---:|---:|---:|---:|")
+    for size, pred, pob in plan["by_size"]:
+        a = medians(pred, ms_per_batch)
+        b = medians(pob, ms_per_batch)
+        ips = [medians(t, images_per_second) for t in (pred, pob)]
         out.append(
-            f"| {size}x{size}x3 | {n} | {fmt(nk, 0)} | {fmt(tf, 0)} "
-            f"| {'—' if r is None else f'{r:.2f}x'} |"
+            f"| {size}x{size}x3 | {fmt(ips[0][0], 0)} | {fmt(ips[0][1], 0)} | {speed(a)} "
+            f"| {fmt(ips[1][0], 0)} | {fmt(ips[1][1], 0)} | {speed(b)} |"
         )
     out.append("")
     return "\n".join(out)

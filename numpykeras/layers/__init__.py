@@ -6,18 +6,47 @@ goes the other way.
 
 from __future__ import annotations
 
+# Merging, activation, reshaping, pooling, regularization, embedding and normalization layers of
+# the Functional API.
+from numpykeras.layers.activations.elu import ELU
+from numpykeras.layers.activations.leaky_relu import LeakyReLU
+from numpykeras.layers.activations.prelu import PReLU
+from numpykeras.layers.activations.relu import ReLU
+from numpykeras.layers.activations.softmax import Softmax
 from numpykeras.layers.convolutional.conv2d import Conv2D
 from numpykeras.layers.core.activation import Activation
 from numpykeras.layers.core.dense import Dense
+from numpykeras.layers.core.embedding import Embedding
 from numpykeras.layers.input_layer import Input, InputLayer
 from numpykeras.layers.layer import InputSpec, Layer
+from numpykeras.layers.merging.add import Add, add
+from numpykeras.layers.merging.average import Average, average
+from numpykeras.layers.merging.concatenate import Concatenate, concatenate
+from numpykeras.layers.merging.maximum import Maximum, maximum
+from numpykeras.layers.merging.minimum import Minimum, minimum
+from numpykeras.layers.merging.multiply import Multiply, multiply
+from numpykeras.layers.merging.subtract import Subtract, subtract
 from numpykeras.layers.normalization.batch_normalization import BatchNormalization
+from numpykeras.layers.normalization.layer_normalization import LayerNormalization
 from numpykeras.layers.pooling.average_pooling2d import AveragePooling2D
+from numpykeras.layers.pooling.global_pooling1d import GlobalAveragePooling1D, GlobalMaxPooling1D
 from numpykeras.layers.pooling.global_pooling2d import GlobalAveragePooling2D, GlobalMaxPooling2D
 from numpykeras.layers.pooling.max_pooling2d import MaxPooling2D
+from numpykeras.layers.pooling.pooling1d import AveragePooling1D, MaxPooling1D
+from numpykeras.layers.preprocessing.rescaling import Rescaling
 from numpykeras.layers.regularization.dropout import Dropout
+from numpykeras.layers.regularization.gaussian_dropout import GaussianDropout
+from numpykeras.layers.regularization.gaussian_noise import GaussianNoise
+from numpykeras.layers.regularization.spatial_dropout import SpatialDropout1D, SpatialDropout2D
+from numpykeras.layers.reshaping.cropping1d import Cropping1D
+from numpykeras.layers.reshaping.cropping2d import Cropping2D
 from numpykeras.layers.reshaping.flatten import Flatten
+from numpykeras.layers.reshaping.permute import Permute
+from numpykeras.layers.reshaping.repeat_vector import RepeatVector
 from numpykeras.layers.reshaping.reshape import Reshape
+from numpykeras.layers.reshaping.up_sampling1d import UpSampling1D
+from numpykeras.layers.reshaping.up_sampling2d import UpSampling2D
+from numpykeras.layers.reshaping.zero_padding1d import ZeroPadding1D
 from numpykeras.layers.reshaping.zero_padding2d import ZeroPadding2D
 
 # Keras's aliases.
@@ -26,6 +55,10 @@ MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
+MaxPool1D = MaxPooling1D
+AvgPool1D = AveragePooling1D
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalMaxPool1D = GlobalMaxPooling1D
 
 
 def _layer_classes() -> dict:
@@ -54,3 +87,4 @@ def deserialize(config, custom_objects=None):
 get = deserialize
 
 __all__ = [name for name in _layer_classes()] + ["Input", "serialize", "deserialize"]
+__all__ += ["add", "average", "concatenate", "maximum", "minimum", "multiply", "subtract"]

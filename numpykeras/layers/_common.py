@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from numpykeras import activations, constraints, initializers, regularizers
 
 
@@ -14,7 +16,24 @@ def activation_backward(activation, dy, z, y):
     """``dL/dz`` from ``dL/dy`` for ``y = activation(z)``."""
     if activation is activations.linear:
         return dy
+    if activation is activations.relu and y is not None:
+        return relu_backward(dy, y)
     return activations.backward(activation, dy, z, y)
+
+
+def is_plain_relu(activation) -> bool:
+    """Whether ``activation`` is ``relu`` with Keras's defaults (which a layer can apply in place)."""
+    return activation is activations.relu
+
+
+def relu_in_place(z):
+    """``max(z, 0)`` written over ``z`` (no new array); returns ``z``."""
+    return np.maximum(z, 0, out=z)
+
+
+def relu_backward(dy, y):
+    """``dL/dz`` for ``y = max(z, 0)``, from the output: ``y > 0`` exactly where ``z > 0``."""
+    return np.multiply(dy, y > 0)
 
 
 def logits_if_fusable(activation, z):

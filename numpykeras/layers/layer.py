@@ -442,8 +442,7 @@ class Layer:
                 "registered_name": None,
             },
         }
-        if self._batch_input_shape is not None:
-            config["batch_input_shape"] = list(self._batch_input_shape)
+        # As in Keras 3, an `input_shape=` given to a layer lives on the model's InputLayer, not here.
         return config
 
     @classmethod

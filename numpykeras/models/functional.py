@@ -136,10 +136,7 @@ class Functional(Model):
             layer_depth[lid] = max(layer_depth.get(lid, -1), node_depth[id(node)])
             layer_first.setdefault(lid, (i, node.layer))
         ordered = sorted(layer_first.values(), key=lambda e: (-layer_depth[id(e[1])], e[0]))
-        # Input layers come first, in the order of the model's inputs (as Keras does).
-        input_layers = [t._keras_history[0] for t in self._inputs]
-        others = [layer for _, layer in ordered if not isinstance(layer, InputLayer)]
-        return nodes, input_layers + others
+        return nodes, [layer for _, layer in ordered]
 
     def _check_unique_names(self):
         seen = {}

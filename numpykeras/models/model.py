@@ -271,10 +271,33 @@ class Model(Layer):
             m.reset_state()
 
     def _metric_logs(self, prefix=""):
+        # Fix (h9): log keys as Keras's CompileMetrics.result() names them: a repeated metric name
+        # gets "_1", "_2", ...; a weighted metric whose name is taken is "weighted_<name>".
         logs = {}
-        for m in self.metrics:
-            logs[prefix + m.name] = float(m.result())
+        if self._loss_tracker is not None:
+            logs[prefix + self._loss_tracker.name] = float(self._loss_tracker.result())
+        taken = {}
+        for weighted, group in ((False, self._metrics), (True, self._weighted_metrics)):
+            for m in group:
+                name = m.name
+                if name in taken and weighted:
+                    name = f"weighted_{m.name}"
+                if name not in taken:
+                    taken[name] = 1
+                else:
+                    taken[name] += 1
+                    name = f"{name}_{taken[name] - 1}"
+                logs[prefix + name] = float(m.result())
         return dict(sorted(logs.items()))
+
+    def _logs_in_keras_order(self, logs):
+        """``logs`` as a list (a scalar if single) in the order Keras's ``evaluate`` returns."""
+        # Keras lists the metric objects' own names first (a name repeated in `metrics` and
+        # `weighted_metrics` is listed twice), then any remaining log keys in sorted order.
+        names = [m.name for m in self.metrics]
+        values = [logs[n] for n in names if n in logs]
+        values += [logs[k] for k in sorted(logs) if k not in names]
+        return values[0] if len(values) == 1 else values
 
     # -- one step -----------------------------------------------------------------------------
     def _regularization(self):
@@ -524,14 +547,13 @@ class Model(Layer):
             logs = self._metric_logs()
             callback_list.on_test_batch_end(step, logs)
         callback_list.on_test_end(logs)
-        result_list = [float(m.result()) for m in self.metrics]
-        names = [m.name for m in self.metrics]
+        logs = self._metric_logs()
         if saved_states is not None:
             for m, state in zip(self.metrics, saved_states):
                 m.__dict__.update(state)
         if return_dict:
-            return dict(sorted(zip(names, result_list)))
-        return result_list[0] if len(result_list) == 1 else result_list
+            return logs
+        return self._logs_in_keras_order(logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Runs inference in batches; returns float32 NumPy arrays."""
@@ -587,10 +609,8 @@ class Model(Layer):
         return self(_map(_to_array, x), training=False)
 
     def _batch_result(self, return_dict):
-        if return_dict:
-            return self._metric_logs()
-        values = [float(m.result()) for m in self.metrics]
-        return values[0] if len(values) == 1 else values
+        logs = self._metric_logs()
+        return logs if return_dict else self._logs_in_keras_order(logs)
 
     # -- summary ------------------------------------------------------------------------------
     def summary(

@@ -182,6 +182,13 @@ class Sequential(Model):
         return rows
 
     # -- computation --------------------------------------------------------------------------
+    def _convert_inputs(self, inputs):
+        # Fix (h9): as Keras, `model(x)` converts to the input layer's dtype, not the model's
+        # float32 (a float64 model called on float64 data must not round its inputs).
+        if self._layers and self._layers[0].dtype != self.dtype:
+            return self._layers[0]._convert_inputs(inputs)
+        return super()._convert_inputs(inputs)
+
     def _check_model_input(self, x):
         expected = self._layers[0].batch_shape
         shape = tuple(x.shape)

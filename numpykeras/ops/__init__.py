@@ -6,6 +6,7 @@ Data is NHWC and convolution kernels are HWIO ``(kh, kw, in, out)``, as in Keras
 from numpykeras.ops.conv import (
     conv2d,
     conv2d_backward,
+    conv2d_backward_fused,
     depthwise_conv2d,
     depthwise_conv2d_backward,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "avg_pool2d_backward",
     "conv2d",
     "conv2d_backward",
+    "conv2d_backward_fused",
     "conv_output_length",
     "depthwise_conv2d",
     "depthwise_conv2d_backward",

@@ -38,9 +38,11 @@ from numpykeras.ops.padding import (
 )
 
 # Target size of one chunk's column matrix (bytes); the batch is split so each chunk stays near it.
-_CHUNK_BYTES = 8 * 1024 * 1024
+_CHUNK_BYTES = 1024 * 1024
 # Below this many input channels the column matrix is channel-major (see _Im2ColChannelsFirst).
 _CHANNELS_FIRST_MAX_CIN = 8
+# Activations that conv2d can apply in place, block by block.
+_FUSED_ACTIVATIONS = (None, "relu")
 
 
 class _Geometry(NamedTuple):
@@ -238,11 +240,48 @@ def _grouped_kernel(kernel: np.ndarray, geo: _Geometry) -> np.ndarray:
     return k.transpose(1, 0, 2)
 
 
-def conv2d(x, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1), groups=1):
-    """2-D cross-correlation, as ``tf.nn.conv2d`` (NHWC, HWIO, no bias).
+def _check_bias_activation(bias, activation, geo: _Geometry, dtype):
+    """``bias`` as a ``(Cout,)`` array of ``dtype`` (or ``None``); ``activation`` must be known."""
+    if activation not in _FUSED_ACTIVATIONS:
+        raise ValueError(
+            "The fused `activation` of `conv2d` must be one of "
+            f"{sorted(a for a in _FUSED_ACTIVATIONS if a)} or None. Received: activation={activation!r}"
+        )
+    if bias is None:
+        return None
+    bias = _as_float_array(bias, "bias", dtype=dtype)
+    if bias.shape != (geo.cout,):
+        raise ValueError(
+            f"The bias must have one value per output channel. Expected: shape=({geo.cout},). "
+            f"Received: bias.shape={bias.shape}"
+        )
+    return bias
+
+
+def _bias_act(z: np.ndarray, bias, activation) -> None:
+    """``z = activation(z + bias)`` in place, on a block that is still in cache."""
+    if bias is not None:
+        z += bias
+    if activation == "relu":
+        np.maximum(z, 0, out=z)
+
+
+def conv2d(
+    x,
+    kernel,
+    strides=(1, 1),
+    padding="valid",
+    dilation_rate=(1, 1),
+    groups=1,
+    bias=None,
+    activation=None,
+):
+    """2-D cross-correlation, as ``tf.nn.conv2d`` (NHWC, HWIO), with an optional fused bias and ReLU.
 
     ``y[n, oh, ow, o] = sum_{i, j, c} x_pad[n, oh*sh + i*dh, ow*sw + j*dw, c] * kernel[i, j, c, o]``
     where, for ``groups > 1``, ``c`` runs over the input channels of output channel ``o``'s group.
+    With ``bias`` and ``activation="relu"`` the result is ``max(y + bias, 0)``, applied block by
+    block right after each block's matmul (while it is in cache) instead of in extra passes.
 
     Args:
         x: input of shape ``(N, H, W, Cin)``; its float dtype is kept (float32 or float64).
@@ -251,6 +290,8 @@ def conv2d(x, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1), gro
         padding: ``"valid"`` or ``"same"`` (any case).
         dilation_rate: int or pair ``(dh, dw)``.
         groups: number of channel groups; ``Cin`` and ``Cout`` must be multiples of it.
+        bias: optional ``(Cout,)`` vector added to every output pixel.
+        activation: ``None`` or ``"relu"``, applied after the bias.
 
     Returns:
         ``y`` of shape ``(N, Ho, Wo, Cout)`` and the dtype of ``x``.
@@ -261,11 +302,13 @@ def conv2d(x, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1), gro
     x = _as_float_array(x, "inputs")
     kernel = _as_float_array(kernel, "kernel", dtype=x.dtype)
     geo = _geometry(x, kernel, strides, padding, dilation_rate, groups, "conv2d")
+    bias = _check_bias_activation(bias, activation, geo, x.dtype)
     g = geo
     if g.kh == 1 and g.kw == 1 and g.groups == 1:
         # 1x1: never padded; the output reads every sh-th row and sw-th column
         xs = x[:, :: g.sh, :: g.sw]
         y = xs.reshape(-1, g.cin) @ kernel.reshape(g.cin, g.cout)  # (N*Ho*Wo, Cout)
+        _bias_act(y, bias, activation)
         return y.reshape(g.n, g.ho, g.wo, g.cout)
 
     kmat = _grouped_kernel(kernel, geo)  # (groups, kh*kw*cg, og)
@@ -275,7 +318,9 @@ def conv2d(x, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1), gro
         im2col_t = _Im2ColChannelsFirst(geo, chunk, x.dtype)
         for n0 in range(0, g.n, chunk):
             cols_t = im2col_t(x[n0 : n0 + chunk])  # (K, M)
-            np.matmul(cols_t.T, kmat[0], out=y[n0 : n0 + chunk].reshape(-1, g.cout))  # (M, Cout)
+            yc = y[n0 : n0 + chunk].reshape(-1, g.cout)
+            np.matmul(cols_t.T, kmat[0], out=yc)  # (M, K) @ (K, Cout)
+            _bias_act(yc, bias, activation)
         return y
     im2col = _Im2Col(geo, chunk, x.dtype)
     for n0 in range(0, g.n, chunk):
@@ -287,6 +332,7 @@ def conv2d(x, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1), gro
         else:
             for gi in range(g.groups):
                 yc[:, gi] = cols[:, gi] @ kmat[gi]
+        _bias_act(yc.reshape(-1, g.cout), bias, activation)
     return y
 
 
@@ -300,7 +346,7 @@ def conv2d_backward(
     groups=1,
     need_dx=True,
 ):
-    """Gradients of :func:`conv2d` with respect to its input and kernel.
+    """Gradients of :func:`conv2d` (without bias or activation) with respect to input and kernel.
 
     Args:
         dy: upstream gradient ``dL/dy``, shape ``(N, Ho, Wo, Cout)``.
@@ -310,6 +356,41 @@ def conv2d_backward(
     Returns:
         ``(dx, dkernel)``: ``dx`` has the shape of ``x`` (or is ``None`` when ``need_dx`` is false),
         ``dkernel`` the shape of ``kernel``; both in the dtype of ``x``.
+    """
+    dx, dkernel, _ = conv2d_backward_fused(
+        dy, x, kernel, strides, padding, dilation_rate, groups, need_dx=need_dx
+    )
+    return dx, dkernel
+
+
+def conv2d_backward_fused(
+    dy,
+    x,
+    kernel,
+    strides=(1, 1),
+    padding="valid",
+    dilation_rate=(1, 1),
+    groups=1,
+    need_dx=True,
+    relu_output=None,
+    use_bias=False,
+):
+    """Gradients of ``y = activation(conv2d(x, kernel) + bias)`` (see :func:`conv2d`).
+
+    The ReLU's gradient (``dz = dy * (y > 0)``) and the bias gradient (``sum(dz)``) are taken block by
+    block inside the convolution's own loop, while each block is in cache.
+
+    Args:
+        dy: upstream gradient ``dL/dy``, shape ``(N, Ho, Wo, Cout)``.
+        x, kernel, strides, padding, dilation_rate, groups: exactly as given to :func:`conv2d`.
+        need_dx: compute ``dL/dx`` (skip it for a model's first layer).
+        relu_output: the forward output ``y`` when the activation was ``"relu"``, else ``None``
+            (then ``dy`` is the gradient of the pre-activation itself).
+        use_bias: also return the bias gradient.
+
+    Returns:
+        ``(dx, dkernel, dbias)``: ``dx`` like ``x`` (``None`` unless ``need_dx``), ``dkernel`` like
+        ``kernel``, ``dbias`` of shape ``(Cout,)`` (``None`` unless ``use_bias``).
     """
     x = _as_float_array(x, "inputs")
     kernel = _as_float_array(kernel, "kernel", dtype=x.dtype)
@@ -321,40 +402,143 @@ def conv2d_backward(
             "The upstream gradient must have the shape of the convolution's output. "
             f"Expected: {(g.n, g.ho, g.wo, g.cout)}. Received: dy.shape={dy.shape}"
         )
+    if relu_output is not None:
+        relu_output = np.asarray(relu_output)
+        if relu_output.shape != dy.shape:
+            raise ValueError(
+                "`relu_output` must be the convolution's output. "
+                f"Expected: shape={dy.shape}. Received: relu_output.shape={relu_output.shape}"
+            )
 
-    if g.kh == 1 and g.kw == 1 and g.groups == 1:
-        kmat = kernel.reshape(g.cin, g.cout)
-        dy2 = dy.reshape(-1, g.cout)  # (N*Ho*Wo, Cout)
-        xs = x[:, :: g.sh, :: g.sw].reshape(-1, g.cin)  # (N*Ho*Wo, Cin)
-        dkernel = (xs.T @ dy2).reshape(kernel.shape)  # (Cin, Cout)
-        dx = None
+    if g.groups > 1 or (g.kh == 1 and g.kw == 1):
+        # whole-array activation and bias gradients, then the plain kernels
+        dz = dy if relu_output is None else dy * (relu_output > 0)
+        dbias = dz.reshape(-1, g.cout).sum(axis=0) if use_bias else None
+        if g.groups > 1:
+            dx, dkernel = _conv2d_backward_grouped(dz, x, kernel, geo, need_dx)
+        else:
+            dx, dkernel = _conv2d_backward_1x1(dz, x, kernel, geo, need_dx)
+        return dx, dkernel, dbias
+
+    chunk = _chunk_size(geo, x.itemsize)
+    kmat = kernel.reshape(g.kh * g.kw * g.cin, g.cout)  # (K, Cout)
+    dkmat = np.zeros_like(kmat)
+    dbias = np.zeros(g.cout, dtype=x.dtype) if use_bias else None
+    dz_buf = mask_buf = None
+    if relu_output is not None:
+        dz_buf = np.empty((chunk * g.ho * g.wo, g.cout), dtype=x.dtype)
+        mask_buf = np.empty((chunk * g.ho * g.wo, g.cout), dtype=bool)
+    channels_first = _channels_first(geo)
+    if channels_first:
+        im2col_t = _Im2ColChannelsFirst(geo, chunk, x.dtype)
+    else:
+        im2col = _Im2Col(geo, chunk, x.dtype)
+    col2im = _Col2Im(geo, kernel, chunk, x.dtype, channels_first) if need_dx else None
+    dx = col2im.dx if need_dx else None
+
+    for n0 in range(0, g.n, chunk):
+        xc = x[n0 : n0 + chunk]
+        b = xc.shape[0]
+        m = b * g.ho * g.wo
+        dz = dy[n0 : n0 + chunk].reshape(m, g.cout)  # (M, Cout)
+        if relu_output is not None:
+            mask = mask_buf[:m]
+            np.greater(relu_output[n0 : n0 + chunk].reshape(m, g.cout), 0, out=mask)
+            dz = np.multiply(dz, mask, out=dz_buf[:m])  # relu passes gradient where y > 0
+        if dbias is not None:
+            dbias += dz.sum(axis=0)
+        if channels_first:
+            dkmat += im2col_t(xc) @ dz  # (K, M) @ (M, Cout)
+        else:
+            dkmat += im2col(xc)[:, 0].T @ dz  # (K, M) @ (M, Cout)
         if need_dx:
-            dxs = (dy2 @ kmat.T).reshape(g.n, g.ho, g.wo, g.cin)
-            if g.sh == 1 and g.sw == 1:
-                dx = dxs
-            else:
-                dx = np.zeros_like(x)
-                dx[:, :: g.sh, :: g.sw] = dxs
-        return dx, dkernel
+            col2im.add(n0, b, dz)
+    return dx, dkmat.reshape(kernel.shape), dbias
 
+
+class _Col2Im:
+    """Input gradient of a regular (groups == 1) convolution, one batch chunk at a time.
+
+    ``dx`` starts at zero; for each kernel offset ``(i, j)`` the chunk's ``dz @ kernel[i, j].T``
+    (one matmul) is added where that offset read ``x`` from (one strided add, padding skipped).
+    """
+
+    def __init__(self, geo: _Geometry, kernel: np.ndarray, chunk: int, dtype, channels_first):
+        self.geo = g = geo
+        self.channels_first = channels_first
+        rows = [offset_slices(i * g.dh, g.h, g.ho, g.sh, g.pad_top) for i in range(g.kh)]
+        cols_w = [offset_slices(j * g.dw, g.w, g.wo, g.sw, g.pad_left) for j in range(g.kw)]
+        self.taps = [
+            (i, j, oh, ow, rh, rw)
+            for i, (oh, rh) in enumerate(rows)
+            for j, (ow, rw) in enumerate(cols_w)
+            if oh is not None and ow is not None
+        ]
+        m = chunk * g.ho * g.wo
+        if channels_first:
+            # few input channels: one (K, Cout) @ (Cout, M) matmul, adds over whole (Wo,) rows
+            self.kmat = kernel.reshape(g.kh * g.kw * g.cin, g.cout)  # (K, Cout)
+            self.dcols = np.empty((g.kh * g.kw * g.cin, m), dtype=dtype)
+            self.dx_t = np.empty((g.cin, chunk, g.h, g.w), dtype=dtype)
+            self.dx = np.empty((g.n, g.h, g.w, g.cin), dtype=dtype)
+        else:
+            # (kh, kw, Cout, Cin): each offset's (M, Cin) block is contiguous, its adds run over
+            # whole output rows
+            self.kernel_t = np.ascontiguousarray(kernel.transpose(0, 1, 3, 2))
+            self.dcols = np.empty((m, g.cin), dtype=dtype)
+            self.dx = np.zeros((g.n, g.h, g.w, g.cin), dtype=dtype)
+
+    def add(self, n0: int, b: int, dz: np.ndarray) -> None:
+        """Adds the input gradient of samples ``n0 : n0 + b`` given their ``dz`` (M, Cout)."""
+        g = self.geo
+        m = b * g.ho * g.wo
+        if self.channels_first:
+            dcols = self.dcols[:, :m]
+            np.matmul(self.kmat, dz.T, out=dcols)  # (K, Cout) @ (Cout, M)
+            dcols6 = dcols.reshape(g.kh, g.kw, g.cin, b, g.ho, g.wo)
+            dxc_t = self.dx_t[:, :b]  # (Cin, b, H, W)
+            dxc_t.fill(0)
+            for i, j, oh, ow, rh, rw in self.taps:
+                dxc_t[:, :, rh, rw] += dcols6[i, j, :, :, oh, ow]
+            self.dx[n0 : n0 + b] = dxc_t.transpose(1, 2, 3, 0)
+            return
+        dcols = self.dcols[:m]
+        dcols4 = dcols.reshape(b, g.ho, g.wo, g.cin)
+        dxc = self.dx[n0 : n0 + b]  # (b, H, W, Cin)
+        for i, j, oh, ow, rh, rw in self.taps:
+            np.matmul(dz, self.kernel_t[i, j], out=dcols)  # (M, Cout) @ (Cout, Cin)
+            dxc[:, rh, rw] += dcols4[:, oh, ow]
+
+
+def _conv2d_backward_1x1(dz, x, kernel, geo: _Geometry, need_dx):
+    g = geo
+    kmat = kernel.reshape(g.cin, g.cout)
+    dz2 = dz.reshape(-1, g.cout)  # (N*Ho*Wo, Cout)
+    xs = x[:, :: g.sh, :: g.sw].reshape(-1, g.cin)  # (N*Ho*Wo, Cin)
+    dkernel = (xs.T @ dz2).reshape(kernel.shape)  # (Cin, Cout)
+    dx = None
+    if need_dx:
+        dxs = (dz2 @ kmat.T).reshape(g.n, g.ho, g.wo, g.cin)
+        if g.sh == 1 and g.sw == 1:
+            dx = dxs
+        else:
+            dx = np.zeros_like(x)
+            dx[:, :: g.sh, :: g.sw] = dxs
+    return dx, dkernel
+
+
+def _conv2d_backward_grouped(dy, x, kernel, geo: _Geometry, need_dx):
+    """Backward of a grouped convolution: per-group matmuls, then col2im over all groups."""
+    g = geo
     cg, og = g.cin_per_group, g.cout_per_group
     kmat = _grouped_kernel(kernel, geo)  # (groups, K, og), K = kh*kw*cg
-    if _channels_first(geo):
-        return _conv2d_backward_channels_first(dy, x, kernel, kmat[0], geo, need_dx)
     dkmat = np.zeros_like(kmat)
     chunk = _chunk_size(geo, x.itemsize)
     im2col = _Im2Col(geo, chunk, x.dtype)
-    dx = dcols_buf = kernel_t = None
+    dx = dcols_buf = None
     if need_dx:
         dx = np.zeros((g.n, g.h, g.w, g.groups, cg), dtype=x.dtype)
-        if g.groups == 1:
-            # one (M, Cout) @ (Cout, Cin) matmul per kernel offset, so each offset's input gradient
-            # is a contiguous (M, Cin) block whose adds run over whole output rows
-            kernel_t = np.ascontiguousarray(kernel.transpose(0, 1, 3, 2))  # (kh, kw, Cout, Cin)
-            dcols_buf = np.empty((chunk * g.ho * g.wo, g.cin), dtype=x.dtype)
-        else:
-            dcols_buf = np.empty((chunk * g.ho * g.wo, g.groups, g.kh * g.kw * cg), dtype=x.dtype)
-        # per kernel offset: which outputs it feeds and which (unpadded) inputs it reads
+        dcols_buf = np.empty((chunk * g.ho * g.wo, g.groups, g.kh * g.kw * cg), dtype=x.dtype)
         rows = [offset_slices(i * g.dh, g.h, g.ho, g.sh, g.pad_top) for i in range(g.kh)]
         cols_w = [offset_slices(j * g.dw, g.w, g.wo, g.sw, g.pad_left) for j in range(g.kw)]
         taps = [
@@ -363,7 +547,6 @@ def conv2d_backward(
             for j, (ow, rw) in enumerate(cols_w)
             if oh is not None and ow is not None
         ]
-
     for n0 in range(0, g.n, chunk):
         xc = x[n0 : n0 + chunk]
         b = xc.shape[0]
@@ -375,13 +558,6 @@ def conv2d_backward(
         if not need_dx:
             continue
         dxc = dx[n0 : n0 + chunk]  # (b, H, W, groups, cg)
-        if g.groups == 1:
-            dcols = dcols_buf[:m]
-            dcols5 = dcols.reshape(b, g.ho, g.wo, 1, g.cin)
-            for i, j, oh, ow, rh, rw in taps:
-                np.matmul(dyc[:, 0], kernel_t[i, j], out=dcols)  # (M, Cout) @ (Cout, Cin)
-                dxc[:, rh, rw] += dcols5[:, oh, ow]
-            continue
         dcols = dcols_buf[:m]
         for gi in range(g.groups):
             np.matmul(dyc[:, gi], kmat[gi].T, out=dcols[:, gi])  # (M, og) @ (og, K)
@@ -393,42 +569,6 @@ def conv2d_backward(
     if dx is not None:
         dx = dx.reshape(x.shape)
     return dx, dkernel
-
-
-def _conv2d_backward_channels_first(dy, x, kernel, kmat, geo: _Geometry, need_dx):
-    """:func:`conv2d_backward` with channel-major columns (groups == 1, few input channels)."""
-    g = geo
-    chunk = _chunk_size(geo, x.itemsize)
-    im2col_t = _Im2ColChannelsFirst(geo, chunk, x.dtype)
-    dkmat = np.zeros_like(kmat)  # (K, Cout)
-    dx = None
-    if need_dx:
-        dx = np.empty_like(x)
-        dx_t = np.empty((g.cin, chunk, g.h, g.w), dtype=x.dtype)
-        dcols_buf = np.empty((g.kh * g.kw * g.cin, chunk * g.ho * g.wo), dtype=x.dtype)
-        rows = [offset_slices(i * g.dh, g.h, g.ho, g.sh, g.pad_top) for i in range(g.kh)]
-        cols_w = [offset_slices(j * g.dw, g.w, g.wo, g.sw, g.pad_left) for j in range(g.kw)]
-    for n0 in range(0, g.n, chunk):
-        xc = x[n0 : n0 + chunk]
-        b = xc.shape[0]
-        cols_t = im2col_t(xc)  # (K, M)
-        dyc = dy[n0 : n0 + chunk].reshape(-1, g.cout)  # (M, Cout)
-        dkmat += cols_t @ dyc  # (K, M) @ (M, Cout)
-        if not need_dx:
-            continue
-        dcols = dcols_buf[:, : b * g.ho * g.wo]
-        np.matmul(kmat, dyc.T, out=dcols)  # (K, Cout) @ (Cout, M)
-        dcols6 = dcols.reshape(g.kh, g.kw, g.cin, b, g.ho, g.wo)
-        dxc_t = dx_t[:, :b]  # (Cin, b, H, W)
-        dxc_t.fill(0)
-        for i, (oh, rh) in enumerate(rows):
-            if oh is None:
-                continue
-            for j, (ow, rw) in enumerate(cols_w):
-                if ow is not None:
-                    dxc_t[:, :, rh, rw] += dcols6[i, j, :, :, oh, ow]
-        dx[n0 : n0 + chunk] = dxc_t.transpose(1, 2, 3, 0)
-    return dx, dkmat.reshape(kernel.shape)
 
 
 def _depthwise_chunk(geo: _Geometry, itemsize: int) -> int:

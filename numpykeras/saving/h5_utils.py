@@ -76,7 +76,8 @@ def write_attr_list(obj, name: str, values) -> None:
     if longest > HDF5_OBJECT_HEADER_LIMIT:
         raise ValueError(
             "The following attributes cannot be saved to HDF5 file because they are larger than "
-            f"{HDF5_OBJECT_HEADER_LIMIT} bytes: {[v for v in values if len(v.encode('utf-8')) > HDF5_OBJECT_HEADER_LIMIT]}"
+            f"{HDF5_OBJECT_HEADER_LIMIT} bytes: "
+            f"{[v for v in values if len(v.encode('utf-8')) > HDF5_OBJECT_HEADER_LIMIT]}"
         )
     # Same estimate as Keras: the size of the names as a fixed-length byte-string array.
     num_chunks = 1

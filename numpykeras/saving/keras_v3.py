@@ -2,7 +2,7 @@
 
 ``.weights.h5`` (the same layout is ``model.weights.h5`` inside a ``.keras`` file)::
 
-    /vars                               @name=<model name>   the model's own variables (usually none)
+    /vars                               @name=<model name>   the model's own variables (if any)
     /layers/<key>/vars                  @name=<layer name>   datasets "0", "1", ... per variable
     /layers/<key>/layers/<key>/vars     a nested model's layers
     /optimizer/vars                     @name=<optimizer>    iteration, learning_rate, slots
@@ -162,8 +162,10 @@ def _fix_input_shapes(layer_entries: list) -> list:
 
 
 def is_model_entry(entry) -> bool:
-    return isinstance(entry, dict) and isinstance(entry.get("config"), dict) and (
-        "layers" in entry["config"]
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("config"), dict)
+        and ("layers" in entry["config"])
     )
 
 
@@ -176,7 +178,12 @@ def model_file_config(model) -> dict:
     )
 
     entry = serialize_keras_object(model)
-    entry["module"] = "keras"  # Keras 3 requires it at the top level
+    if entry["class_name"] == "Functional":
+        # What Keras 3 writes for its Functional class.
+        entry["module"] = "keras.src.models.functional"
+        entry["registered_name"] = "Functional"
+    elif entry.get("registered_name") is None:
+        entry["module"] = "keras"  # Keras 3 requires it at the top level
     config = entry["config"]
     layers = config.get("layers", [])
     if (
@@ -299,9 +306,7 @@ def plan_weights_load(h5file, model, filepath, skip_mismatch=False):
                 "layer."
             )
         else:
-            message = _stage_variables(
-                "Layer", layer.name, variables, group, filepath, assignments
-            )
+            message = _stage_variables("Layer", layer.name, variables, group, filepath, assignments)
         if message is not None:
             errors[id(layer)] = (layer, message)
 
@@ -446,11 +451,15 @@ def load_weights_from_archive(model, filepath, skip_mismatch=False) -> None:
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Rebuild, compile and fill a model from a ``.keras`` file."""
-    from numpykeras.saving.serialization import compile_from_config, deserialize_layer
+    from numpykeras.saving.serialization import (
+        compile_from_config,
+        deserialize_layer,
+        normalize_model_config,
+    )
 
     archive = KerasArchive(filepath)
     config = archive.config
-    model = deserialize_layer(config, custom_objects=custom_objects)
+    model = deserialize_layer(normalize_model_config(config), custom_objects=custom_objects)
     build_config = config.get("build_config")
     if not model.built and build_config and build_config.get("input_shape") is not None:
         model.build(tuple(build_config["input_shape"]))

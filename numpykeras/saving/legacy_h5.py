@@ -107,6 +107,48 @@ def _dtype_name(dtype):
     return dtype
 
 
+def _keras2_inbound_nodes(nodes):
+    """Keras 3 call nodes (``{"args": [...], "kwargs": {...}}`` holding ``__keras_tensor__``
+    references) as Keras 2 lists of ``[layer, node_index, tensor_index, kwargs]``."""
+    out = []
+    for node in nodes:
+        if not isinstance(node, dict):  # already Keras 2 form
+            out.append(node)
+            continue
+        refs = _tensor_refs(node.get("args", []))
+        kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if not _has_tensor(v)}
+        out.append([ref + [kwargs] for ref in refs])
+    return out
+
+
+def _tensor_refs(value) -> list:
+    """The ``keras_history`` of every ``__keras_tensor__`` in ``value``, in order."""
+    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        return [list(value["config"]["keras_history"])]
+    if isinstance(value, (list, tuple)):
+        return [ref for v in value for ref in _tensor_refs(v)]
+    if isinstance(value, dict):
+        return [ref for v in value.values() for ref in _tensor_refs(v)]
+    return []
+
+
+def _has_tensor(value) -> bool:
+    if isinstance(value, dict):
+        return value.get("class_name") == "__keras_tensor__" or any(
+            _has_tensor(v) for v in value.values()
+        )
+    if isinstance(value, (list, tuple)):
+        return any(_has_tensor(v) for v in value)
+    return False
+
+
+def _keras2_io(value):
+    """``input_layers``/``output_layers`` in Keras 2's nested form: ``[["img", 0, 0]]``."""
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
+        return [value]
+    return value
+
+
 def keras2_layer_entry(entry: dict) -> dict:
     """A Keras 3 layer entry in the form tf_keras reads (and Keras 3 reads back)."""
     entry = copy.deepcopy(entry)
@@ -117,7 +159,7 @@ def keras2_layer_entry(entry: dict) -> dict:
         out_config["layers"] = [keras2_layer_entry(e) for e in config.get("layers", [])]
         for key in ("input_layers", "output_layers"):
             if key in config:
-                out_config[key] = config[key]
+                out_config[key] = _keras2_io(config[key])
         new = {"class_name": class_name, "config": out_config}
     else:
         config = _strip_k3_nested(config)
@@ -134,9 +176,10 @@ def keras2_layer_entry(entry: dict) -> dict:
         new = {"class_name": class_name, "config": config}
     if entry.get("registered_name") and entry["registered_name"] != class_name:
         new["class_name"] = entry["registered_name"]  # custom objects: "package>Name"
-    for key in ("name", "inbound_nodes"):
-        if key in entry:
-            new[key] = entry[key]
+    if "name" in entry:
+        new["name"] = entry["name"]
+    if "inbound_nodes" in entry:
+        new["inbound_nodes"] = _keras2_inbound_nodes(entry["inbound_nodes"])
     return new
 
 
@@ -161,7 +204,11 @@ def training_config(model) -> dict:
     for key in _K3_ONLY_OPTIMIZER_KEYS:
         if opt_config.get(key, 0) is None:
             opt_config.pop(key)
-    class_name = optimizer["registered_name"] or optimizer["class_name"]
+    # As tf_keras writes it: without `is_legacy_optimizer`, tf_keras builds one of its legacy
+    # optimizers (which reject `weight_decay` & co.), and Keras 3 accepts that key only with
+    # the "Custom>" class name.
+    opt_config["is_legacy_optimizer"] = False
+    class_name = optimizer["registered_name"] or f"Custom>{optimizer['class_name']}"
     return {
         "loss": compile_config["loss"],
         "metrics": compile_config["metrics"],
@@ -190,11 +237,15 @@ def save_model(model, filepath, include_optimizer=True) -> None:
             if train_config is not None:
                 h5_utils.write_attr_str(f, "training_config", train_config)
             save_weights_to_group(f.create_group("model_weights"), model)
-            if optimizer is not None and optimizer.variables:
+            if optimizer is not None and optimizer.built:
+                # tf_keras's order (iteration, then the slots; the learning rate lives in
+                # `optimizer_config`): tf_keras restores all of it, Keras 3 warns and starts
+                # afresh as it does for tf_keras files, numpykeras reads both orders.
+                variables = [v for v in optimizer.variables if v.name != "learning_rate"]
                 group = f.create_group("optimizer_weights")
-                names = [v.path for v in optimizer.variables]
+                names = [v.path for v in variables]
                 h5_utils.write_attr_list(group, "weight_names", names)
-                for name, variable in zip(names, optimizer.variables):
+                for name, variable in zip(names, variables):
                     group.create_dataset(name, data=variable.numpy())
 
 
@@ -399,7 +450,11 @@ def _plan_optimizer(f, model, filepath, assignments, warning_messages) -> None:
 
 def load_model(filepath, custom_objects=None, compile=True):
     """Rebuild a model (and its compile state) from a legacy full-model HDF5 file."""
-    from numpykeras.saving.serialization import compile_from_config, deserialize_layer
+    from numpykeras.saving.serialization import (
+        compile_from_config,
+        deserialize_layer,
+        normalize_model_config,
+    )
 
     filepath = os.fspath(filepath)
     with h5_utils.open_h5(filepath) as f:
@@ -415,11 +470,9 @@ def load_model(filepath, custom_objects=None, compile=True):
             raise h5_utils.CorruptFileError(
                 f"The `model_config` attribute of '{filepath}' is not valid JSON ({e})."
             ) from None
-        model = deserialize_layer(config, custom_objects=custom_objects)
+        model = deserialize_layer(normalize_model_config(config), custom_objects=custom_objects)
         try:
-            assignments, warning_messages = plan_load_from_group(
-                weights_root(f), model, filepath
-            )
+            assignments, warning_messages = plan_load_from_group(weights_root(f), model, filepath)
             train_config = h5_utils.read_attr_str(f, "training_config")
             if compile and train_config is not None:
                 compile_from_config(model, json.loads(train_config), custom_objects)
@@ -446,4 +499,3 @@ def is_legacy_layout(h5file) -> bool:
         or "model_weights" in h5file
         or "model_config" in h5file.attrs
     )
-

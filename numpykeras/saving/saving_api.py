@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import os
 
-from numpykeras.saving import atomic, keras_v3, legacy_h5
-from numpykeras.saving import h5_utils
+from numpykeras.saving import atomic, h5_utils, keras_v3, legacy_h5
 
 
 def _path(filepath) -> str:
@@ -120,8 +119,7 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False, **kwargs):
         raise ValueError("numpykeras does not support `objects_to_skip`.")
     if path.endswith((".keras", ".weights.h5")) and by_name:
         raise ValueError(
-            "`by_name` only supports loading legacy '.h5' or '.hdf5' files. "
-            f"Received: {filepath}"
+            f"`by_name` only supports loading legacy '.h5' or '.hdf5' files. Received: {filepath}"
         )
     if path.endswith(".keras"):
         keras_v3.load_weights_from_archive(model, path, skip_mismatch=skip_mismatch)

@@ -296,3 +296,40 @@ def compile_from_config(model, config: dict, custom_objects=None) -> None:
     model.compile(**compile_args_from_config(config, custom_objects))
     if model.built and model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
+
+
+def normalize_model_config(config):
+    """Normalise a saved model config before deserializing it.
+
+    tf_keras writes a Functional model's single input/output as a nested list
+    (``[["img", 0, 0]]``); Keras 3 writes it flat (``["img", 0, 0]``) and, either way, a model
+    with one output predicts a plain array. Single-entry nested lists are flattened here, in
+    nested models too. Everything else is returned unchanged (a deep copy).
+    """
+    import copy
+
+    config = copy.deepcopy(config)
+
+    def visit(entry):
+        if not isinstance(entry, dict):
+            return
+        inner = entry.get("config")
+        if not isinstance(inner, dict):
+            return
+        for key in ("input_layers", "output_layers"):
+            value = inner.get(key)
+            if (
+                isinstance(value, list)
+                and len(value) == 1
+                and isinstance(value[0], list)
+                and len(value[0]) == 3
+                and isinstance(value[0][0], str)
+            ):
+                inner[key] = value[0]
+        layers = inner.get("layers")
+        if isinstance(layers, list):
+            for layer in layers:
+                visit(layer)
+
+    visit(config)
+    return config

@@ -1,17 +1,24 @@
 """Files cross Keras 3, tf_keras and numpykeras in both directions (KERAS_FORMATS.md §8).
 
-Keras-written files (``.keras``, ``.weights.h5``, legacy ``.h5`` from Keras 3; ``.h5`` full model and
-weights-only from tf_keras) load into numpykeras with equal predictions, and numpykeras-written files
-load into Keras 3 and tf_keras (where the format allows) with equal predictions and optimizer state.
+Keras-written files (``.keras``, ``.weights.h5``, legacy ``.h5`` from Keras 3; ``.h5`` full model
+and weights-only from tf_keras) load into numpykeras with equal predictions, and numpykeras-written
+files load into Keras 3 and tf_keras (where the format allows) with equal predictions and optimizer
+state.
 """
 
 import numpy as np
 import pytest
-from tolerances import FILE_ROUND_TRIP_ATOL, OPTIMIZER_ATOL, OPTIMIZER_RTOL, assert_close
-from tolerances import assert_forward_close
 
 import numpykeras as nk
 from numpykeras.layers.layer import clear_session
+
+from tolerances import (
+    FILE_ROUND_TRIP_ATOL,
+    OPTIMIZER_ATOL,
+    OPTIMIZER_RTOL,
+    assert_close,
+    assert_forward_close,
+)
 
 # --------------------------------------------------------------------------- the models
 
@@ -64,7 +71,7 @@ def random_weights(model, seed=0):
     rng = np.random.default_rng(seed)
     out = []
     for w in model.weights:
-        name = w.path.split("/")[-1]
+        name = getattr(w, "path", w.name).split("/")[-1]
         if "variance" in name:
             out.append(rng.uniform(0.5, 2.0, w.shape).astype("f4"))
         else:
@@ -119,8 +126,9 @@ def test_keras3_files_load_into_numpykeras(tmp_path, keras, kind, name):
 @pytest.mark.parametrize("kind", ["cnn", "bn"])
 def test_tf_keras_files_load_into_numpykeras(tmp_path, tf_keras, kind):
     source = keras_model(kind, tf_keras)
-    source.compile(tf_keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
-                   metrics=["accuracy"])
+    source.compile(
+        tf_keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     source.save(tmp_path / "m.h5")
     source.save_weights(tmp_path / "w.h5")
     x = inputs(kind)
@@ -237,9 +245,25 @@ def test_numpykeras_compiled_h5_loads_with_training_config(tmp_path, keras, tf_k
     x = inputs("bn")
     assert_forward_close(predict(loaded, x), predict(source, x))
     assert loaded.optimizer is not None
-    assert_close(float(np.asarray(loaded.optimizer.learning_rate)), 1e-3, OPTIMIZER_ATOL,
-                 OPTIMIZER_RTOL, "learning rate")
+    assert_close(
+        float(np.asarray(loaded.optimizer.learning_rate)),
+        1e-3,
+        OPTIMIZER_ATOL,
+        OPTIMIZER_RTOL,
+        "learning rate",
+    )
     loaded.evaluate(x, np.arange(3), verbose=0)  # compiled: loss and metrics work
+
+
+def test_numpykeras_h5_restores_tf_keras_optimizer(tmp_path, tf_keras):
+    source = _fit_one_step(nk_model("bn"), "bn", nk.optimizers.Adam(1e-3))
+    source.save(tmp_path / "m.h5")
+    loaded = tf_keras.models.load_model(tmp_path / "m.h5")
+    theirs = [np.asarray(v) for v in loaded.optimizer.variables()]  # iteration, then m/v pairs
+    ours = [v.numpy() for v in source.optimizer.variables if v.name != "learning_rate"]
+    assert len(theirs) == len(ours)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_numpykeras_keras_file_restores_keras3_optimizer(tmp_path, keras):
@@ -284,21 +308,105 @@ def build_func(lib):
     return lib.models.Model(inp, out)
 
 
-@pytest.mark.parametrize("name", ["m.keras", "w.weights.h5", "m.h5"])
-def test_functional_keras3_files(tmp_path, keras, name):
-    pytest.importorskip("numpykeras.models.functional")
-    if not hasattr(nk.layers, "Add"):
-        pytest.skip("numpykeras has no Add layer yet")
-    source = build_func(keras)
+def _func_inputs():
+    return np.random.default_rng(0).random((2, 6, 6, 3), dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    "writer,name",
+    [
+        ("keras", "m.keras"),
+        ("keras", "w.weights.h5"),
+        ("keras", "m.h5"),
+        ("tf_keras", "m.h5"),
+        ("tf_keras", "w.h5"),
+    ],
+)
+def test_functional_keras_files_load_into_numpykeras(tmp_path, keras, tf_keras, writer, name):
+    lib = _lib(writer, keras, tf_keras)
+    source = build_func(lib)
     source.set_weights(random_weights(source))
     path = tmp_path / name
-    if name == "w.weights.h5":
+    if name.startswith("w."):
         source.save_weights(path)
     else:
         source.save(path)
-    x = np.random.default_rng(0).random((2, 6, 6, 3), dtype=np.float32)
+    x = _func_inputs()
+    expected = predict(source, x)
+    clear_session()
     target = build_func(nk)
+    target.set_weights(random_weights(target, seed=5))
     target.load_weights(path)  # keys conv2d / conv2d_1: the two branches must not swap
-    assert_forward_close(predict(target, x), predict(source, x))
-    if name != "w.weights.h5":
-        assert_forward_close(predict(nk.models.load_model(path), x), predict(source, x))
+    assert_forward_close(predict(target, x), expected)
+    if name.startswith("m."):  # Keras 2 or Keras 3 inbound_nodes
+        assert_forward_close(predict(nk.models.load_model(path), x), expected)
+
+
+@pytest.mark.parametrize(
+    "reader,name",
+    [
+        ("keras", "m.keras"),
+        ("keras", "w.weights.h5"),
+        ("keras", "m.h5"),
+        ("keras", "w.h5"),
+        ("tf_keras", "w.weights.h5"),
+        ("tf_keras", "w.h5"),
+        ("tf_keras", "m.h5"),
+    ],
+)
+def test_functional_numpykeras_files_load_into_keras(tmp_path, keras, tf_keras, reader, name):
+    clear_session()
+    source = build_func(nk)
+    source.set_weights(random_weights(source))
+    path = tmp_path / name
+    if name.startswith("w."):
+        source.save_weights(path)
+    else:
+        source.save(path)
+    lib = _lib(reader, keras, tf_keras)
+    x = _func_inputs()
+    expected = predict(source, x)
+    target = build_func(lib)
+    target.load_weights(path)
+    assert_forward_close(predict(target, x), expected)
+    if name.startswith("m."):
+        assert_forward_close(predict(lib.models.load_model(path), x), expected)
+
+
+# --------------------------------------------------------------------------- nested models
+
+
+def build_nested(lib):
+    inner = lib.models.Sequential(
+        [
+            lib.layers.Dense(4, activation="relu", name="d_in"),
+            lib.layers.BatchNormalization(name="bn_in"),
+        ],
+        name="inner",
+    )
+    return lib.models.Sequential([lib.Input((3,)), inner, lib.layers.Dense(2, name="out")])
+
+
+@pytest.mark.parametrize("name", ["m.keras", "w.weights.h5", "m.h5"])
+def test_nested_model_files_both_directions(tmp_path, keras, name):
+    x = np.random.default_rng(0).random((2, 3), dtype=np.float32)
+    source = build_nested(keras)
+    source.set_weights(random_weights(source))
+    save = (lambda m, p: m.save_weights(p)) if name.startswith("w.") else (lambda m, p: m.save(p))
+    save(source, tmp_path / name)
+    expected = predict(source, x)
+    clear_session()
+    ours = build_nested(nk)
+    ours.load_weights(tmp_path / name)
+    assert_forward_close(predict(ours, x), expected)
+    if name.startswith("m."):
+        assert_forward_close(predict(nk.models.load_model(tmp_path / name), x), expected)
+    # ... and back.
+    save(ours, tmp_path / ("nk_" + name))
+    theirs = build_nested(keras)
+    theirs.load_weights(tmp_path / ("nk_" + name))
+    assert_forward_close(predict(theirs, x), expected)
+    if name.startswith("m."):
+        assert_forward_close(
+            predict(keras.models.load_model(tmp_path / ("nk_" + name)), x), expected
+        )

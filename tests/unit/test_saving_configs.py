@@ -12,11 +12,11 @@ import h5py
 import numpy as np
 import pytest
 
-from tolerances import FORWARD_ATOL, FORWARD_RTOL, assert_forward_close
-
 import numpykeras as nk
 from numpykeras import layers as L
 from numpykeras.layers.layer import clear_session
+
+from tolerances import FORWARD_ATOL, FORWARD_RTOL, assert_forward_close
 
 
 @pytest.fixture(autouse=True)
@@ -41,12 +41,25 @@ def zeros(module=True):
 
 def k2_conv(batch_input_shape=None):
     config = {
-        "name": "conv2d", "trainable": True, "dtype": "float32", "filters": 3,
-        "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid",
-        "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1,
-        "activation": "relu", "use_bias": True, "kernel_initializer": glorot(),
-        "bias_initializer": zeros(), "kernel_regularizer": None, "bias_regularizer": None,
-        "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None,
+        "name": "conv2d",
+        "trainable": True,
+        "dtype": "float32",
+        "filters": 3,
+        "kernel_size": [3, 3],
+        "strides": [1, 1],
+        "padding": "valid",
+        "data_format": "channels_last",
+        "dilation_rate": [1, 1],
+        "groups": 1,
+        "activation": "relu",
+        "use_bias": True,
+        "kernel_initializer": glorot(),
+        "bias_initializer": zeros(),
+        "kernel_regularizer": None,
+        "bias_regularizer": None,
+        "activity_regularizer": None,
+        "kernel_constraint": None,
+        "bias_constraint": None,
     }
     if batch_input_shape:
         config["batch_input_shape"] = batch_input_shape
@@ -54,34 +67,81 @@ def k2_conv(batch_input_shape=None):
 
 
 def k2_bn(axis):
-    return {"class_name": "BatchNormalization", "config": {
-        "name": "batch_normalization", "trainable": True, "dtype": "float32", "axis": axis,
-        "momentum": 0.99, "epsilon": 0.001, "center": True, "scale": True,
-        "beta_initializer": zeros(), "gamma_initializer": {"class_name": "Ones", "config": {}},
-        "moving_mean_initializer": zeros(),
-        "moving_variance_initializer": {"class_name": "Ones", "config": {}},
-        "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
-        "gamma_constraint": None}}
+    return {
+        "class_name": "BatchNormalization",
+        "config": {
+            "name": "batch_normalization",
+            "trainable": True,
+            "dtype": "float32",
+            "axis": axis,
+            "momentum": 0.99,
+            "epsilon": 0.001,
+            "center": True,
+            "scale": True,
+            "beta_initializer": zeros(),
+            "gamma_initializer": {"class_name": "Ones", "config": {}},
+            "moving_mean_initializer": zeros(),
+            "moving_variance_initializer": {"class_name": "Ones", "config": {}},
+            "beta_regularizer": None,
+            "gamma_regularizer": None,
+            "beta_constraint": None,
+            "gamma_constraint": None,
+        },
+    }
 
 
 def k2_rest(kernel_initializer=None):
     return [
-        {"class_name": "MaxPooling2D", "config": {
-            "name": "max_pooling2d", "trainable": True, "dtype": "float32",
-            "pool_size": [2, 2], "padding": "valid", "strides": [2, 2],
-            "data_format": "channels_last"}},
-        {"class_name": "Flatten", "config": {
-            "name": "flatten", "trainable": True, "dtype": "float32",
-            "data_format": "channels_last"}},
-        {"class_name": "Dropout", "config": {
-            "name": "dropout", "trainable": True, "dtype": "float32", "rate": 0.5,
-            "noise_shape": None, "seed": None}},
-        {"class_name": "Dense", "config": {
-            "name": "dense", "trainable": True, "dtype": "float32", "units": 4,
-            "activation": "softmax", "use_bias": True,
-            "kernel_initializer": kernel_initializer or glorot(),
-            "bias_initializer": zeros(), "kernel_regularizer": None, "bias_regularizer": None,
-            "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None}},
+        {
+            "class_name": "MaxPooling2D",
+            "config": {
+                "name": "max_pooling2d",
+                "trainable": True,
+                "dtype": "float32",
+                "pool_size": [2, 2],
+                "padding": "valid",
+                "strides": [2, 2],
+                "data_format": "channels_last",
+            },
+        },
+        {
+            "class_name": "Flatten",
+            "config": {
+                "name": "flatten",
+                "trainable": True,
+                "dtype": "float32",
+                "data_format": "channels_last",
+            },
+        },
+        {
+            "class_name": "Dropout",
+            "config": {
+                "name": "dropout",
+                "trainable": True,
+                "dtype": "float32",
+                "rate": 0.5,
+                "noise_shape": None,
+                "seed": None,
+            },
+        },
+        {
+            "class_name": "Dense",
+            "config": {
+                "name": "dense",
+                "trainable": True,
+                "dtype": "float32",
+                "units": 4,
+                "activation": "softmax",
+                "use_bias": True,
+                "kernel_initializer": kernel_initializer or glorot(),
+                "bias_initializer": zeros(),
+                "kernel_regularizer": None,
+                "bias_regularizer": None,
+                "activity_regularizer": None,
+                "kernel_constraint": None,
+                "bias_constraint": None,
+            },
+        },
     ]
 
 
@@ -108,8 +168,15 @@ def random_values(model, seed=0):
     return values
 
 
-def write_full_model(path, model_config, values, layer_names, keras_version="2.15.0",
-                     training_config=None, optimizer_weights=None):
+def write_full_model(
+    path,
+    model_config,
+    values,
+    layer_names,
+    keras_version="2.15.0",
+    training_config=None,
+    optimizer_weights=None,
+):
     """A legacy full-model file as tf_keras writes it (Keras 2 weight names)."""
     with h5py.File(path, "w") as f:
         f.attrs["keras_version"] = keras_version
@@ -124,8 +191,11 @@ def write_full_model(path, model_config, values, layer_names, keras_version="2.1
         for name in layer_names:
             lg = g.create_group(name)
             arrays = values.get(name, [])
-            suffixes = ["kernel", "bias"] if len(arrays) == 2 else [
-                "gamma", "beta", "moving_mean", "moving_variance"]
+            suffixes = (
+                ["kernel", "bias"]
+                if len(arrays) == 2
+                else ["gamma", "beta", "moving_mean", "moving_variance"]
+            )
             names = [f"{name}/{s}:0" for s in suffixes[: len(arrays)]]
             lg.attrs["weight_names"] = names if names else np.zeros((0,), "float64")
             for n, a in zip(names, arrays):
@@ -152,40 +222,92 @@ LAYER_NAMES = ["conv2d", "batch_normalization", "max_pooling2d", "flatten", "dro
 def k2_training_config():
     return {
         "loss": "sparse_categorical_crossentropy",
-        "metrics": [[{"class_name": "MeanMetricWrapper", "config": {
-            "name": "accuracy", "dtype": "float32", "fn": "sparse_categorical_accuracy"}}]],
-        "weighted_metrics": None, "loss_weights": None,
-        "optimizer_config": {"class_name": "Custom>Adam", "config": {
-            "name": "Adam", "weight_decay": None, "clipnorm": None, "global_clipnorm": None,
-            "clipvalue": None, "use_ema": False, "ema_momentum": 0.99,
-            "ema_overwrite_frequency": None, "jit_compile": False, "is_legacy_optimizer": False,
-            "learning_rate": 0.0020000000949949026, "beta_1": 0.9, "beta_2": 0.999,
-            "epsilon": 1e-07, "amsgrad": False}},
+        "metrics": [
+            [
+                {
+                    "class_name": "MeanMetricWrapper",
+                    "config": {
+                        "name": "accuracy",
+                        "dtype": "float32",
+                        "fn": "sparse_categorical_accuracy",
+                    },
+                }
+            ]
+        ],
+        "weighted_metrics": None,
+        "loss_weights": None,
+        "optimizer_config": {
+            "class_name": "Custom>Adam",
+            "config": {
+                "name": "Adam",
+                "weight_decay": None,
+                "clipnorm": None,
+                "global_clipnorm": None,
+                "clipvalue": None,
+                "use_ema": False,
+                "ema_momentum": 0.99,
+                "ema_overwrite_frequency": None,
+                "jit_compile": False,
+                "is_legacy_optimizer": False,
+                "learning_rate": 0.0020000000949949026,
+                "beta_1": 0.9,
+                "beta_2": 0.999,
+                "epsilon": 1e-07,
+                "amsgrad": False,
+            },
+        },
     }
 
 
 def k2_sequential_config(bn_axis=(3,)):
-    return {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
-        {"class_name": "InputLayer", "config": {
-            "batch_input_shape": [None, 6, 6, 2], "dtype": "float32", "sparse": False,
-            "ragged": False, "name": "conv2d_input"}},
-        k2_conv([None, 6, 6, 2]), k2_bn(list(bn_axis)), *k2_rest()]}}
+    return {
+        "class_name": "Sequential",
+        "config": {
+            "name": "sequential",
+            "layers": [
+                {
+                    "class_name": "InputLayer",
+                    "config": {
+                        "batch_input_shape": [None, 6, 6, 2],
+                        "dtype": "float32",
+                        "sparse": False,
+                        "ragged": False,
+                        "name": "conv2d_input",
+                    },
+                },
+                k2_conv([None, 6, 6, 2]),
+                k2_bn(list(bn_axis)),
+                *k2_rest(),
+            ],
+        },
+    }
 
 
 def test_keras2_full_model_with_tf_keras_optimizer_state(tmp_path):
     values = random_values(reference_model())
     rng = np.random.default_rng(5)
     # tf_keras: iteration:0, then (m, v) per trainable variable, no learning_rate.
-    trainable = [("conv2d", "kernel", (3, 3, 2, 3)), ("conv2d", "bias", (3,)),
-                 ("batch_normalization", "gamma", (3,)), ("batch_normalization", "beta", (3,)),
-                 ("dense", "kernel", (12, 4)), ("dense", "bias", (4,))]
+    trainable = [
+        ("conv2d", "kernel", (3, 3, 2, 3)),
+        ("conv2d", "bias", (3,)),
+        ("batch_normalization", "gamma", (3,)),
+        ("batch_normalization", "beta", (3,)),
+        ("dense", "kernel", (12, 4)),
+        ("dense", "bias", (4,)),
+    ]
     opt = [("iteration:0", np.array(7, dtype="int64"))]
     for layer, w, shape in trainable:
         for slot in ("m", "v"):
             opt.append((f"Adam/{slot}/{layer}/{w}:0", rng.random(shape).astype("f4")))
     path = tmp_path / "k2.h5"
-    write_full_model(path, k2_sequential_config(), values, LAYER_NAMES,
-                     training_config=k2_training_config(), optimizer_weights=opt)
+    write_full_model(
+        path,
+        k2_sequential_config(),
+        values,
+        LAYER_NAMES,
+        training_config=k2_training_config(),
+        optimizer_weights=opt,
+    )
     loaded = nk.models.load_model(path)
     check_predictions(loaded, values)
     assert loaded.compiled and isinstance(loaded.optimizer, nk.optimizers.Adam)
@@ -207,8 +329,14 @@ def test_keras2_optimizer_state_that_does_not_fit_warns(tmp_path):
     values = random_values(reference_model())
     opt = [("iteration:0", np.array(3, dtype="int64")), ("Adam/m/x:0", np.ones(5, "f4"))]
     path = tmp_path / "k2.h5"
-    write_full_model(path, k2_sequential_config(), values, LAYER_NAMES,
-                     training_config=k2_training_config(), optimizer_weights=opt)
+    write_full_model(
+        path,
+        k2_sequential_config(),
+        values,
+        LAYER_NAMES,
+        training_config=k2_training_config(),
+        optimizer_weights=opt,
+    )
     with pytest.warns(UserWarning, match="freshly initialized optimizer"):
         loaded = nk.models.load_model(path)
     check_predictions(loaded, values)
@@ -227,8 +355,10 @@ def test_keras2_batchnorm_axis_spellings(tmp_path, bn_axis):
 
 def test_bare_list_sequential_config_without_input_layer(tmp_path):
     values = random_values(reference_model())
-    config = {"class_name": "Sequential", "config": [
-        k2_conv([None, 6, 6, 2]), k2_bn(-1), *k2_rest()]}
+    config = {
+        "class_name": "Sequential",
+        "config": [k2_conv([None, 6, 6, 2]), k2_bn(-1), *k2_rest()],
+    }
     path = tmp_path / "old.h5"
     write_full_model(path, config, values, LAYER_NAMES, keras_version="2.1.6")
     check_predictions(nk.models.load_model(path, compile=False), values)
@@ -236,8 +366,10 @@ def test_bare_list_sequential_config_without_input_layer(tmp_path):
 
 def test_old_initializer_spellings(tmp_path):
     values = random_values(reference_model())
-    old_init = {"class_name": "VarianceScaling", "config": {
-        "scale": 1.0, "mode": "fan_avg", "distribution": "uniform", "seed": None}}
+    old_init = {
+        "class_name": "VarianceScaling",
+        "config": {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform", "seed": None},
+    }
     layers = [k2_conv([None, 6, 6, 2]), k2_bn(-1), *k2_rest(kernel_initializer=old_init)]
     layers[0]["config"]["kernel_initializer"] = {"class_name": "glorot_uniform", "config": {}}
     config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers}}
@@ -248,33 +380,77 @@ def test_old_initializer_spellings(tmp_path):
 
 def test_keras3_legacy_config_spellings(tmp_path):
     values = random_values(reference_model())
-    policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
-              "registered_name": None}
-    layers = [{"class_name": "InputLayer", "config": {
-        "batch_shape": [None, 6, 6, 2], "dtype": "float32", "sparse": False,
-        "name": "input_layer"}}, k2_conv(), k2_bn(-1), *k2_rest()]
+    policy = {
+        "module": "keras",
+        "class_name": "DTypePolicy",
+        "config": {"name": "float32"},
+        "registered_name": None,
+    }
+    layers = [
+        {
+            "class_name": "InputLayer",
+            "config": {
+                "batch_shape": [None, 6, 6, 2],
+                "dtype": "float32",
+                "sparse": False,
+                "name": "input_layer",
+            },
+        },
+        k2_conv(),
+        k2_bn(-1),
+        *k2_rest(),
+    ]
     for entry in layers[1:]:
         entry["config"]["dtype"] = policy
         entry["module"] = "keras.layers"
         entry["registered_name"] = None
     layers[2]["config"].update({"synchronized": False, "renorm": False})
-    config = {"class_name": "Sequential", "config": {
-        "name": "sequential", "trainable": True, "dtype": policy, "layers": layers,
-        "build_input_shape": [None, 6, 6, 2]}}
-    training = {"loss": {"module": "keras.losses", "class_name":
-                         "SparseCategoricalCrossentropy", "config": {
-                             "name": "sparse_categorical_crossentropy", "reduction":
-                             "sum_over_batch_size", "from_logits": False, "ignore_class": None},
-                         "registered_name": None},
-                "loss_weights": None, "metrics": ["accuracy"], "weighted_metrics": None,
-                "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False,
-                "optimizer_config": {"class_name": "Adam", "config": {
-                    "name": "adam", "learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999,
-                    "epsilon": 1e-07, "amsgrad": False, "loss_scale_factor": None,
-                    "gradient_accumulation_steps": None}}}
+    config = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "sequential",
+            "trainable": True,
+            "dtype": policy,
+            "layers": layers,
+            "build_input_shape": [None, 6, 6, 2],
+        },
+    }
+    training = {
+        "loss": {
+            "module": "keras.losses",
+            "class_name": "SparseCategoricalCrossentropy",
+            "config": {
+                "name": "sparse_categorical_crossentropy",
+                "reduction": "sum_over_batch_size",
+                "from_logits": False,
+                "ignore_class": None,
+            },
+            "registered_name": None,
+        },
+        "loss_weights": None,
+        "metrics": ["accuracy"],
+        "weighted_metrics": None,
+        "run_eagerly": False,
+        "steps_per_execution": 1,
+        "jit_compile": False,
+        "optimizer_config": {
+            "class_name": "Adam",
+            "config": {
+                "name": "adam",
+                "learning_rate": 0.001,
+                "beta_1": 0.9,
+                "beta_2": 0.999,
+                "epsilon": 1e-07,
+                "amsgrad": False,
+                "loss_scale_factor": None,
+                "gradient_accumulation_steps": None,
+            },
+        },
+    }
     path = tmp_path / "k3.h5"
-    write_full_model(path, config, values, LAYER_NAMES, keras_version="3.15.1",
-                     training_config=training)
+    write_full_model(
+        path, config, values, LAYER_NAMES, keras_version="3.15.1", training_config=training
+    )
     loaded = nk.models.load_model(path)
     check_predictions(loaded, values)
     assert loaded.compiled
@@ -282,11 +458,21 @@ def test_keras3_legacy_config_spellings(tmp_path):
 
 def test_minimal_training_config_and_tf_keras_loss_dict(tmp_path):
     values = random_values(reference_model())
-    training = {"loss": {"class_name": "SparseCategoricalCrossentropy", "config": {
-        "reduction": "auto", "name": "sparse_categorical_crossentropy", "from_logits": False,
-        "ignore_class": None}}, "metrics": ["acc"], "weighted_metrics": None,
-        "loss_weights": None, "optimizer_config": {"class_name": "Adam",
-                                                   "config": {"learning_rate": 0.001}}}
+    training = {
+        "loss": {
+            "class_name": "SparseCategoricalCrossentropy",
+            "config": {
+                "reduction": "auto",
+                "name": "sparse_categorical_crossentropy",
+                "from_logits": False,
+                "ignore_class": None,
+            },
+        },
+        "metrics": ["acc"],
+        "weighted_metrics": None,
+        "loss_weights": None,
+        "optimizer_config": {"class_name": "Adam", "config": {"learning_rate": 0.001}},
+    }
     path = tmp_path / "k2.h5"
     write_full_model(path, k2_sequential_config(), values, LAYER_NAMES, training_config=training)
     with warnings.catch_warnings():

@@ -377,7 +377,7 @@ def test_atomic_write_leaves_nothing_when_no_old_file(tmp_path, name, monkeypatc
     assert os.listdir(tmp_path) == []
 
 
-# --------------------------------------------------------------------------- hand-written legacy files
+# ------------------------------------------------------------------- hand-written legacy files
 
 
 def _dense_values(seed=0):
@@ -390,13 +390,22 @@ def _dense_values(seed=0):
 
 def _dense_model():
     return nk.models.Sequential(
-        [L.Dense(3, input_shape=(4,), name="d1"), L.Activation("relu", name="act"),
-         L.Dense(2, name="d2")]
+        [
+            L.Dense(3, input_shape=(4,), name="d1"),
+            L.Activation("relu", name="act"),
+            L.Dense(2, name="d2"),
+        ]
     )
 
 
-def write_legacy(path, values, string_mode="vlen", chunk_layer_names=False, version=True,
-                 bias_first_datasets=True):
+def write_legacy(
+    path,
+    values,
+    string_mode="vlen",
+    chunk_layer_names=False,
+    version=True,
+    bias_first_datasets=True,
+):
     """A Keras 2 weights-only file written by hand, with the attribute variations of §2."""
 
     def strings(items):

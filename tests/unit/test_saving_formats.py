@@ -11,12 +11,13 @@ import zipfile
 import h5py
 import numpy as np
 import pytest
-from tolerances import FILE_ROUND_TRIP_ATOL
 
 import numpykeras as nk
 from numpykeras import layers as L
 from numpykeras.layers.layer import clear_session
 from numpykeras.saving import h5_utils
+
+from tolerances import FILE_ROUND_TRIP_ATOL
 
 
 def make_model(seed=0, names=None):
@@ -150,8 +151,10 @@ def test_weights_h5_unbuilt_optimizer_warns_like_keras(tmp_path):
     model.save_weights(tmp_path / "w.weights.h5")
     n_saved = len(model.optimizer.variables)
     other = _compiled(seed=4)
-    with pytest.warns(UserWarning, match=f"because it has 2 variables whereas the saved "
-                      f"optimizer has {n_saved} variables"):
+    with pytest.warns(
+        UserWarning,
+        match=f"because it has 2 variables whereas the saved optimizer has {n_saved} variables",
+    ):
         other.load_weights(tmp_path / "w.weights.h5")
     assert_same_weights(model, other)
 
@@ -172,7 +175,12 @@ def test_weights_h5_layout_matches_keras(tmp_path):
     with h5py.File(tmp_path / "w.weights.h5", "r") as f:
         assert f["vars"].attrs["name"] == model.name
         assert set(f["layers"].keys()) == {
-            "conv2d", "batch_normalization", "max_pooling2d", "flatten", "dropout", "dense",
+            "conv2d",
+            "batch_normalization",
+            "max_pooling2d",
+            "flatten",
+            "dropout",
+            "dense",
         }
         assert f["layers/conv2d/vars"].attrs["name"] == "first"  # real name only in @name
         assert f["layers/dense/vars"].attrs["name"] == "head"
@@ -199,7 +207,9 @@ def test_weights_h5_per_class_counters(tmp_path):
     with h5py.File(tmp_path / "w.weights.h5", "r") as f:
         assert sorted(f["layers"].keys()) == ["activation", "dense", "dense_1", "dense_2"]
         assert f["layers/dense_1/vars"].attrs["name"] == "b"
-        np.testing.assert_array_equal(f["layers/dense_2/vars/0"][()], model.layers[3].kernel.numpy())
+        np.testing.assert_array_equal(
+            f["layers/dense_2/vars/0"][()], model.layers[3].kernel.numpy()
+        )
 
 
 def test_optimizer_group_dtypes_and_order(tmp_path):
@@ -317,9 +327,12 @@ def test_legacy_full_model_layout(tmp_path):
     assert {"loss", "metrics", "weighted_metrics", "loss_weights", "optimizer_config"} <= set(
         training
     )
-    assert training["optimizer_config"]["class_name"] == "Adam"
-    assert len(opt_names) == len(model.optimizer.variables)
-    assert opt_names[0].endswith("iteration") and opt_names[1].endswith("learning_rate")
+    # tf_keras's spelling and order: "Custom>Adam"; iteration then slots, no learning_rate.
+    assert training["optimizer_config"]["class_name"] == "Custom>Adam"
+    assert training["optimizer_config"]["config"]["is_legacy_optimizer"] is False
+    assert len(opt_names) == len(model.optimizer.variables) - 1
+    assert opt_names[0].endswith("iteration")
+    assert not any(n.endswith("learning_rate") for n in opt_names)
 
 
 def test_long_layer_name_lists_are_chunked_and_read_back(tmp_path):
@@ -373,3 +386,86 @@ def test_overwrite_false_asks(tmp_path, monkeypatch):
     other = make_model(seed=3)
     other.load_weights(path)
     assert_same_weights(model, other)
+
+
+# --------------------------------------------------------------------------- nested / functional
+
+
+def make_nested():
+    inner = nk.models.Sequential(
+        [L.Dense(4, activation="relu", name="d_in"), L.BatchNormalization(name="bn_in")],
+        name="inner",
+    )
+    return nk.models.Sequential([L.Input((3,)), inner, L.Dense(2, name="out")])
+
+
+@pytest.mark.parametrize("name", ["w.weights.h5", "w.h5", "m.keras", "m.h5"])
+def test_nested_model_round_trip(tmp_path, name):
+    model = make_nested()
+    randomize(model)
+    path = tmp_path / name
+    model.save(path) if name.startswith("m.") else model.save_weights(path)
+    clear_session()
+    other = make_nested()
+    other.load_weights(path)
+    assert_same_weights(model, other)
+    if name == "w.weights.h5":
+        with h5py.File(path, "r") as f:
+            assert f["layers/sequential/vars"].attrs["name"] == "inner"
+            assert len(f["layers/sequential/layers/batch_normalization/vars"]) == 4
+    if name == "w.h5":
+        with h5py.File(path, "r") as f:
+            assert h5_utils.read_attr_list(f, "layer_names") == ["inner", "out"]
+            names = h5_utils.read_attr_list(f["inner"], "weight_names")
+            # Trainable weights of every sub-layer first, then the non-trainable ones.
+            assert [n.split("/")[-1] for n in names] == [
+                "kernel",
+                "bias",
+                "gamma",
+                "beta",
+                "moving_mean",
+                "moving_variance",
+            ]
+
+
+def make_functional():
+    inp = L.Input((5, 5, 2), name="img")
+    a = L.Conv2D(3, 3, padding="same", name="branch_a")(inp)
+    b = L.Conv2D(3, 1, name="branch_b")(inp)
+    x = L.Flatten(name="flatten")(L.Add(name="add")([a, b]))
+    return nk.models.Model(inp, L.Dense(2, name="head")(x))
+
+
+def test_functional_weights_keys_are_class_based_and_branches_do_not_swap(tmp_path):
+    model = make_functional()
+    randomize(model)
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5", "r") as f:
+        assert sorted(f["layers"].keys()) == [
+            "add",
+            "conv2d",
+            "conv2d_1",
+            "dense",
+            "flatten",
+            "input_layer",
+        ]
+        assert f["layers/conv2d/vars"].attrs["name"] == "branch_a"
+        assert f["layers/conv2d_1/vars"].attrs["name"] == "branch_b"
+        assert f["layers/conv2d_1/vars/0"].shape == (1, 1, 2, 3)
+    clear_session()
+    other = make_functional()
+    other.load_weights(tmp_path / "w.weights.h5")
+    assert_same_weights(model, other)
+
+
+@pytest.mark.parametrize("name", ["m.keras", "m.h5"])
+def test_functional_load_model_round_trip(tmp_path, name):
+    model = make_functional()
+    randomize(model)
+    model.save(tmp_path / name)
+    loaded = nk.models.load_model(tmp_path / name)
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+    x = np.random.default_rng(0).random((2, 5, 5, 2), dtype=np.float32)
+    out = loaded.predict(x, verbose=0)
+    assert isinstance(out, np.ndarray)
+    assert np.array_equal(out, model.predict(x, verbose=0))

@@ -76,7 +76,6 @@ class PReLU(Layer):
             regularizer=self.alpha_regularizer,
             constraint=self.alpha_constraint,
         )
-        axes = {}
         if self.shared_axes:
             axes = {
                 i: input_shape[i] for i in range(1, len(input_shape)) if i not in self.shared_axes

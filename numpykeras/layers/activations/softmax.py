@@ -31,7 +31,8 @@ class Softmax(Layer):
             not isinstance(a, (int, np.integer)) or isinstance(a, bool) for a in axes
         ):
             raise ValueError(
-                f"Argument `axis` of Softmax must be an int or a list of ints. Received: axis={axis}"
+                "Argument `axis` of Softmax must be an int or a list of ints. "
+                f"Received: axis={axis}"
             )
         self.axis = axis
 

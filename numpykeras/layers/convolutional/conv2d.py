@@ -10,7 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from numpykeras import ops
-from numpykeras.layers._common import activate, activation_backward, logits_if_fusable
+from numpykeras.layers._common import (
+    activate,
+    activation_backward,
+    is_plain_relu,
+    logits_if_fusable,
+)
 from numpykeras.layers.convolutional.base_conv import BaseConv
 
 
@@ -53,24 +58,33 @@ class Conv2D(BaseConv):
             groups=self.groups,
         )
 
-    def _linear(self, x):
-        if self.data_format == "channels_first":
-            x = _to_nhwc(x)
-        z = ops.conv2d(x, self.kernel.value, **self._conv_args())  # (N, Ho, Wo, filters)
-        if self.bias is not None:
-            z += self.bias.value
-        return z
+    def _conv(self, x, fuse_relu):
+        """``conv(x) + bias`` (then ReLU, in place, when ``fuse_relu``) on NHWC ``x``."""
+        bias = None if self.bias is None else self.bias.value
+        return ops.conv2d(  # (N, Ho, Wo, filters)
+            x,
+            self.kernel.value,
+            bias=bias,
+            activation="relu" if fuse_relu else None,
+            **self._conv_args(),
+        )
 
     def call(self, inputs, training=False):
-        y = activate(self.activation, self._linear(inputs))
+        x = _to_nhwc(inputs) if self.data_format == "channels_first" else inputs
+        fuse_relu = is_plain_relu(self.activation)
+        y = self._conv(x, fuse_relu)
+        if not fuse_relu:
+            y = activate(self.activation, y)
         return _to_nchw(y) if self.data_format == "channels_first" else y
 
     def forward(self, inputs, training=False):
         x = _to_nhwc(inputs) if self.data_format == "channels_first" else inputs
-        z = ops.conv2d(x, self.kernel.value, **self._conv_args())
-        if self.bias is not None:
-            z += self.bias.value
-        y = activate(self.activation, z)
+        if is_plain_relu(self.activation):
+            # relu(z) > 0 exactly where z > 0, so the output also stands in for z
+            z = y = self._conv(x, True)
+        else:
+            z = self._conv(x, False)
+            y = activate(self.activation, z)
         out = _to_nchw(y) if self.data_format == "channels_first" else y
         return out, (x, z, y)
 
@@ -78,6 +92,8 @@ class Conv2D(BaseConv):
         _, z, y = cache
         if self.data_format == "channels_first":
             dy = _to_nhwc(dy)
+        if is_plain_relu(self.activation):
+            return self._backward_linear(dy, cache, need_dx, relu_output=y)
         dz = activation_backward(self.activation, dy, z, y)
         return self._backward_linear(dz, cache, need_dx)
 
@@ -92,14 +108,20 @@ class Conv2D(BaseConv):
             dlogits = _to_nhwc(dlogits)
         return self._backward_linear(dlogits, cache, need_dx)
 
-    def _backward_linear(self, dz, cache, need_dx):
+    def _backward_linear(self, dz, cache, need_dx, relu_output=None):
         x = cache[0]
-        dx, dkernel = ops.conv2d_backward(
-            dz, x, self.kernel.value, need_dx=need_dx, **self._conv_args()
+        dx, dkernel, dbias = ops.conv2d_backward_fused(
+            dz,
+            x,
+            self.kernel.value,
+            need_dx=need_dx,
+            relu_output=relu_output,
+            use_bias=self.bias is not None,
+            **self._conv_args(),
         )
         grads = {self.kernel: dkernel}
         if self.bias is not None:
-            grads[self.bias] = dz.sum(axis=(0, 1, 2))
+            grads[self.bias] = dbias
         if dx is not None and self.data_format == "channels_first":
             dx = _to_nchw(dx)
         return dx, grads

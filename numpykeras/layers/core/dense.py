@@ -9,7 +9,9 @@ from numpykeras.layers._common import (
     activate,
     activation_backward,
     constraint_config,
+    is_plain_relu,
     logits_if_fusable,
+    relu_in_place,
     weight_args_config,
 )
 from numpykeras.layers.layer import InputSpec, Layer
@@ -103,11 +105,17 @@ class Dense(Layer):
         return z
 
     def call(self, inputs, training=False):
+        if is_plain_relu(self.activation):
+            return relu_in_place(self._linear(inputs))  # z is a fresh array: no copy
         return activate(self.activation, self._linear(inputs))
 
     def forward(self, inputs, training=False):
         z = self._linear(inputs)
-        y = activate(self.activation, z)
+        if is_plain_relu(self.activation):
+            # relu(z) > 0 exactly where z > 0, so the output also stands in for z
+            z = y = relu_in_place(z)
+        else:
+            y = activate(self.activation, z)
         return y, (inputs, z, y)
 
     def backward(self, dy, cache, need_dx=True):

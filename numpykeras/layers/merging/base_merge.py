@@ -14,7 +14,7 @@ from numpykeras.layers.layer import Layer
 
 
 def sum_to_shape(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """Undo broadcasting: sum ``grad`` over the axes along which an array of ``shape`` was stretched.
+    """Undo broadcasting: sum ``grad`` over the axes along which ``shape`` was stretched.
 
     Args:
         grad: the gradient with respect to the broadcast array.

@@ -1,4 +1,4 @@
-"""``Concatenate``: joins a list of inputs along one axis, and its functional form ``concatenate``."""
+"""``Concatenate``: joins a list of inputs along an axis; its functional form ``concatenate``."""
 
 from __future__ import annotations
 

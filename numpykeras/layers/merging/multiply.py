@@ -1,4 +1,4 @@
-"""``Multiply``: the elementwise product of a list of inputs, and its functional form ``multiply``."""
+"""``Multiply``: the elementwise product of a list of inputs; its functional form ``multiply``."""
 
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ class Cropping1D(Layer):
         return inputs[:, start : inputs.shape[1] - end, :]
 
     def forward(self, inputs, training=False):
-        return self.call(inputs), inputs.shape
+        return self.call(inputs), None
 
     def backward(self, dy, cache, need_dx=True):
         start, end = self.cropping

@@ -1,0 +1,555 @@
+"""Model-level training behaviour (no TensorFlow).
+
+Data order (``shuffle``, ``validation_split``), reproducibility under ``set_random_seed``, input
+errors raised before any weight changes, callbacks acting inside ``fit``, and float64
+finite-difference checks of whole-model gradients (``model._loss_and_gradients``) for a shared
+layer, a nested Sequential and the reference CNN.
+"""
+
+import csv
+import math
+
+import numpy as np
+import pytest
+import tolerances as tol
+from gradcheck import numerical_gradient
+
+import numpykeras as nk
+from numpykeras import layers, models
+from numpykeras.layers import Layer
+
+F64 = "float64"
+
+
+class _TestAdd(Layer):
+    """Elementwise sum of a list of same-shape inputs (numpykeras has no merge layers yet)."""
+
+    def call(self, inputs, training=False):
+        return sum(inputs[1:], inputs[0])
+
+    def forward(self, inputs, training=False):
+        return self.call(inputs), len(inputs)
+
+    def backward(self, dy, cache, need_dx=True):
+        return ([dy] * cache if need_dx else None), {}
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+
+def _add(**kwargs):
+    add = getattr(layers, "Add", None)
+    return add(**kwargs) if add is not None else _TestAdd(**kwargs)
+
+
+class _Recorder(Layer):
+    """An identity layer that writes down column 0 (a sample id) of every batch it sees."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.train_batches, self.infer_batches = [], []
+
+    def call(self, inputs, training=False):
+        self.infer_batches.append(inputs[:, 0].astype(int).tolist())
+        return inputs
+
+    def forward(self, inputs, training=False):
+        self.train_batches.append(inputs[:, 0].astype(int).tolist())
+        return inputs, None
+
+    def backward(self, dy, cache, need_dx=True):
+        return (dy if need_dx else None), {}
+
+
+def _recording_model(features=3):
+    recorder = _Recorder()
+    model = models.Sequential(
+        [layers.Input((features,)), recorder, layers.Dense(2, activation="softmax")]
+    )
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    return model, recorder
+
+
+def _id_data(n, features=3):
+    x = np.zeros((n, features), dtype="float32")
+    x[:, 0] = np.arange(n)
+    x[:, 1:] = np.random.default_rng(0).normal(size=(n, features - 1))
+    return x, np.arange(n) % 2
+
+
+def _snapshot(model):
+    return [v.numpy() for v in model.weights]
+
+
+def _assert_unchanged(model, snapshot):
+    assert len(model.weights) == len(snapshot)
+    for v, before in zip(model.weights, snapshot):
+        np.testing.assert_array_equal(v.value, before, err_msg=f"{v.path} changed")
+
+
+# --------------------------------------------------------------------------- data order
+
+
+def test_shuffle_false_feeds_batches_in_order():
+    model, recorder = _recording_model()
+    x, y = _id_data(10)
+    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    in_order = [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert recorder.train_batches == in_order + in_order
+
+
+def test_shuffle_true_permutes_every_epoch():
+    nk.utils.set_random_seed(3)
+    model, recorder = _recording_model()
+    x, y = _id_data(12)
+    model.fit(x, y, batch_size=5, epochs=3, shuffle=True, verbose=0)
+    batches = recorder.train_batches
+    assert [len(b) for b in batches] == [5, 5, 2] * 3
+    epochs = [sum(batches[3 * e : 3 * e + 3], []) for e in range(3)]
+    for order in epochs:
+        assert sorted(order) == list(range(12))  # every sample exactly once per epoch
+    assert epochs[0] != list(range(12)) and epochs[0] != epochs[1] != epochs[2]
+
+
+def test_validation_split_takes_the_last_fraction():
+    model, recorder = _recording_model()
+    x, y = _id_data(10)
+    history = model.fit(
+        x, y, batch_size=3, epochs=2, validation_split=0.25, shuffle=True, verbose=0
+    )
+    split_at = int(math.floor(10 * (1 - 0.25)))  # 7, as Keras computes it
+    trained = sorted(set(sum(recorder.train_batches, [])))
+    assert trained == list(range(split_at))
+    validated = sum(recorder.infer_batches, [])
+    assert set(range(split_at, 10)) <= set(validated) and max(validated) == 9
+    assert min(v for v in validated if v >= split_at) == split_at
+    # The validation loss is the loss on exactly those samples.
+    assert history.history["val_loss"][-1] == pytest.approx(
+        model.evaluate(x[split_at:], y[split_at:], verbose=0), rel=1e-6
+    )
+
+
+def test_validation_split_out_of_range_raises():
+    model, _ = _recording_model()
+    x, y = _id_data(10)
+    with pytest.raises(ValueError, match="validation_split"):
+        model.fit(x, y, validation_split=1.5, verbose=0)
+
+
+# --------------------------------------------------------------------------- reproducibility
+
+
+def _seeded_run(seed):
+    nk.utils.set_random_seed(seed)
+    model = models.Sequential(
+        [
+            layers.Input((6,)),
+            layers.Dense(16, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)  # the data itself is fixed
+    x = rng.normal(size=(40, 6)).astype("float32")
+    y = rng.integers(0, 3, size=40)
+    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=True, verbose=0)
+    return model.get_weights(), history.history["loss"]
+
+
+def test_set_random_seed_makes_training_reproducible():
+    weights_a, loss_a = _seeded_run(123)
+    weights_b, loss_b = _seeded_run(123)
+    assert loss_a == loss_b
+    for a, b in zip(weights_a, weights_b):
+        np.testing.assert_array_equal(a, b)
+    # A different seed gives a different initialisation, shuffle and dropout masks.
+    weights_c, _ = _seeded_run(124)
+    assert any(not np.array_equal(a, c) for a, c in zip(weights_a, weights_c))
+
+
+def test_dropout_masks_follow_the_seed():
+    """Same initial weights and data order, different seeds for the dropout draws only."""
+
+    def run(seed):
+        nk.utils.set_random_seed(0)
+        model = models.Sequential(
+            [layers.Input((6,)), layers.Dense(8), layers.Dropout(0.5), layers.Dense(2)]
+        )
+        model.compile(optimizer="sgd", loss="mse")
+        nk.utils.set_random_seed(seed)
+        x = np.ones((16, 6), dtype="float32")
+        model.fit(x, np.zeros((16, 2), "float32"), batch_size=4, shuffle=False, verbose=0)
+        return model.get_weights()
+
+    a, b, c = run(1), run(1), run(2)
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    assert any(not np.array_equal(u, w) for u, w in zip(a, c))
+
+
+# --------------------------------------------------------------------------- errors first
+
+
+def _bn_model(loss="sparse_categorical_crossentropy"):
+    nk.utils.set_random_seed(0)
+    model = models.Sequential(
+        [
+            layers.Input((6,)),
+            layers.Dense(8),
+            layers.BatchNormalization(),
+            layers.Dropout(0.5),
+            layers.Dense(4, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+    return model
+
+
+def _bad_at(labels, index, value):
+    labels = labels.copy()
+    labels[index] = value
+    return labels
+
+
+_RNG = np.random.default_rng(7)
+_X = _RNG.normal(size=(40, 6)).astype("float32")
+_Y = _RNG.integers(0, 4, size=40)
+
+ERROR_CASES = {
+    # The bad label is in the last batch: nothing may be trained before the error.
+    "label_too_large": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X, _bad_at(_Y, 37, 4), batch_size=8, verbose=0),
+        r"Received a label value of 4 which is outside the valid range of \[0, 4\)",
+    ),
+    "label_negative": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X, _bad_at(_Y, 39, -1), batch_size=8, verbose=0),
+        r"label value of -1 which is outside the valid range",
+    ),
+    "validation_label_too_large": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X, _Y, validation_data=(_X[:8], _bad_at(_Y[:8], 7, 9)), verbose=0),
+        r"label value of 9",
+    ),
+    "x_y_lengths_differ": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X, _Y[:39], verbose=0),
+        r"Data cardinality is ambiguous.*'x' sizes: 40\n'y' sizes: 39",
+    ),
+    "sample_weight_length_differs": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X, _Y, sample_weight=np.ones(30), verbose=0),
+        r"'sample_weight' sizes: 30",
+    ),
+    "one_hot_labels_to_sparse_ce": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X, np.eye(4, dtype="float32")[_Y], verbose=0),
+        r"must have rank \(ndim\) `target.ndim - 1`",
+    ),
+    "class_indices_to_categorical_ce": (
+        "categorical_crossentropy",
+        lambda m: m.fit(_X, _Y, verbose=0),
+        r"`target` and `output` must have the same rank",
+    ),
+    "class_weight_with_sample_weight": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X, _Y, sample_weight=np.ones(40), class_weight={0: 2.0}, verbose=0),
+        r"You cannot `class_weight` and `sample_weight` at the same time\.",
+    ),
+    "wrong_input_shape": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X[:, :5], _Y, verbose=0),
+        r"incompatible with the layer: expected shape=\(None, 6\)",
+    ),
+    "train_on_batch_label_too_large": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.train_on_batch(_X[:8], _bad_at(_Y[:8], 5, 4)),
+        r"label value of 4",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ERROR_CASES))
+def test_bad_inputs_raise_before_any_weight_changes(case):
+    loss, call, match = ERROR_CASES[case]
+    model = _bn_model(loss)
+    snapshot = _snapshot(model)  # includes BatchNormalization's moving statistics
+    with pytest.raises(ValueError, match=match):
+        call(model)
+    _assert_unchanged(model, snapshot)
+    assert int(model.optimizer.iterations.numpy()) == 0
+    # ... and the model still trains afterwards.
+    good_y = np.eye(4, dtype="float32")[_Y] if loss == "categorical_crossentropy" else _Y
+    model.fit(_X, good_y, batch_size=8, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 5
+
+
+def test_fit_on_empty_data_raises():
+    model = _bn_model()
+    with pytest.raises(ValueError):
+        model.fit(_X[:0], _Y[:0], verbose=0)
+
+
+# --------------------------------------------------------------------------- callbacks in fit
+
+
+def _regression(seed=0, n=32):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    w = rng.normal(size=(4, 1)).astype("float32")
+    return x, x @ w
+
+
+def _linear_model(lr=0.1, seed=0):
+    nk.utils.set_random_seed(seed)
+    model = models.Sequential([layers.Input((4,)), layers.Dense(1)])
+    model.compile(optimizer=nk.optimizers.SGD(learning_rate=lr), loss="mse")
+    return model
+
+
+def test_terminate_on_nan_stops_and_keeps_last_good_weights():
+    x, y = _regression()
+    x[13, 2] = np.nan  # in the second batch of 8
+    model = _linear_model()
+    reference = _linear_model()
+    reference.fit(x[:8], y[:8], batch_size=8, shuffle=False, verbose=0)  # the good first batch
+    history = model.fit(
+        x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+        callbacks=[nk.callbacks.TerminateOnNaN()],
+    )
+    assert model.stop_training
+    assert history.epoch == [0] and np.isnan(history.history["loss"][0])
+    for v, expected in zip(model.weights, reference.get_weights()):
+        assert np.all(np.isfinite(v.value)), f"{v.path} is not finite"
+        np.testing.assert_array_equal(v.value, expected)
+
+
+def test_early_stopping_restores_best_weights():
+    x, y = _regression(1)
+    # Validation targets of the opposite sign: the better the fit, the worse val_loss.
+    x_val, y_val = x[:10], -y[:10]
+    model = _linear_model(lr=0.05)
+    seen = []
+    recorder = nk.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append((logs["val_loss"], model.get_weights()))
+    )
+    stopper = nk.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    history = model.fit(
+        x, y, batch_size=8, epochs=30, shuffle=False, verbose=0,
+        validation_data=(x_val, y_val), callbacks=[recorder, stopper],
+    )
+    best = int(np.argmin([loss for loss, _ in seen]))
+    assert len(history.epoch) == best + 3 < 30  # stopped after `patience` worse epochs
+    assert stopper.stopped_epoch == best + 2
+    for value, expected in zip(model.get_weights(), seen[best][1]):
+        np.testing.assert_array_equal(value, expected)
+    assert not np.array_equal(model.get_weights()[0], seen[-1][1][0])
+
+
+def test_reduce_lr_on_plateau_changes_the_optimizer_learning_rate():
+    x, y = _regression(2)
+    model = _linear_model(lr=0.1)
+    reduce = nk.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=1e9)
+    history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0, callbacks=[reduce])
+    assert model.optimizer.learning_rate == pytest.approx(0.025)
+    # Logged: the rate in use during each epoch (epoch 0 improves on +inf; then every epoch halves).
+    np.testing.assert_allclose(history.history["learning_rate"], [0.1, 0.1, 0.05], rtol=1e-6)
+    # The reduced rate is the one the updates use.
+    manual = _linear_model(lr=0.1)
+    for lr in (0.1, 0.1, 0.05):
+        manual.optimizer.learning_rate = lr
+        manual.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), manual.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_learning_rate_scheduler_inside_fit():
+    x, y = _regression(3)
+    model = _linear_model(lr=0.3)
+    scheduler = nk.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))
+    history = model.fit(
+        x, y, batch_size=8, epochs=3, shuffle=False, verbose=0, callbacks=[scheduler]
+    )
+    np.testing.assert_allclose(history.history["learning_rate"], [0.1, 0.05, 0.1 / 3], rtol=1e-6)
+    assert model.optimizer.learning_rate == pytest.approx(0.1 / 3)
+    manual = _linear_model(lr=0.3)
+    for epoch in range(3):
+        manual.optimizer.learning_rate = 0.1 / (epoch + 1)
+        manual.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), manual.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_csv_logger_writes_the_history(tmp_path):
+    x, y = _regression(4)
+    model = _linear_model()
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    path = tmp_path / "log.csv"
+    history = model.fit(
+        x, y, batch_size=8, epochs=3, verbose=0, validation_data=(x[:8], y[:8]),
+        callbacks=[nk.callbacks.CSVLogger(str(path))],
+    )
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["epoch", "loss", "mae", "val_loss", "val_mae"]
+    assert [int(r[0]) for r in rows[1:]] == [0, 1, 2]
+    for column, key in enumerate(rows[0][1:], start=1):
+        np.testing.assert_allclose(
+            [float(r[column]) for r in rows[1:]], history.history[key], rtol=1e-7
+        )
+
+
+def test_stop_training_from_a_lambda_callback():
+    x, y = _regression(5)
+    model = _linear_model()
+
+    def stop_after_second_batch(batch, logs):
+        if batch == 1:
+            model.stop_training = True
+
+    history = model.fit(
+        x, y, batch_size=8, epochs=5, shuffle=False, verbose=0,
+        callbacks=[nk.callbacks.LambdaCallback(on_train_batch_end=stop_after_second_batch)],
+    )
+    assert history.epoch == [0]
+    assert int(model.optimizer.iterations.numpy()) == 2
+
+
+def test_model_checkpoint_writes_loadable_files(tmp_path):
+    pytest.importorskip("numpykeras.saving.saving_api", reason="saving is not available yet")
+    x, y = _regression(6)
+    model = _linear_model()
+    weights_path = str(tmp_path / "w_{epoch:02d}.weights.h5")
+    model_path = str(tmp_path / "best.keras")
+    model.fit(
+        x, y, batch_size=8, epochs=2, shuffle=False, verbose=0,
+        callbacks=[
+            nk.callbacks.ModelCheckpoint(weights_path, save_weights_only=True),
+            nk.callbacks.ModelCheckpoint(model_path, monitor="loss", save_best_only=True),
+        ],
+    )
+    assert (tmp_path / "w_01.weights.h5").exists() and (tmp_path / "w_02.weights.h5").exists()
+    restored = _linear_model(seed=99)
+    restored.load_weights(str(tmp_path / "w_02.weights.h5"))
+    for a, b in zip(restored.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    loaded = nk.saving.load_model(model_path)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+# --------------------------------------------------------------------------- whole-model gradients
+
+
+def _check_model_gradients(model, x, y, sample_weight, entries=None, seed=0):
+    """``_loss_and_gradients`` vs float64 central differences of the inference loss ``model(x)``.
+
+    Checks every entry of each weight when ``entries`` is None, else ``entries`` random entries
+    and one random direction per weight (the directional derivative covers all entries at once).
+    """
+    loss, _, grads = model._loss_and_gradients(x, y, sample_weight)
+
+    def inference_loss():
+        return float(model._loss_obj(y, model(x), sample_weight=sample_weight))
+
+    assert loss == pytest.approx(inference_loss(), rel=1e-12)
+    assert set(grads) == set(model.trainable_weights)
+    rng = np.random.default_rng(seed)
+    for v in model.trainable_weights:
+        g = grads[v]
+        assert g.dtype == np.float64 and g.shape == v.shape, v.path
+        if entries is None:
+            tol.assert_close(
+                g, numerical_gradient(inference_loss, v.value),
+                tol.FINITE_DIFF_ATOL, tol.FINITE_DIFF_RTOL, f"d{v.path}",
+            )
+            continue
+        flat = v.value.reshape(-1)  # a view: slices of it perturb the weight in place
+        for i in rng.choice(flat.size, size=min(entries, flat.size), replace=False):
+            numeric = numerical_gradient(inference_loss, flat[i : i + 1])[0]
+            tol.assert_close(
+                g.reshape(-1)[i], numeric, tol.FINITE_DIFF_ATOL, tol.FINITE_DIFF_RTOL,
+                f"d{v.path}[{i}]",
+            )
+        direction = rng.normal(size=v.shape)
+        step = np.zeros(1)
+        base = v.value.copy()
+
+        def directional_loss(step=step, base=base, direction=direction, v=v):
+            v.value[...] = base + step[0] * direction
+            value = inference_loss()
+            v.value[...] = base
+            return value
+
+        numeric = numerical_gradient(directional_loss, step)[0]
+        tol.assert_close(
+            np.sum(g * direction), numeric, tol.FINITE_DIFF_ATOL, tol.FINITE_DIFF_RTOL,
+            f"d{v.path} along a random direction",
+        )
+
+
+def test_shared_layer_gradients_accumulate():
+    nk.utils.set_random_seed(1)
+    a = nk.Input((4,), dtype=F64)
+    b = nk.Input((4,), dtype=F64)
+    shared = layers.Dense(5, activation="tanh", dtype=F64)
+    h = _add(dtype=F64)([shared(a), shared(b)])
+    out = layers.Dense(3, activation="softmax", dtype=F64)(h)
+    model = nk.Model([a, b], out)
+    model.compile(optimizer="sgd", loss=nk.losses.SparseCategoricalCrossentropy(dtype=F64))
+    assert sum(v is shared.kernel for v in model.trainable_weights) == 1
+    rng = np.random.default_rng(2)
+    x = [rng.normal(size=(6, 4)), rng.normal(size=(6, 4))]
+    y = rng.integers(0, 3, size=6)
+    model._ensure_loss(y, model(x))
+    _check_model_gradients(model, x, y, rng.uniform(0.5, 1.5, size=6))
+    # Each use contributes: the gradient is the sum of the two uses' gradients.
+    _, _, grads = model._loss_and_gradients(x, y, None)
+    _, _, grads_same = model._loss_and_gradients([x[0], x[0]], y, None)
+    assert not np.allclose(grads[shared.kernel], grads_same[shared.kernel])
+
+
+def test_nested_sequential_in_functional_gradients_and_training():
+    nk.utils.set_random_seed(4)
+    inner = models.Sequential(
+        [
+            layers.Input((4,), dtype=F64),
+            layers.Dense(6, activation="relu", dtype=F64),
+            layers.Dense(5, activation="tanh", dtype=F64),
+        ]
+    )
+    inputs = nk.Input((4,), dtype=F64)
+    outputs = layers.Dense(3, activation="softmax", dtype=F64)(inner(inputs))
+    model = nk.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss=nk.losses.SparseCategoricalCrossentropy(dtype=F64))
+    for v in inner.trainable_weights:
+        assert any(v is w for w in model.trainable_weights), v.path
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(7, 4)), rng.integers(0, 3, size=7)
+    model._ensure_loss(y, model(x))
+    _check_model_gradients(model, x, y, None)
+    before = inner.get_weights()
+    model.fit(x.astype("float32"), y, epochs=2, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, inner.get_weights()))
+
+
+def test_reference_cnn_gradients_match_finite_differences():
+    nk.utils.set_random_seed(6)
+    model = models.Sequential(
+        [
+            layers.Input((32, 32, 3), dtype=F64),
+            layers.Conv2D(32, (3, 3), activation="relu", dtype=F64),
+            layers.MaxPooling2D((2, 2), dtype=F64),
+            layers.Conv2D(64, (3, 3), activation="relu", dtype=F64),
+            layers.MaxPooling2D((2, 2), dtype=F64),
+            layers.Conv2D(64, (3, 3), activation="relu", dtype=F64),
+            layers.Flatten(dtype=F64),
+            layers.Dense(64, activation="relu", dtype=F64),
+            layers.Dense(10, activation="softmax", dtype=F64),
+        ]
+    )
+    model.compile(optimizer="sgd", loss=nk.losses.SparseCategoricalCrossentropy(dtype=F64))
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(2, 32, 32, 3)), rng.integers(0, 10, size=2)
+    model._ensure_loss(y, model(x))
+    _check_model_gradients(model, x, y, np.array([0.7, 1.3]), entries=3)
