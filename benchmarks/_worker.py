@@ -10,7 +10,8 @@ Requests:
     {"cmd": "setup", "seed": 0}                     -> versions, BLAS and thread info
     {"cmd": "run", "task": {...}}                   -> {"seconds": float}
     {"cmd": "check", "model": "cnn32", "n": 8}      -> {"outputs": [...]} (the first n images)
-    {"cmd": "save_weights", "model": m, "path": p}  -> {}
+    {"cmd": "save", "model": m, "dir": d}           -> {} (writes d/m.keras and d/m.weights.h5)
+    {"cmd": "probe", "model": m, "dir": d}          -> {"load_model": bool, "load_weights": bool}
     {"cmd": "quit"}
 """
 
@@ -114,8 +115,29 @@ class Framework:
         out = self.model(name, seed).predict_on_batch(x[:n])
         return np.asarray(out, dtype=np.float64).ravel().tolist()
 
-    def save_weights(self, name, path, seed):
-        self.model(name, seed).save_weights(path)
+    def save(self, name, directory, seed):
+        model = self.model(name, seed)
+        model.save(os.path.join(directory, f"{name}.keras"))
+        model.save_weights(os.path.join(directory, f"{name}.weights.h5"))
+
+    def probe(self, name, directory, seed):
+        """Which of the files written by ``save`` this framework loads back correctly."""
+        x, _ = self.images(_models.image_size(name), 8, seed)
+        expected = np.asarray(self.model(name, seed).predict_on_batch(x))
+        result = {}
+        for how in ("load_model", "load_weights"):
+            try:
+                if how == "load_model":
+                    model = self.models_module.load_model(os.path.join(directory, f"{name}.keras"))
+                else:
+                    model = _models.build(name, self.layers, self.models_module)
+                    model.load_weights(os.path.join(directory, f"{name}.weights.h5"))
+                got = np.asarray(model.predict_on_batch(x))
+                result[how] = bool(np.allclose(got, expected, rtol=1e-4, atol=1e-6))
+            except Exception:
+                traceback.print_exc()  # to the worker's stderr log
+                result[how] = False
+        return result
 
 
 def shared_weights(shapes, seed):
@@ -241,9 +263,11 @@ def main(argv):
                 answer = {"seconds": fw.run(msg["task"], seed)}
             elif cmd == "check":
                 answer = {"outputs": fw.check(msg["model"], msg["n"], seed)}
-            elif cmd == "save_weights":
-                fw.save_weights(msg["model"], msg["path"], seed)
+            elif cmd == "save":
+                fw.save(msg["model"], msg["dir"], seed)
                 answer = {}
+            elif cmd == "probe":
+                answer = fw.probe(msg["model"], msg["dir"], seed)
             else:
                 raise ValueError(f"Unknown command: {cmd!r}")
         except Exception:

@@ -1,6 +1,6 @@
 """numpykeras vs TensorFlow (Keras 3), side by side, on the same models, data, batches and threads.
 
-Run from the repository root::
+Run (from any directory)::
 
     python3 benchmarks/bench.py            # a few minutes on 2 cores
     python3 benchmarks/bench.py --quick    # under a minute: fewer rounds and images
@@ -15,8 +15,12 @@ How it measures:
   data (their outputs are compared as a check), and every operation is warmed up once first;
 - the two workers ALTERNATE: each round runs every task once in numpykeras and once in TensorFlow,
   the order swapped every round; the table shows medians over rounds and the ratio of the medians;
-- cold start and peak memory are measured in a fresh ``python -c`` subprocess per run (wall time
-  from spawn to exit, peak RSS from ``wait4``), alternating too, after the workers have exited.
+- cold start and peak memory ("import, load a saved model, predict one image") are measured in a
+  fresh ``python -c`` subprocess per run (wall time from spawn to exit, peak RSS from ``wait4``),
+  alternating too, after the workers have exited. The model is saved by Keras (by numpykeras with
+  ``--no-tf``) as ``.keras`` and ``.weights.h5``; both sides ``load_model`` the ``.keras`` file if
+  numpykeras loads it correctly, else build the model and ``load_weights``, else only build it
+  (the output says which).
 
 The table goes to stdout as markdown; progress goes to stderr.
 """
@@ -266,12 +270,28 @@ def run_rounds(workers, tasks, rounds):
 
 # --------------------------------------------------------------------------------- cold start
 
+# What a cold start does after importing, by mode (see ``choose_cold_mode``).
+COLD_MODES = {
+    "load_model": (
+        "import, load_model(.keras), predict 1 image",
+        "model = models.load_model({keras_path!r})",
+    ),
+    "load_weights": (
+        "import, build in code, load_weights(.weights.h5), predict 1 image",
+        "from _models import reference_cnn\n"
+        "model = reference_cnn(layers, models)\n"
+        "model.load_weights({weights_path!r})",
+    ),
+    "build": (
+        "import, build in code (no saved file), predict 1 image",
+        "from _models import reference_cnn\nmodel = reference_cnn(layers, models)",
+    ),
+}
+
 COLD_START_CODE = """\
 import sys
 sys.path[:0] = [{repo!r}, {bench!r}]
 {imports}
-from _models import reference_cnn
-model = reference_cnn(layers, models)
 {load}
 import json
 import numpy as np
@@ -290,13 +310,45 @@ COLD_IMPORTS = {
 }
 
 
-def cold_start(framework, threads, env, weights_path):
+def choose_cold_mode(workers, nk_info, directory, notes):
+    """Save the reference CNN (by Keras when it runs) and pick what numpykeras can load back."""
+    if not nk_info["saving_api"]:
+        notes.append(
+            "numpykeras.saving.saving_api is missing: the cold start builds the model in code "
+            "and loads no file (both frameworks do the same)"
+        )
+        return "build"
+    writer = workers[-1]  # TensorFlow when it runs, else numpykeras
+    who = "Keras" if writer.framework == "tensorflow" else "numpykeras"
+    try:
+        writer.request("save", model="cnn32", dir=directory)
+        probe = workers[0].request("probe", model="cnn32", dir=directory)
+    except WorkerError as e:
+        progress(f"saving / loading failed, the cold start builds in code: {e}")
+        probe = {}
+    for mode in ("load_model", "load_weights"):
+        if probe.get(mode):
+            sides = "both sides" if len(workers) == 2 else "numpykeras"
+            notes.append(f"cold start: the saved files were written by {who}; {sides} {mode}")
+            return mode
+    notes.append(
+        f"cold start: numpykeras could not load the files written by {who}, so both sides build "
+        "the model in code instead"
+    )
+    return "build"
+
+
+def cold_start(framework, threads, env, mode, directory):
     """Wall seconds, peak RSS (MiB) and outputs of one fresh ``python -c`` run."""
+    load = COLD_MODES[mode][1].format(
+        keras_path=os.path.join(directory, "cnn32.keras"),
+        weights_path=os.path.join(directory, "cnn32.weights.h5"),
+    )
     code = COLD_START_CODE.format(
         repo=REPO_ROOT,
         bench=BENCH_DIR,
         imports=COLD_IMPORTS[framework].format(threads=threads),
-        load=f"model.load_weights({weights_path!r})" if weights_path else "",
+        load=load,
     )
     with tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
@@ -511,9 +563,7 @@ def report(args, plan, samples, cold, info, notes, load_before, load_after):
         for metric, label, task in plan["main"]
     ]
     if cold:
-        what = "import, build, load .weights.h5, predict 1 image"
-        if not cold["loads_weights"]:
-            what = "import, build in code (no weights file), predict 1 image"
+        what = COLD_MODES[cold["mode"]][0]
         rows.append(
             (
                 "cold start",
@@ -606,7 +656,9 @@ def parse_args(argv=None):
         action="store_true",
         help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (both) in the benchmark's processes",
     )
-    parser.add_argument("--json", metavar="PATH", help="also write every raw sample to PATH")
+    parser.add_argument(
+        "--json", metavar="PATH", help="also write every raw sample (seconds) as JSON"
+    )
     args = parser.parse_args(argv)
     if args.rounds is None:
         args.rounds = 2 if args.quick else 5
@@ -661,19 +713,7 @@ def main(argv=None):
                 f"same model check: reference CNN outputs on 8 images differ by at most {diff:.1e}"
             )
 
-        # A .weights.h5 for the cold start: written by Keras when it runs, else by numpykeras.
-        weights_path = None
-        if info["numpykeras"]["saving_api"]:
-            weights_path = os.path.join(tmp, "cnn.weights.h5")
-            writer = workers[-1]
-            writer.request("save_weights", model="cnn32", path=weights_path)
-            who = "Keras" if writer.framework == "tensorflow" else "numpykeras"
-            notes.append(f"cold start loads a .weights.h5 written by {who}")
-        else:
-            notes.append(
-                "numpykeras.saving.saving_api is missing: the cold start builds the model in code "
-                "and loads no weights file (both frameworks do the same)"
-            )
+        cold_mode = choose_cold_mode(workers, info["numpykeras"], tmp, notes)
 
         progress(f"{args.rounds} alternating rounds of {len(tasks)} tasks ...")
         samples = run_rounds(workers, tasks, args.rounds)
@@ -685,17 +725,17 @@ def main(argv=None):
         cold = None
         if args.cold_rounds:
             progress(f"{args.cold_rounds} cold start(s) per framework ...")
-            cold = {"loads_weights": weights_path is not None}
+            cold = {"mode": cold_mode}
             for fw in info:
                 cold[fw] = {"seconds": [], "rss": [], "outputs": None}
             order = list(info)
             for r in range(args.cold_rounds):
                 for fw in order if r % 2 == 0 else order[::-1]:
-                    seconds, rss, outputs = cold_start(fw, args.threads, env, weights_path)
+                    seconds, rss, outputs = cold_start(fw, args.threads, env, cold_mode, tmp)
                     cold[fw]["seconds"].append(seconds)
                     cold[fw]["rss"].append(rss)
                     cold[fw]["outputs"] = outputs
-            if weights_path and "tensorflow" in cold:
+            if cold_mode != "build" and "tensorflow" in cold:
                 diff = max(
                     abs(a - b)
                     for a, b in zip(cold["numpykeras"]["outputs"], cold["tensorflow"]["outputs"])

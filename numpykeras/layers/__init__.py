@@ -13,7 +13,11 @@ from numpykeras.layers.activations.leaky_relu import LeakyReLU
 from numpykeras.layers.activations.prelu import PReLU
 from numpykeras.layers.activations.relu import ReLU
 from numpykeras.layers.activations.softmax import Softmax
+from numpykeras.layers.convolutional.conv1d import Conv1D
 from numpykeras.layers.convolutional.conv2d import Conv2D
+from numpykeras.layers.convolutional.conv2d_transpose import Conv2DTranspose
+from numpykeras.layers.convolutional.depthwise_conv2d import DepthwiseConv2D
+from numpykeras.layers.convolutional.separable_conv2d import SeparableConv2D
 from numpykeras.layers.core.activation import Activation
 from numpykeras.layers.core.dense import Dense
 from numpykeras.layers.core.embedding import Embedding
@@ -50,7 +54,10 @@ from numpykeras.layers.reshaping.zero_padding1d import ZeroPadding1D
 from numpykeras.layers.reshaping.zero_padding2d import ZeroPadding2D
 
 # Keras's aliases.
+Convolution1D = Conv1D
 Convolution2D = Conv2D
+Convolution2DTranspose = Conv2DTranspose
+SeparableConvolution2D = SeparableConv2D
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D

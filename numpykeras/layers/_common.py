@@ -22,7 +22,7 @@ def activation_backward(activation, dy, z, y):
 
 
 def is_plain_relu(activation) -> bool:
-    """Whether ``activation`` is ``relu`` with Keras's defaults (which a layer can apply in place)."""
+    """Whether ``activation`` is plain ``relu`` (Keras's defaults), which can run in place."""
     return activation is activations.relu
 
 

@@ -260,8 +260,8 @@ class Functional(Model):
             for t, v in zip(node.output_tensors, outs):
                 values[id(t)] = v
         result = [values[id(t)] for t in self._outputs]
-        if len(result) == 1 and not isinstance(self._output_struct, (list, dict, tuple)):
-            return result[0]
+        if len(result) == 1 and not isinstance(self._output_struct, dict):
+            return result[0]  # a one-element output list gives the array itself, as in Keras
         return _pack(self._output_struct, result)
 
     def __call__(self, inputs, training=False, **kwargs):
@@ -482,7 +482,8 @@ def functional_from_config(cls, config, custom_objects=None):
     pending = []  # (layer, [node configs])
     for layer_data in config["layers"]:
         name = layer_data.get("name") or layer_data.get("config", {}).get("name")
-        layer = deserialize_layer(layer_data, custom_objects=custom_objects)
+        # Built when called below, inside the model's name scope (variable paths "model/layer/...").
+        layer = deserialize_layer(layer_data, custom_objects=custom_objects, build=False)
         created[name] = layer
         pending.append((layer, list(layer_data.get("inbound_nodes", []))))
     produced = {}  # (layer_name, node_index) -> output structure

@@ -468,10 +468,17 @@ class Model(Layer):
                 callback_list.on_train_batch_begin(step)
                 xb, yb = _take(x, index), _take(y, index)
                 swb = None if sample_weight is None else sample_weight[index]
-                backup = [v.numpy() for v in self.weights] if _nan_guard(callback_list) else None
+                guarded = None
+                if _nan_guard(callback_list):
+                    # Fix (h9): keep the optimizer's state (slots, step count) too, or the NaN
+                    # step leaves it NaN and any later training makes the weights NaN.
+                    if not self.optimizer.built:
+                        self.optimizer.build(self.trainable_weights)
+                    guarded = list(self.weights) + list(self.optimizer.variables)
+                backup = None if guarded is None else [v.numpy() for v in guarded]
                 loss = self._train_batch(xb, yb, swb)
                 if backup is not None and not np.isfinite(loss):
-                    for v, value in zip(self.weights, backup):
+                    for v, value in zip(guarded, backup):
                         v.assign(value)
                 logs = self._metric_logs()
                 callback_list.on_train_batch_end(step, logs)

@@ -272,7 +272,8 @@ class Sequential(Model):
             config = {"layers": config}
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for layer_config in config["layers"]:
-            model.add(deserialize_layer(layer_config, custom_objects=custom_objects), rebuild=False)
+            layer = deserialize_layer(layer_config, custom_objects=custom_objects, build=False)
+            model.add(layer, rebuild=False)
         build_shape = config.get("build_input_shape")
         if model._layers and isinstance(model._layers[0], InputLayer) and len(model._layers) > 1:
             model.build(model._layers[0].batch_shape)

@@ -9,10 +9,15 @@ How the regular convolution is computed (im2col):
   into a column matrix ``cols`` of shape ``(N * Ho * Wo, kh * kw * Cin)``, one row per output pixel,
   in the same (kh, kw, Cin) order as the HWIO kernel, so
   ``y = cols @ kernel.reshape(kh * kw * Cin, Cout)`` is ONE BLAS matmul;
-- the batch is processed in chunks so the column matrix stays a few MiB (bounded memory);
-- the kernel gradient is ``cols.T @ dy`` (one matmul per chunk) and the input gradient is
-  ``dy @ kernel[i, j].T`` per kernel offset, each added back into the input by one strided add
-  (col2im);
+- the batch is processed in chunks so the column matrix stays about 4 MiB (2 MiB per core with
+  two BLAS threads: L2-sized; memory stays bounded);
+- a bias rides inside the matmul: the column matrix gets a last column of ones and the kernel
+  matrix the bias as a last row; a ReLU is applied in place to each chunk's output while it is in
+  cache (``conv2d(..., bias=, activation="relu")``);
+- the kernel gradient is ``cols.T @ dy`` (one matmul per chunk; with the ones column its last row
+  is the bias gradient) and the input gradient is ``dy @ kernel[i, j].T`` per kernel offset, each
+  added back into the input by one strided add (col2im); :func:`conv2d_backward_fused` also takes
+  the ReLU's gradient chunk by chunk from the saved output;
 - with few input channels (an RGB input layer) the column matrix is built channel-major instead,
   ``(kh * kw * Cin, N * Ho * Wo)``, so the copies run over whole output rows;
 - a 1x1 convolution is a plain matmul on the (strided) input.
@@ -38,7 +43,7 @@ from numpykeras.ops.padding import (
 )
 
 # Target size of one chunk's column matrix (bytes); the batch is split so each chunk stays near it.
-_CHUNK_BYTES = 1024 * 1024
+_CHUNK_BYTES = 4 * 1024 * 1024
 # Below this many input channels the column matrix is channel-major (see _Im2ColChannelsFirst).
 _CHANNELS_FIRST_MAX_CIN = 8
 # Activations that conv2d can apply in place, block by block.
@@ -153,14 +158,23 @@ def _chunk_size(geo: _Geometry, itemsize: int) -> int:
 
 
 class _Im2Col:
-    """Gathers the column matrix of one batch chunk into a reusable buffer (one per call)."""
+    """Gathers the column matrix of one batch chunk into a reusable buffer (one per call).
 
-    def __init__(self, geo: _Geometry, chunk: int, dtype):
-        self.geo = geo
-        g = geo
+    With ``ones=True`` (groups == 1 only) the matrix has one more column, all ones, so that a bias
+    row appended to the kernel matrix adds the bias inside the matmul, and the same row of the
+    kernel gradient ``cols.T @ dy`` is the bias gradient.
+    """
+
+    def __init__(self, geo: _Geometry, chunk: int, dtype, ones=False):
+        self.geo = g = geo
+        width = g.groups * g.kh * g.kw * g.cin_per_group
+        self.buf = np.empty((chunk * g.ho * g.wo, width + int(ones)), dtype=dtype)
+        if ones:
+            self.buf[:, width] = 1
         # cols[b, oh, ow, group, i, j, c] = x_padded[b, oh*sh + i*dh, ow*sw + j*dw, group*cg + c]
-        self.cols = np.empty(
-            (chunk, g.ho, g.wo, g.groups, g.kh, g.kw, g.cin_per_group), dtype=dtype
+        # (a view of the first `width` columns of buf)
+        self.cols = self.buf[:, :width].reshape(
+            chunk, g.ho, g.wo, g.groups, g.kh, g.kw, g.cin_per_group
         )
         self.xpad = None
         if g.padded:
@@ -171,7 +185,7 @@ class _Im2Col:
             )
 
     def __call__(self, xc: np.ndarray) -> np.ndarray:
-        """Column matrix for the chunk ``xc`` (b, H, W, Cin), shape (b*Ho*Wo, groups, kh*kw*cg)."""
+        """Column matrix for the chunk ``xc`` (b, H, W, Cin): (b*Ho*Wo, groups*kh*kw*cg [+ 1])."""
         g = self.geo
         b = xc.shape[0]
         src = xc
@@ -186,22 +200,26 @@ class _Im2Col:
             strides=(s0, s1 * g.sh, s2 * g.sw, s3 * cg, s1 * g.dh, s2 * g.dw, s3),
             writeable=False,
         )
-        cols = self.cols[:b]
-        np.copyto(cols, windows)
-        return cols.reshape(b * g.ho * g.wo, g.groups, g.kh * g.kw * cg)
+        np.copyto(self.cols[:b], windows)
+        return self.buf[: b * g.ho * g.wo]
 
 
 class _Im2ColChannelsFirst:
-    """Column matrix in the transposed, channel-major layout ``(kh*kw*Cin, b*Ho*Wo)``.
+    """Column matrix in the transposed, channel-major layout ``(kh*kw*Cin [+ 1], b*Ho*Wo)``.
 
     Used for few input channels (e.g. an RGB input layer): gathering NHWC windows would copy runs of
     only ``Cin`` contiguous values, while here every run is a whole output row of ``Wo`` values. The
-    same layout makes the kernel gradient ``cols @ dy`` and the col2im adds just as cheap.
+    same layout makes the kernel gradient ``cols @ dy`` and the col2im adds just as cheap. With
+    ``ones=True`` a last row of ones carries the bias (see :class:`_Im2Col`).
     """
 
-    def __init__(self, geo: _Geometry, chunk: int, dtype):
+    def __init__(self, geo: _Geometry, chunk: int, dtype, ones=False):
         self.geo = g = geo
-        self.cols = np.empty((g.kh, g.kw, g.cin, chunk, g.ho, g.wo), dtype=dtype)
+        k = g.kh * g.kw * g.cin
+        self.buf = np.empty((k + int(ones), chunk * g.ho * g.wo), dtype=dtype)
+        if ones:
+            self.buf[k] = 1
+        self.cols = self.buf[:k].reshape(g.kh, g.kw, g.cin, chunk, g.ho, g.wo)  # a view
         # (Cin, b, H + pads, W + pads); zero borders are written once, each chunk fills the interior
         self.xpad = np.zeros(
             (g.cin, chunk, g.h + g.pad_top + g.pad_bottom, g.w + g.pad_left + g.pad_right),
@@ -209,7 +227,7 @@ class _Im2ColChannelsFirst:
         )
 
     def __call__(self, xc: np.ndarray) -> np.ndarray:
-        """Columns for the chunk ``xc`` (b, H, W, Cin), shape (kh*kw*Cin, b*Ho*Wo)."""
+        """Columns for the chunk ``xc`` (b, H, W, Cin), shape (kh*kw*Cin [+ 1], b*Ho*Wo)."""
         g = self.geo
         b = xc.shape[0]
         src = self.xpad[:, :b]
@@ -224,9 +242,8 @@ class _Im2ColChannelsFirst:
             strides=(s2 * g.dh, s3 * g.dw, s0, s1, s2 * g.sh, s3 * g.sw),
             writeable=False,
         )
-        cols = self.cols[:, :, :, :b]
-        np.copyto(cols, windows)
-        return cols.reshape(g.kh * g.kw * g.cin, b * g.ho * g.wo)
+        np.copyto(self.cols[:, :, :, :b], windows)
+        return self.buf[:, : b * g.ho * g.wo]
 
 
 def _channels_first(geo: _Geometry) -> bool:
@@ -244,8 +261,8 @@ def _check_bias_activation(bias, activation, geo: _Geometry, dtype):
     """``bias`` as a ``(Cout,)`` array of ``dtype`` (or ``None``); ``activation`` must be known."""
     if activation not in _FUSED_ACTIVATIONS:
         raise ValueError(
-            "The fused `activation` of `conv2d` must be one of "
-            f"{sorted(a for a in _FUSED_ACTIVATIONS if a)} or None. Received: activation={activation!r}"
+            "The fused `activation` of `conv2d` must be 'relu' or None. "
+            f"Received: activation={activation!r}"
         )
     if bias is None:
         return None
@@ -276,7 +293,7 @@ def conv2d(
     bias=None,
     activation=None,
 ):
-    """2-D cross-correlation, as ``tf.nn.conv2d`` (NHWC, HWIO), with an optional fused bias and ReLU.
+    """2-D cross-correlation, as ``tf.nn.conv2d`` (NHWC, HWIO), with optional fused bias and ReLU.
 
     ``y[n, oh, ow, o] = sum_{i, j, c} x_pad[n, oh*sh + i*dh, ow*sw + j*dw, c] * kernel[i, j, c, o]``
     where, for ``groups > 1``, ``c`` runs over the input channels of output channel ``o``'s group.
@@ -311,28 +328,36 @@ def conv2d(
         _bias_act(y, bias, activation)
         return y.reshape(g.n, g.ho, g.wo, g.cout)
 
-    kmat = _grouped_kernel(kernel, geo)  # (groups, kh*kw*cg, og)
     y = np.empty((g.n, g.ho, g.wo, g.cout), dtype=x.dtype)
     chunk = _chunk_size(geo, x.itemsize)
-    if _channels_first(geo):
-        im2col_t = _Im2ColChannelsFirst(geo, chunk, x.dtype)
+    if g.groups > 1:
+        kmat = _grouped_kernel(kernel, geo)  # (groups, kh*kw*cg, og)
+        im2col = _Im2Col(geo, chunk, x.dtype)
         for n0 in range(0, g.n, chunk):
-            cols_t = im2col_t(x[n0 : n0 + chunk])  # (K, M)
-            yc = y[n0 : n0 + chunk].reshape(-1, g.cout)
-            np.matmul(cols_t.T, kmat[0], out=yc)  # (M, K) @ (K, Cout)
-            _bias_act(yc, bias, activation)
-        return y
-    im2col = _Im2Col(geo, chunk, x.dtype)
-    for n0 in range(0, g.n, chunk):
-        xc = x[n0 : n0 + chunk]
-        cols = im2col(xc)  # (M, groups, kh*kw*cg), M = b*Ho*Wo
-        yc = y[n0 : n0 + chunk].reshape(-1, g.groups, g.cout_per_group)  # (M, groups, og)
-        if g.groups == 1:
-            np.matmul(cols[:, 0], kmat[0], out=yc[:, 0])  # (M, K) @ (K, Cout)
-        else:
+            cols = im2col(x[n0 : n0 + chunk])  # (M, groups*K), M = b*Ho*Wo
+            cols = cols.reshape(cols.shape[0], g.groups, -1)  # (M, groups, K)
+            yc = y[n0 : n0 + chunk].reshape(-1, g.groups, g.cout_per_group)  # (M, groups, og)
             for gi in range(g.groups):
                 yc[:, gi] = cols[:, gi] @ kmat[gi]
-        _bias_act(yc.reshape(-1, g.cout), bias, activation)
+            _bias_act(yc.reshape(-1, g.cout), bias, activation)
+        return y
+
+    # one matmul per chunk; with a bias, the kernel matrix gets the bias as a last row and the
+    # column matrix a last column of ones
+    kmat = kernel.reshape(g.kh * g.kw * g.cin, g.cout)  # (K, Cout)
+    if bias is not None:
+        kmat = np.concatenate([kmat, bias[None, :]])  # (K + 1, Cout)
+    ones = bias is not None
+    channels_first = _channels_first(geo)
+    if channels_first:
+        im2col = _Im2ColChannelsFirst(geo, chunk, x.dtype, ones=ones)
+    else:
+        im2col = _Im2Col(geo, chunk, x.dtype, ones=ones)
+    for n0 in range(0, g.n, chunk):
+        cols = im2col(x[n0 : n0 + chunk])  # (M, K [+ 1]), or its transpose if channels_first
+        yc = y[n0 : n0 + chunk].reshape(-1, g.cout)  # (M, Cout)
+        np.matmul(cols.T if channels_first else cols, kmat, out=yc)
+        _bias_act(yc, None, activation)
     return y
 
 
@@ -377,8 +402,8 @@ def conv2d_backward_fused(
 ):
     """Gradients of ``y = activation(conv2d(x, kernel) + bias)`` (see :func:`conv2d`).
 
-    The ReLU's gradient (``dz = dy * (y > 0)``) and the bias gradient (``sum(dz)``) are taken block by
-    block inside the convolution's own loop, while each block is in cache.
+    The ReLU's gradient (``dz = dy * (y > 0)``) and the bias gradient (``sum(dz)``) are taken block
+    by block inside the convolution's own loop, while each block is in cache.
 
     Args:
         dy: upstream gradient ``dL/dy``, shape ``(N, Ho, Wo, Cout)``.
@@ -421,20 +446,19 @@ def conv2d_backward_fused(
         return dx, dkernel, dbias
 
     chunk = _chunk_size(geo, x.itemsize)
-    kmat = kernel.reshape(g.kh * g.kw * g.cin, g.cout)  # (K, Cout)
-    dkmat = np.zeros_like(kmat)
-    dbias = np.zeros(g.cout, dtype=x.dtype) if use_bias else None
+    k = g.kh * g.kw * g.cin
+    # with a bias the column matrix has a last column of ones, so row K of cols.T @ dz is sum(dz)
+    dkmat = np.zeros((k + int(use_bias), g.cout), dtype=x.dtype)  # (K [+ 1], Cout)
     dz_buf = mask_buf = None
     if relu_output is not None:
         dz_buf = np.empty((chunk * g.ho * g.wo, g.cout), dtype=x.dtype)
         mask_buf = np.empty((chunk * g.ho * g.wo, g.cout), dtype=bool)
     channels_first = _channels_first(geo)
     if channels_first:
-        im2col_t = _Im2ColChannelsFirst(geo, chunk, x.dtype)
+        im2col = _Im2ColChannelsFirst(geo, chunk, x.dtype, ones=use_bias)
     else:
-        im2col = _Im2Col(geo, chunk, x.dtype)
+        im2col = _Im2Col(geo, chunk, x.dtype, ones=use_bias)
     col2im = _Col2Im(geo, kernel, chunk, x.dtype, channels_first) if need_dx else None
-    dx = col2im.dx if need_dx else None
 
     for n0 in range(0, g.n, chunk):
         xc = x[n0 : n0 + chunk]
@@ -445,15 +469,13 @@ def conv2d_backward_fused(
             mask = mask_buf[:m]
             np.greater(relu_output[n0 : n0 + chunk].reshape(m, g.cout), 0, out=mask)
             dz = np.multiply(dz, mask, out=dz_buf[:m])  # relu passes gradient where y > 0
-        if dbias is not None:
-            dbias += dz.sum(axis=0)
-        if channels_first:
-            dkmat += im2col_t(xc) @ dz  # (K, M) @ (M, Cout)
-        else:
-            dkmat += im2col(xc)[:, 0].T @ dz  # (K, M) @ (M, Cout)
+        cols = im2col(xc)  # (M, K [+ 1]), or its transpose if channels_first
+        dkmat += (cols if channels_first else cols.T) @ dz  # (K [+ 1], M) @ (M, Cout)
         if need_dx:
             col2im.add(n0, b, dz)
-    return dx, dkmat.reshape(kernel.shape), dbias
+    dx = col2im.dx if need_dx else None
+    dbias = dkmat[k].copy() if use_bias else None
+    return dx, dkmat[:k].reshape(kernel.shape), dbias
 
 
 class _Col2Im:
@@ -551,7 +573,7 @@ def _conv2d_backward_grouped(dy, x, kernel, geo: _Geometry, need_dx):
         xc = x[n0 : n0 + chunk]
         b = xc.shape[0]
         m = b * g.ho * g.wo
-        cols = im2col(xc)  # (M, groups, K)
+        cols = im2col(xc).reshape(m, g.groups, -1)  # (M, groups, K)
         dyc = dy[n0 : n0 + chunk].reshape(m, g.groups, og)  # (M, groups, og)
         for gi in range(g.groups):
             dkmat[gi] += cols[:, gi].T @ dyc[:, gi]  # (K, M) @ (M, og)

@@ -71,14 +71,19 @@ class _PoolGeometry(NamedTuple):
 
 
 class MaxPoolCache(NamedTuple):
-    """What :func:`max_pool2d_backward` needs: the winning window offset of every output."""
+    """What :func:`max_pool2d_backward` needs: which input won each window.
 
-    argmax: np.ndarray  # (N, Ho, Wo, C) uint8, row-major offset i*pw + j of the max in its window
+    Windows that tile the input (no overlap, no padding) record one boolean mask per window offset
+    in ``winners``; other geometries record the winning offset of every output in ``argmax``.
+    """
+
+    argmax: np.ndarray | None  # (N, Ho, Wo, C) uint8, row-major offset i*pw + j of the max
     input_shape: tuple
     pool_size: tuple
     strides: tuple
     padding: str
     dtype: np.dtype
+    winners: np.ndarray | None = None  # (ph*pw, N, Ho, Wo, C) bool, True at each window's winner
 
 
 def _as_input(x) -> np.ndarray:
@@ -114,6 +119,50 @@ def _pool_geometry(input_shape, pool_size, strides, padding, op_name) -> _PoolGe
     return _PoolGeometry(n, h, w, c, ph, pw, sh, sw, ho, wo, pad_top, pad_left, padding)
 
 
+def _tile_views(x: np.ndarray, geo: _PoolGeometry):
+    """For tiling windows: the (N, Ho, Wo, C) view of each window offset, in row-major order."""
+    xc = x[:, : geo.ho * geo.ph, : geo.wo * geo.pw]  # drop rows / columns no window reaches
+    return [xc[:, i :: geo.ph, j :: geo.pw] for i in range(geo.ph) for j in range(geo.pw)]
+
+
+def _max_tiled(x: np.ndarray, geo: _PoolGeometry) -> np.ndarray:
+    """Window maxima for tiling windows: first across window rows, whose views keep whole image
+    rows contiguous, then across window columns on the smaller result."""
+    xc = x[:, : geo.ho * geo.ph, : geo.wo * geo.pw]
+    rows = [xc[:, i :: geo.ph] for i in range(geo.ph)]  # (N, Ho, Wo*pw, C) each
+    r = rows[0].copy() if geo.ph == 1 else np.maximum(rows[0], rows[1])
+    for v in rows[2:]:
+        np.maximum(r, v, out=r)
+    if geo.pw == 1:
+        return r
+    cols = [r[:, :, j :: geo.pw] for j in range(geo.pw)]  # (N, Ho, Wo, C) each
+    y = np.maximum(cols[0], cols[1])
+    for v in cols[2:]:
+        np.maximum(y, v, out=y)
+    return y
+
+
+def _winners_tiled(x: np.ndarray, y: np.ndarray, geo: _PoolGeometry) -> np.ndarray:
+    """One mask per window offset, True where that offset holds its window's FIRST maximum.
+
+    Offset ``k`` wins where ``x_k == y`` and no earlier offset did; the last offset wins wherever
+    none did (this also gives NaN windows to it, as the uint8 ``argmax`` path does).
+    """
+    views = _tile_views(x, geo)
+    count = len(views)
+    won = np.empty((count,) + y.shape, dtype=bool)
+    if count == 1:
+        won[0] = True
+        return won
+    seen = np.equal(views[0], y, out=won[0]).copy()
+    for k in range(1, count - 1):
+        np.equal(views[k], y, out=won[k])
+        np.greater(won[k], seen, out=won[k])  # equal here and not before: e_k & ~seen
+        np.logical_or(seen, won[k], out=seen)
+    np.logical_not(seen, out=won[count - 1])
+    return won
+
+
 def _max_over_taps(x: np.ndarray, geo: _PoolGeometry, taps) -> np.ndarray:
     """Window maxima by a chain of ``np.maximum`` over the window offsets (padding never wins)."""
     if geo.padded:
@@ -146,6 +195,8 @@ def max_pool2d(x, pool_size, strides=None, padding="valid"):
     """
     x = _as_input(x)
     geo = _pool_geometry(x.shape, pool_size, strides, padding, "max_pool2d")
+    if geo.tiled:
+        return _max_tiled(x, geo)
     return _max_over_taps(x, geo, geo.taps())
 
 
@@ -164,6 +215,13 @@ def max_pool2d_forward(x, pool_size, strides=None, padding="valid"):
             f"`pool_size` is too large: at most 255 pixels per window are supported. "
             f"Received: pool_size={(geo.ph, geo.pw)}"
         )
+    if geo.tiled:
+        y = _max_tiled(x, geo)
+        winners = _winners_tiled(x, y, geo)
+        cache = MaxPoolCache(
+            None, tuple(x.shape), (geo.ph, geo.pw), (geo.sh, geo.sw), geo.padding, x.dtype, winners
+        )
+        return y, cache
     taps = geo.taps()
     y = _max_over_taps(x, geo, taps)
     # argmax = first offset k (row-major) with x_k == y. Going through the offsets backwards,
@@ -204,16 +262,22 @@ def max_pool2d_backward(dy, cache: MaxPoolCache):
         cache.input_shape, cache.pool_size, cache.strides, cache.padding, "max_pool2d"
     )
     dy = np.asarray(dy, dtype=cache.dtype)
-    if dy.shape != cache.argmax.shape:
+    expected = (geo.n, geo.ho, geo.wo, geo.c)
+    if dy.shape != expected:
         raise ValueError(
             "The upstream gradient must have the shape of the pooling output. "
-            f"Expected: {cache.argmax.shape}. Received: dy.shape={dy.shape}"
+            f"Expected: {expected}. Received: dy.shape={dy.shape}"
         )
-    taps = geo.taps()
     if _covers_exactly(geo):
         dx = np.empty(cache.input_shape, dtype=cache.dtype)  # every pixel is written once below
     else:
         dx = np.zeros(cache.input_shape, dtype=cache.dtype)
+    if cache.winners is not None:
+        # tiling windows: each input is in at most one window, so each offset's view is written once
+        for dxv, won in zip(_tile_views(dx, geo), cache.winners):
+            np.multiply(dy, won, out=dxv)
+        return dx
+    taps = geo.taps()
     overlapping = geo.sh < geo.ph or geo.sw < geo.pw
     for k, oh, ow, rh, rw in taps:
         won = cache.argmax[:, oh, ow] == k  # (N, h', w', C) bool

@@ -193,6 +193,27 @@ def keras2_model_config(model) -> dict:
     return keras2_layer_entry(entry)
 
 
+# Keras 3 cannot read its own legacy files that name a loss by these short aliases (it looks
+# them up as metrics); the full names load in Keras 2 and Keras 3 alike.
+_LOSS_ALIASES = {
+    "mse": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "mape": "mean_absolute_percentage_error",
+    "msle": "mean_squared_logarithmic_error",
+    "kld": "kl_divergence",
+}
+
+
+def _full_loss_names(loss):
+    if isinstance(loss, str):
+        return _LOSS_ALIASES.get(loss.lower(), loss)
+    if isinstance(loss, list):
+        return [_full_loss_names(item) for item in loss]
+    if isinstance(loss, dict) and "class_name" not in loss:
+        return {key: _full_loss_names(value) for key, value in loss.items()}
+    return loss
+
+
 def training_config(model) -> dict:
     """``training_config`` of a compiled model: what both Keras 2 and Keras 3 compile from."""
     from numpykeras import optimizers
@@ -209,8 +230,12 @@ def training_config(model) -> dict:
     # the "Custom>" class name.
     opt_config["is_legacy_optimizer"] = False
     class_name = optimizer["registered_name"] or f"Custom>{optimizer['class_name']}"
+    if not optimizer["registered_name"]:
+        # Keras 3 resolves a "Custom>" optimizer by its config `name`, so it must be a class name
+        # ("Adam", as tf_keras writes it), not a uniquified "adam_3".
+        opt_config["name"] = optimizer["class_name"]
     return {
-        "loss": compile_config["loss"],
+        "loss": _full_loss_names(compile_config["loss"]),
         "metrics": compile_config["metrics"],
         "weighted_metrics": compile_config["weighted_metrics"],
         "loss_weights": compile_config["loss_weights"],

@@ -98,8 +98,11 @@ def clean_layer_config(config: dict) -> dict:
     return config
 
 
-def deserialize_layer(config, custom_objects=None):
-    """A layer or model from a Keras 2/3 config entry (``{"class_name": ..., "config": ...}``)."""
+def deserialize_layer(config, custom_objects=None, build=True):
+    """A layer or model from a Keras 2/3 config entry (``{"class_name": ..., "config": ...}``).
+
+    ``build=False`` leaves the layer unbuilt (its model builds it, giving Keras's variable paths).
+    """
     from numpykeras.layers.layer import Layer, UnknownArgumentsError
 
     if isinstance(config, Layer):
@@ -140,7 +143,7 @@ def deserialize_layer(config, custom_objects=None):
                 # Keys written by other Keras versions that don't change the computation.
                 inner = {k: v for k, v in inner.items() if k not in e.unknown}
         build_config = config.get("build_config")
-        if build_config and not layer.built:
+        if build and build_config and not layer.built:
             try:
                 layer.build_from_config(build_config)
             except (ValueError, TypeError):

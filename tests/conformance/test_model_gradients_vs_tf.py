@@ -9,34 +9,13 @@ differentiated from its logits) under ``tf.GradientTape``. Ours is ``model._loss
 
 import numpy as np
 import pytest
-from tolerances import LOSS_ATOL, LOSS_RTOL, assert_close, assert_grad_close
 
 import numpykeras as nk
-from numpykeras.layers import Layer
+
+from tolerances import LOSS_ATOL, LOSS_RTOL, assert_close, assert_grad_close
 
 NUM_CLASSES = 10
 BATCH = 6
-
-
-class _TestAdd(Layer):
-    """Elementwise sum of a list of same-shape inputs (numpykeras has no merge layers yet)."""
-
-    def call(self, inputs, training=False):
-        return sum(inputs[1:], inputs[0])
-
-    def forward(self, inputs, training=False):
-        return self.call(inputs), len(inputs)
-
-    def backward(self, dy, cache, need_dx=True):
-        return ([dy] * cache if need_dx else None), {}
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0])
-
-
-def _add_layer(module):
-    add = getattr(module.layers, "Add", None)
-    return add() if add is not None else _TestAdd()
 
 
 # --------------------------------------------------------------------------- the models
@@ -61,7 +40,7 @@ def build_cnn(module, activation):
 
 
 def build_bn_dropout(module, activation):
-    """Convolution, BatchNormalization (conv and dense) and a Dropout(0) that must be an identity."""
+    """Convolution, BatchNormalization (conv and dense) and a Dropout(0), an identity."""
     layers = module.layers
     return module.models.Sequential(
         [
@@ -90,7 +69,7 @@ def build_two_branch(module, activation):
     a = layers.Dense(16, activation="relu")(a)
     b = layers.GlobalAveragePooling2D()(inputs)
     b = layers.Dense(16, activation="tanh")(b)
-    h = _add_layer(module)([a, b])
+    h = layers.Add()([a, b])
     outputs = layers.Dense(NUM_CLASSES, activation=activation)(h)
     return module.Model(inputs, outputs)
 
@@ -138,7 +117,7 @@ def _keras_loss_and_grads(tf, model, x, y, sample_weight):
     return float(loss), [g.numpy() for g in grads]
 
 
-def _check_case(tf, keras, model_name, loss_name, weighted, seed, output_scale=1.0):
+def _check_case(tf, keras, model_name, loss_name, weighted, seed, output_bias=0.0):
     activation, loss_factory, label_kind = LOSSES[loss_name]
     build = MODELS[model_name]
     k_model = build(keras, activation)
@@ -146,7 +125,9 @@ def _check_case(tf, keras, model_name, loss_name, weighted, seed, output_scale=1
     ours = build(nk, activation)
     ours.compile(optimizer="sgd", loss=loss_factory(nk))
     weights = k_model.get_weights()
-    weights[-2] = weights[-2] * np.float32(output_scale)  # the output layer's kernel
+    if output_bias:  # large random output biases: logits far apart, saturated probabilities
+        bias_rng = np.random.default_rng(seed + 1000)
+        weights[-1] = (output_bias * bias_rng.normal(size=weights[-1].shape)).astype("float32")
     k_model.set_weights(weights)
     ours.set_weights(weights)
 
@@ -183,12 +164,13 @@ def test_model_gradients_match_keras_unweighted(tf, keras, model_name):
     _check_case(tf, keras, model_name, "softmax_sparse_ce", weighted=False, seed=99)
 
 
+@pytest.mark.parametrize("model_name", ["cnn", "two_branch"])
 @pytest.mark.parametrize(
     "loss_name", ["softmax_sparse_ce", "softmax_categorical_ce", "sigmoid_binary_ce"]
 )
-def test_saturated_outputs_differentiate_through_logits(tf, keras, loss_name):
-    """Probabilities clipped at ``epsilon`` would have no gradient: Keras (and we) use the logits."""
-    _check_case(tf, keras, "two_branch", loss_name, weighted=True, seed=7, output_scale=300.0)
+def test_saturated_outputs_differentiate_through_logits(tf, keras, model_name, loss_name):
+    """Probabilities clipped at ``epsilon`` have no gradient: Keras (and we) use the logits."""
+    _check_case(tf, keras, model_name, loss_name, weighted=True, seed=7, output_bias=40.0)
 
 
 def test_l2_regularized_model_gradients_match_keras(tf, keras):
@@ -199,9 +181,12 @@ def test_l2_regularized_model_gradients_match_keras(tf, keras):
         return module.models.Sequential(
             [
                 layers.Input((8,)),
-                layers.Dense(12, activation="relu", kernel_regularizer=module.regularizers.L2(0.05)),
-                layers.Dense(NUM_CLASSES, activation="softmax",
-                             bias_regularizer=module.regularizers.L1(0.02)),
+                layers.Dense(
+                    12, activation="relu", kernel_regularizer=module.regularizers.L2(0.05)
+                ),
+                layers.Dense(
+                    NUM_CLASSES, activation="softmax", bias_regularizer=module.regularizers.L1(0.02)
+                ),
             ]
         )
 
@@ -209,8 +194,9 @@ def test_l2_regularized_model_gradients_match_keras(tf, keras):
     k_model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     ours.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(5)
-    weights = [w + rng.normal(scale=0.1, size=w.shape).astype("float32")
-               for w in k_model.get_weights()]  # non-zero biases, so L1 has a gradient
+    weights = [
+        w + rng.normal(scale=0.1, size=w.shape).astype("float32") for w in k_model.get_weights()
+    ]  # non-zero biases, so L1 has a gradient
     k_model.set_weights(weights)
     ours.set_weights(weights)
     x = rng.normal(size=(BATCH, 8)).astype("float32")

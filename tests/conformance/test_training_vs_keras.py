@@ -12,9 +12,10 @@ import re
 
 import numpy as np
 import pytest
-from tolerances import TRAINING_ATOL, TRAINING_RTOL, assert_close
 
 import numpykeras as nk
+
+from tolerances import TRAINING_ATOL, TRAINING_RTOL, assert_close
 
 NUM_CLASSES = 10
 
@@ -218,8 +219,12 @@ def test_sample_weight_training_matches_keras(keras):
     sample_weight = np.random.default_rng(5).uniform(0.1, 3.0, size=len(x)).astype("float32")
     compile_args = _sgd_compile(weighted_metrics=["accuracy"])
     k_model, ours, k_history, history = _run_both(
-        keras, build_mlp, compile_args,
-        {"epochs": 3, "batch_size": 16, "sample_weight": sample_weight}, x, y,
+        keras,
+        build_mlp,
+        compile_args,
+        {"epochs": 3, "batch_size": 16, "sample_weight": sample_weight},
+        x,
+        y,
     )
     _check_history(history, k_history, 3)
     _check_weights(ours, k_model)
@@ -230,8 +235,12 @@ def test_class_weight_training_matches_keras(keras):
     x, y = _mlp_data(6)
     class_weight = {c: 0.25 + 0.3 * c for c in range(NUM_CLASSES)}
     k_model, ours, k_history, history = _run_both(
-        keras, build_mlp, _sgd_compile(),
-        {"epochs": 3, "batch_size": 16, "class_weight": class_weight}, x, y,
+        keras,
+        build_mlp,
+        _sgd_compile(),
+        {"epochs": 3, "batch_size": 16, "class_weight": class_weight},
+        x,
+        y,
     )
     _check_history(history, k_history, 3)
     _check_weights(ours, k_model)
@@ -246,8 +255,12 @@ def test_class_weight_one_hot_labels_matches_keras(keras):
         return {"optimizer": "sgd", "loss": "categorical_crossentropy", "metrics": ["accuracy"]}
 
     k_model, ours, k_history, history = _run_both(
-        keras, build_mlp, compile_args,
-        {"epochs": 2, "batch_size": 16, "class_weight": class_weight}, x, y,
+        keras,
+        build_mlp,
+        compile_args,
+        {"epochs": 2, "batch_size": 16, "class_weight": class_weight},
+        x,
+        y,
     )
     _check_history(history, k_history, 2)
     _check_weights(ours, k_model)
@@ -256,8 +269,12 @@ def test_class_weight_one_hot_labels_matches_keras(keras):
 def test_validation_split_matches_keras(keras):
     x, y = _mlp_data(8, n=45)
     k_model, ours, k_history, history = _run_both(
-        keras, build_mlp, _sgd_compile(),
-        {"epochs": 3, "batch_size": 8, "validation_split": 0.3}, x, y,
+        keras,
+        build_mlp,
+        _sgd_compile(),
+        {"epochs": 3, "batch_size": 8, "validation_split": 0.3},
+        x,
+        y,
     )
     assert sorted(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
     _check_history(history, k_history, 3)
@@ -308,8 +325,12 @@ def test_other_losses_training_matches_keras(keras, loss, activation, metrics):
         return {"optimizer": module.optimizers.RMSprop(0.01), "loss": loss, "metrics": metrics}
 
     k_model, ours, k_history, history = _run_both(
-        keras, lambda m: build_mlp(m, activation, outputs=3), compile_args,
-        {"epochs": 2, "batch_size": 16, "validation_data": (x[:10], y[:10])}, x, y,
+        keras,
+        lambda m: build_mlp(m, activation, outputs=3),
+        compile_args,
+        {"epochs": 2, "batch_size": 16, "validation_data": (x[:10], y[:10])},
+        x,
+        y,
     )
     _check_history(history, k_history, 2)
     _check_weights(ours, k_model)
@@ -341,9 +362,12 @@ def test_metric_log_names_and_evaluate_order_match_keras(keras, metrics, weighte
         }
 
     k_model, ours, k_history, history = _run_both(
-        keras, lambda m: build_mlp(m, "softmax", outputs=4), compile_args,
-        {"epochs": 1, "batch_size": 16, "sample_weight": sample_weight,
-         "validation_split": 0.25}, x, y,
+        keras,
+        lambda m: build_mlp(m, "softmax", outputs=4),
+        compile_args,
+        {"epochs": 1, "batch_size": 16, "sample_weight": sample_weight, "validation_split": 0.25},
+        x,
+        y,
     )
     _check_history(history, k_history, 1)
     _check_evaluate_predict(ours, k_model, x, y, sample_weight=sample_weight)
@@ -353,8 +377,9 @@ def test_metric_log_names_and_evaluate_order_match_keras(keras, metrics, weighte
     k_batch = k_model.test_on_batch(x[:8], y[:8], return_dict=True)
     batch = ours.test_on_batch(x[:8], y[:8], return_dict=True)
     assert sorted(batch) == sorted(k_batch)
-    _close([batch[k] for k in sorted(batch)], [k_batch[k] for k in sorted(k_batch)],
-           "test_on_batch()")
+    _close(
+        [batch[k] for k in sorted(batch)], [k_batch[k] for k in sorted(k_batch)], "test_on_batch()"
+    )
 
 
 # --------------------------------------------------------------------------- progress output
@@ -376,8 +401,13 @@ def test_fit_verbose_2_output_matches_keras(keras):
     ours.set_weights(k_model.get_weights())
     for model, module in ((k_model, keras), (ours, nk)):
         model.compile(**_sgd_compile()(module))
-    kwargs = {"epochs": 2, "batch_size": 16, "shuffle": False, "verbose": 2,
-              "validation_data": (x[:8], y[:8])}
+    kwargs = {
+        "epochs": 2,
+        "batch_size": 16,
+        "shuffle": False,
+        "verbose": 2,
+        "validation_data": (x[:8], y[:8]),
+    }
     k_text = _fit_output(k_model, x, y, **kwargs)
     text = _fit_output(ours, x, y, **kwargs)
     k_lines, lines = k_text.splitlines(), text.splitlines()

@@ -228,6 +228,80 @@ def test_conv2d_errors():
         ops.conv2d_backward(np.zeros((1, 2, 2, 2)), x, np.zeros((3, 3, 4, 2)))
 
 
+# --------------------------------------------------------------------------- fused bias + relu
+
+
+def _fused_reference(x, k, bias, relu, strides, padding, groups, dy):
+    """Plain-loop forward / backward of ``act(conv2d(x, k) + bias)``: (y, dx, dk, dbias)."""
+    z = ref.conv2d(x, k, strides, padding, 1, groups) + bias
+    y = np.maximum(z, 0.0) if relu else z
+    dz = dy * (z > 0) if relu else dy
+    dx, dk = ref.conv2d_backward(dz, x, k, strides, padding, 1, groups)
+    return y, dx, dk, dz.sum(axis=(0, 1, 2))
+
+
+@pytest.mark.parametrize(
+    "shape, kernel_size, strides, padding, groups",
+    [
+        ((3, 7, 8, 3), (3, 3), 1, "valid", 1),  # channel-major column matrix (few channels)
+        ((3, 7, 8, 3), (3, 2), 2, "same", 1),
+        ((2, 6, 5, 10), (3, 3), 1, "same", 1),  # NHWC column matrix
+        ((2, 6, 5, 10), (2, 3), (2, 1), "valid", 1),
+        ((2, 5, 5, 4), (1, 1), 2, "valid", 1),  # 1x1: a plain matmul
+        ((2, 6, 5, 4), (3, 3), 1, "same", 2),  # grouped
+    ],
+)
+@pytest.mark.parametrize("relu", [False, True])
+def test_conv2d_fused_bias_relu_matches_reference(
+    monkeypatch, shape, kernel_size, strides, padding, groups, relu
+):
+    # small chunks: the fused bias / relu / bias gradient must be right on every chunk
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 600)
+    rng = np.random.default_rng(shape[3] + 2 * groups + relu)
+    cout = 6
+    x = rng.standard_normal(shape)
+    k = rng.standard_normal(kernel_size + (shape[3] // groups, cout))
+    bias = rng.standard_normal(cout)
+    activation = "relu" if relu else None
+    y = ops.conv2d(x, k, strides, padding, groups=groups, bias=bias, activation=activation)
+    dy = rng.standard_normal(y.shape)
+    y_ref, dx_ref, dk_ref, db_ref = _fused_reference(x, k, bias, relu, strides, padding, groups, dy)
+    close(y, y_ref, "fused conv2d forward")
+    if relu:
+        assert (y == 0).any() and (y > 0).any()  # both sides of the relu are exercised
+    dx, dk, db = ops.conv2d_backward_fused(
+        dy, x, k, strides, padding, groups=groups, relu_output=y if relu else None, use_bias=True
+    )
+    close(dx, dx_ref, "fused conv2d dx")
+    close(dk, dk_ref, "fused conv2d dkernel")
+    close(db, db_ref, "fused conv2d dbias")
+    # without a bias: no bias gradient, same kernel gradient of the unbiased convolution
+    dx2, dk2, db2 = ops.conv2d_backward_fused(dy, x, k, strides, padding, groups=groups)
+    dx2_ref, dk2_ref = ref.conv2d_backward(dy, x, k, strides, padding, 1, groups)
+    assert db2 is None
+    close(dx2, dx2_ref, "conv2d_backward_fused dx without bias")
+    close(dk2, dk2_ref, "conv2d_backward_fused dkernel without bias")
+
+
+def test_conv2d_fused_float32_and_errors():
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    k = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    bias = rng.standard_normal(4).astype(np.float32)
+    y = ops.conv2d(x, k, bias=bias, activation="relu")
+    assert y.dtype == np.float32
+    dx, dk, db = ops.conv2d_backward_fused(
+        np.ones_like(y), x, k, relu_output=y, use_bias=True, need_dx=False
+    )
+    assert dx is None and dk.dtype == np.float32 and db.dtype == np.float32 and db.shape == (4,)
+    with pytest.raises(ValueError, match="activation"):
+        ops.conv2d(x, k, activation="tanh")
+    with pytest.raises(ValueError, match="bias.shape"):
+        ops.conv2d(x, k, bias=np.zeros(3))
+    with pytest.raises(ValueError, match="relu_output.shape"):
+        ops.conv2d_backward_fused(np.ones_like(y), x, k, relu_output=y[:1])
+
+
 # --------------------------------------------------------------------------- depthwise
 
 

@@ -11,35 +11,15 @@ import math
 
 import numpy as np
 import pytest
-import tolerances as tol
-from gradcheck import numerical_gradient
 
 import numpykeras as nk
 from numpykeras import layers, models
 from numpykeras.layers import Layer
 
+import tolerances as tol
+from gradcheck import numerical_gradient
+
 F64 = "float64"
-
-
-class _TestAdd(Layer):
-    """Elementwise sum of a list of same-shape inputs (numpykeras has no merge layers yet)."""
-
-    def call(self, inputs, training=False):
-        return sum(inputs[1:], inputs[0])
-
-    def forward(self, inputs, training=False):
-        return self.call(inputs), len(inputs)
-
-    def backward(self, dy, cache, need_dx=True):
-        return ([dy] * cache if need_dx else None), {}
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0])
-
-
-def _add(**kwargs):
-    add = getattr(layers, "Add", None)
-    return add(**kwargs) if add is not None else _TestAdd(**kwargs)
 
 
 class _Recorder(Layer):
@@ -310,12 +290,19 @@ def _linear_model(lr=0.1, seed=0):
 
 def test_terminate_on_nan_stops_and_keeps_last_good_weights():
     x, y = _regression()
-    x[13, 2] = np.nan  # in the second batch of 8
-    model = _linear_model()
-    reference = _linear_model()
+    x_bad = x.copy()
+    x_bad[13, 2] = np.nan  # in the second batch of 8
+    model, reference = _linear_model(), _linear_model()
+    for m in (model, reference):
+        m.compile(optimizer=nk.optimizers.Adam(0.05), loss="mse")
     reference.fit(x[:8], y[:8], batch_size=8, shuffle=False, verbose=0)  # the good first batch
     history = model.fit(
-        x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+        x_bad,
+        y,
+        batch_size=8,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
         callbacks=[nk.callbacks.TerminateOnNaN()],
     )
     assert model.stop_training
@@ -323,6 +310,13 @@ def test_terminate_on_nan_stops_and_keeps_last_good_weights():
     for v, expected in zip(model.weights, reference.get_weights()):
         assert np.all(np.isfinite(v.value)), f"{v.path} is not finite"
         np.testing.assert_array_equal(v.value, expected)
+    # The optimizer's state is the last good one too, so training can go on.
+    for v, expected in zip(model.optimizer.variables, reference.optimizer.variables):
+        np.testing.assert_array_equal(v.value, expected.value, err_msg=v.path)
+    for m in (model, reference):
+        m.fit(x, y, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_early_stopping_restores_best_weights():
@@ -336,8 +330,14 @@ def test_early_stopping_restores_best_weights():
     )
     stopper = nk.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
     history = model.fit(
-        x, y, batch_size=8, epochs=30, shuffle=False, verbose=0,
-        validation_data=(x_val, y_val), callbacks=[recorder, stopper],
+        x,
+        y,
+        batch_size=8,
+        epochs=30,
+        shuffle=False,
+        verbose=0,
+        validation_data=(x_val, y_val),
+        callbacks=[recorder, stopper],
     )
     best = int(np.argmin([loss for loss, _ in seen]))
     assert len(history.epoch) == best + 3 < 30  # stopped after `patience` worse epochs
@@ -387,7 +387,12 @@ def test_csv_logger_writes_the_history(tmp_path):
     model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
     path = tmp_path / "log.csv"
     history = model.fit(
-        x, y, batch_size=8, epochs=3, verbose=0, validation_data=(x[:8], y[:8]),
+        x,
+        y,
+        batch_size=8,
+        epochs=3,
+        verbose=0,
+        validation_data=(x[:8], y[:8]),
         callbacks=[nk.callbacks.CSVLogger(str(path))],
     )
     with open(path, newline="") as f:
@@ -409,7 +414,12 @@ def test_stop_training_from_a_lambda_callback():
             model.stop_training = True
 
     history = model.fit(
-        x, y, batch_size=8, epochs=5, shuffle=False, verbose=0,
+        x,
+        y,
+        batch_size=8,
+        epochs=5,
+        shuffle=False,
+        verbose=0,
         callbacks=[nk.callbacks.LambdaCallback(on_train_batch_end=stop_after_second_batch)],
     )
     assert history.epoch == [0]
@@ -423,7 +433,12 @@ def test_model_checkpoint_writes_loadable_files(tmp_path):
     weights_path = str(tmp_path / "w_{epoch:02d}.weights.h5")
     model_path = str(tmp_path / "best.keras")
     model.fit(
-        x, y, batch_size=8, epochs=2, shuffle=False, verbose=0,
+        x,
+        y,
+        batch_size=8,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
         callbacks=[
             nk.callbacks.ModelCheckpoint(weights_path, save_weights_only=True),
             nk.callbacks.ModelCheckpoint(model_path, monitor="loss", save_best_only=True),
@@ -460,15 +475,21 @@ def _check_model_gradients(model, x, y, sample_weight, entries=None, seed=0):
         assert g.dtype == np.float64 and g.shape == v.shape, v.path
         if entries is None:
             tol.assert_close(
-                g, numerical_gradient(inference_loss, v.value),
-                tol.FINITE_DIFF_ATOL, tol.FINITE_DIFF_RTOL, f"d{v.path}",
+                g,
+                numerical_gradient(inference_loss, v.value),
+                tol.FINITE_DIFF_ATOL,
+                tol.FINITE_DIFF_RTOL,
+                f"d{v.path}",
             )
             continue
         flat = v.value.reshape(-1)  # a view: slices of it perturb the weight in place
         for i in rng.choice(flat.size, size=min(entries, flat.size), replace=False):
             numeric = numerical_gradient(inference_loss, flat[i : i + 1])[0]
             tol.assert_close(
-                g.reshape(-1)[i], numeric, tol.FINITE_DIFF_ATOL, tol.FINITE_DIFF_RTOL,
+                g.reshape(-1)[i],
+                numeric,
+                tol.FINITE_DIFF_ATOL,
+                tol.FINITE_DIFF_RTOL,
                 f"d{v.path}[{i}]",
             )
         direction = rng.normal(size=v.shape)
@@ -483,7 +504,10 @@ def _check_model_gradients(model, x, y, sample_weight, entries=None, seed=0):
 
         numeric = numerical_gradient(directional_loss, step)[0]
         tol.assert_close(
-            np.sum(g * direction), numeric, tol.FINITE_DIFF_ATOL, tol.FINITE_DIFF_RTOL,
+            np.sum(g * direction),
+            numeric,
+            tol.FINITE_DIFF_ATOL,
+            tol.FINITE_DIFF_RTOL,
             f"d{v.path} along a random direction",
         )
 
@@ -493,7 +517,7 @@ def test_shared_layer_gradients_accumulate():
     a = nk.Input((4,), dtype=F64)
     b = nk.Input((4,), dtype=F64)
     shared = layers.Dense(5, activation="tanh", dtype=F64)
-    h = _add(dtype=F64)([shared(a), shared(b)])
+    h = layers.Add(dtype=F64)([shared(a), shared(b)])
     out = layers.Dense(3, activation="softmax", dtype=F64)(h)
     model = nk.Model([a, b], out)
     model.compile(optimizer="sgd", loss=nk.losses.SparseCategoricalCrossentropy(dtype=F64))

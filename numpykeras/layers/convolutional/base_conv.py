@@ -169,3 +169,63 @@ class BaseConv(Layer):
             }
         )
         return config
+
+
+class ConvComputeMixin:
+    """The activation, bias and data-format plumbing shared by convolution layers.
+
+    A subclass supplies ``_conv(x)`` (channels-last input -> pre-bias output) and
+    ``_conv_backward(dz, x, need_dx)`` (-> ``(dx, {variable: gradient})`` without the bias), and the
+    mixin adds the bias, applies the activation, handles ``channels_first`` and fuses a final
+    softmax/sigmoid with a crossentropy loss.
+    """
+
+    def _to_last(self, x):
+        return np.moveaxis(x, 1, -1) if self.data_format == "channels_first" else x
+
+    def _from_last(self, y):
+        if self.data_format == "channels_first":
+            return np.ascontiguousarray(np.moveaxis(y, -1, 1))
+        return y
+
+    def _preactivation(self, x):
+        z = self._conv(x)
+        if self.bias is not None:
+            z += self.bias.value
+        return z
+
+    def call(self, inputs, training=False):
+        from numpykeras.layers._common import activate
+
+        return self._from_last(activate(self.activation, self._preactivation(self._to_last(inputs))))
+
+    def forward(self, inputs, training=False):
+        from numpykeras.layers._common import activate
+
+        x = np.ascontiguousarray(self._to_last(inputs))
+        z = self._preactivation(x)
+        y = activate(self.activation, z)
+        return self._from_last(y), (x, z, y)
+
+    def backward(self, dy, cache, need_dx=True):
+        from numpykeras.layers._common import activation_backward
+
+        _, z, y = cache
+        dz = activation_backward(self.activation, self._to_last(dy), z, y)
+        return self._backward_preactivation(dz, cache, need_dx)
+
+    def output_logits(self, cache):
+        from numpykeras.layers._common import logits_if_fusable
+
+        fused = logits_if_fusable(self.activation, cache[1])
+        return None if fused is None else (self._from_last(fused[0]), fused[1])
+
+    def backward_from_logits(self, dlogits, cache, need_dx=True):
+        return self._backward_preactivation(self._to_last(dlogits), cache, need_dx)
+
+    def _backward_preactivation(self, dz, cache, need_dx):
+        x = cache[0]
+        dx, grads = self._conv_backward(dz, x, need_dx)
+        if self.bias is not None:
+            grads[self.bias] = dz.reshape(-1, dz.shape[-1]).sum(axis=0)
+        return (None if dx is None else self._from_last(dx)), grads
