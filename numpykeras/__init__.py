@@ -26,6 +26,7 @@ def __getattr__(name):
     import importlib
 
     if name in {
+        "applications",
         "losses",
         "metrics",
         "optimizers",
@@ -42,6 +43,7 @@ def __getattr__(name):
 
 __all__ = [
     "activations",
+    "applications",
     "backend",
     "callbacks",
     "constraints",

@@ -427,6 +427,11 @@ def _sparse_categorical_crossentropy_impl(
             f"dimension: target.shape={_shape_str(y_true.shape)}, "
             f"output.shape={_shape_str(y_pred.shape)}"
         )
+    if y_true.dtype.kind == "f" and not np.all(np.isfinite(y_true)):
+        raise ValueError(
+            "Sparse labels must be finite class indices in [0, num_classes); received "
+            f"{y_true[~np.isfinite(y_true)].flat[0]} in labels of shape {_shape_str(y_true.shape)}."
+        )
     labels = y_true.astype(np.int64)  # TensorFlow casts to int64 (truncating floats)
     num_classes = y_pred.shape[-1]
     bad = (labels < 0) | (labels >= num_classes)

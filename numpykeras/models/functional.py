@@ -32,6 +32,42 @@ def _flat(structure):
     return [structure]
 
 
+def _flat_io(structure):
+    """A model's inputs or outputs in Keras's flat order: dict entries sorted by key.
+
+    Keras flattens the ``inputs=`` and ``outputs=`` structures of a model (and the data passed
+    for them) with its ``tree`` module, which visits dict keys in sorted order; ``model.inputs``,
+    ``model.outputs``, ``model.output_names`` and a list of losses for a dict-output model all
+    follow that order.
+    """
+    if isinstance(structure, dict):
+        out = []
+        for k in sorted(structure):
+            out.extend(_flat_io(structure[k]))
+        return out
+    if isinstance(structure, (list, tuple)):
+        out = []
+        for s in structure:
+            out.extend(_flat_io(s))
+        return out
+    return [structure]
+
+
+def _pack_io(template, values):
+    """Inverse of :func:`_flat_io`: ``template``'s structure (its own key order) from ``values``."""
+    it = iter(values)
+
+    def build(t):
+        if isinstance(t, dict):
+            filled = {k: build(t[k]) for k in sorted(t)}
+            return {k: filled[k] for k in t}
+        if isinstance(t, (list, tuple)):
+            return type(t)(build(x) for x in t)
+        return next(it)
+
+    return build(template)
+
+
 def _pack(template, values):
     """Rebuild ``template``'s list/dict structure from the flat ``values``."""
     it = iter(values)
@@ -59,8 +95,8 @@ class Functional(Model):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._input_struct = inputs
         self._output_struct = outputs
-        self._inputs = _flat(inputs)
-        self._outputs = _flat(outputs)
+        self._inputs = _flat_io(inputs)
+        self._outputs = _flat_io(outputs)
         for t in self._inputs + self._outputs:
             if not isinstance(t, KerasTensor):
                 raise ValueError(
@@ -187,7 +223,10 @@ class Functional(Model):
         return shapes[0] if len(shapes) == 1 else shapes
 
     def compute_output_shape(self, input_shape):
-        shapes = input_shape if len(self._inputs) > 1 else [input_shape]
+        if isinstance(input_shape, dict):
+            shapes = [input_shape[k] for k in sorted(input_shape)]
+        else:
+            shapes = input_shape if len(self._inputs) > 1 else [input_shape]
         values = {id(t): tuple(s) for t, s in zip(self._inputs, _flat_shapes(shapes))}
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):
@@ -198,7 +237,7 @@ class Functional(Model):
             for t, s in zip(node.output_tensors, outs):
                 values[id(t)] = s
         result = [values[id(t)] for t in self._outputs]
-        return _pack(self._output_struct, result) if len(result) > 1 else result[0]
+        return _pack_io(self._output_struct, result) if len(result) > 1 else result[0]
 
     def _maybe_build(self, input_shape):
         if self._initial_weights is not None:
@@ -210,7 +249,14 @@ class Functional(Model):
         if isinstance(inputs, dict):
             names = [t._keras_history[0].name for t in self._inputs]
             if isinstance(self._input_struct, dict):
-                flat = [inputs[k] for k in self._input_struct]
+                missing = [k for k in self._input_struct if k not in inputs]
+                if missing:
+                    raise ValueError(
+                        f'Missing data for input "{missing[0]}". You passed a data dictionary with '
+                        f"keys {list(inputs.keys())}. Expected the following keys: "
+                        f"{list(self._input_struct)}"
+                    )
+                flat = [inputs[k] for k in sorted(self._input_struct)]
             else:
                 missing = [n for n in names if n not in inputs]
                 if missing:
@@ -220,7 +266,7 @@ class Functional(Model):
                     )
                 flat = [inputs[n] for n in names]
         else:
-            flat = _flat(inputs)
+            flat = _flat_io(inputs)
         if len(flat) != len(self._inputs):
             raise ValueError(
                 f'Layer "{self.name}" expects {len(self._inputs)} input(s), but it received '
@@ -262,7 +308,7 @@ class Functional(Model):
         result = [values[id(t)] for t in self._outputs]
         if len(result) == 1 and not isinstance(self._output_struct, dict):
             return result[0]  # a one-element output list gives the array itself, as in Keras
-        return _pack(self._output_struct, result)
+        return _pack_io(self._output_struct, result)
 
     def __call__(self, inputs, training=False, **kwargs):
         from numpykeras.layers.layer import _any_symbolic
@@ -281,8 +327,29 @@ class Functional(Model):
         return self._run(inputs, training, tape), tape
 
     def backward(self, dy, tape, need_dx=True, _logits_grad=None):
-        """Walks the tape backwards, summing gradients where tensors or layers are shared."""
-        dys = _flat(dy) if len(self._outputs) > 1 else [dy]
+        """Walks the tape backwards, summing gradients where tensors or layers are shared.
+
+        Args:
+            dy: the gradient with respect to the output: an array for a single-output model;
+                for several outputs a list in ``model.outputs`` order or the structure of
+                ``model.output`` (a dict for a dict of outputs). ``None`` entries are outputs
+                that receive no gradient.
+            tape: the tape ``forward`` returned.
+            need_dx: whether to compute the gradient with respect to the inputs.
+            _logits_grad: ``{id(node): dlogits}``: gradients with respect to the logits of
+                output nodes ending in a softmax/sigmoid (a fused crossentropy). A node given
+                here skips its activation's backward pass for that part of its gradient.
+
+        Returns:
+            ``(dx, grads)``: ``dx`` an array (a list for several inputs, ``None`` entries for
+            inputs that got no gradient) and ``grads`` a dict from variable to gradient.
+        """
+        dys = _flat_io(dy) if len(self._outputs) > 1 else [dy]
+        if len(dys) != len(self._outputs):
+            raise ValueError(
+                f"Expected {len(self._outputs)} output gradients (one per model output), "
+                f"received {len(dys)}."
+            )
         tensor_grads: dict = {}
         for t, g in zip(self._outputs, dys):
             if g is not None:
@@ -292,7 +359,8 @@ class Functional(Model):
         for node, cache in reversed(tape):
             outs = [tensor_grads.pop(id(t), None) for t in node.output_tensors]
             logits_grad = None if _logits_grad is None else _logits_grad.get(id(node))
-            if all(g is None for g in outs) and logits_grad is None:
+            has_out_grad = any(g is not None for g in outs)
+            if not has_out_grad and logits_grad is None:
                 continue
             if len(outs) > 1:
                 outs = [
@@ -302,12 +370,17 @@ class Functional(Model):
                     for t, g in zip(node.output_tensors, outs)
                 ]
             need = need_dx or any(id(t) not in input_ids for t in node.input_tensors)
+            dx = None
             if logits_grad is not None:
                 dx, layer_grads = node.layer.backward_from_logits(logits_grad, cache, need_dx=need)
-            else:
+                _accumulate(grads, layer_grads)
+            if has_out_grad:
+                # An output tensor that is also read by later layers (or listed twice) gets
+                # their gradient through the activation as well; backward is linear in it.
                 d_out = outs[0] if len(outs) == 1 else _pack(node.outputs, outs)
-                dx, layer_grads = node.layer.backward(d_out, cache, need_dx=need)
-            _accumulate(grads, layer_grads)
+                dx_out, layer_grads = node.layer.backward(d_out, cache, need_dx=need)
+                _accumulate(grads, layer_grads)
+                dx = dx_out if dx is None else _add_structures(dx, dx_out)
             if dx is None:
                 continue
             dxs = [dx] if len(node.input_tensors) == 1 else _flat(dx)
@@ -323,14 +396,40 @@ class Functional(Model):
         layer, node_index, _ = t._keras_history
         return layer._inbound_nodes[node_index]
 
+    @property
+    def output_names(self) -> list:
+        """The names of the layers producing ``model.outputs``, in that order (as Keras)."""
+        return [t._keras_history[0].name for t in self._outputs]
+
     def output_logits(self, tape):
+        """``(logits, "softmax" | "sigmoid")`` of a single-output model's last activation.
+
+        ``None`` for a model with several outputs (see :meth:`outputs_logits`) or when the
+        output layer does not end in a softmax/sigmoid.
+        """
         if len(self._outputs) != 1 or not tape:
             return None
-        node = self._output_node()
-        for n, cache in reversed(tape):
-            if n is node:
-                return node.layer.output_logits(cache)
-        return None
+        return self.outputs_logits(tape)[0]
+
+    def outputs_logits(self, tape):
+        """Per output (``model.outputs`` order): ``(logits, activation)`` or ``None``.
+
+        Use :meth:`output_node_id` to key the gradients for ``backward(_logits_grad=...)``.
+        """
+        caches = {id(n): cache for n, cache in tape}
+        result = []
+        for i in range(len(self._outputs)):
+            node = self._output_node(i)
+            cache = caches.get(id(node))
+            if cache is None or len(node.output_tensors) != 1:
+                result.append(None)
+            else:
+                result.append(node.layer.output_logits(cache))
+        return result
+
+    def output_node_id(self, i):
+        """The key of output ``i``'s node in ``backward(_logits_grad={key: dlogits})``."""
+        return id(self._output_node(i))
 
     def backward_from_logits(self, dlogits, tape, need_dx=True):
         node = self._output_node()
@@ -397,17 +496,14 @@ class Functional(Model):
             entry["inbound_nodes"] = inbound
             layer_configs.append(entry)
 
+        def io_item(t):
+            layer, node_index, tensor_index = t._keras_history
+            return [layer.name, self._kept_index(layer, node_index), tensor_index]
+
         def io_config(tensors, struct):
-            items = [
-                [
-                    t._keras_history[0].name,
-                    self._kept_index(t._keras_history[0], t._keras_history[1]),
-                    t._keras_history[2],
-                ]
-                for t in tensors
-            ]
             if isinstance(struct, dict):
-                return {k: item for k, item in zip(struct, items)}
+                return {k: io_item(t) for k, t in struct.items()}
+            items = [io_item(t) for t in tensors]
             if len(items) == 1 and not isinstance(struct, (list, tuple)):
                 return items[0]
             return items
@@ -433,6 +529,17 @@ class Functional(Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return functional_from_config(cls, config, custom_objects)
+
+
+def _add_structures(a, b):
+    """``a + b`` for two arrays or two equal lists of arrays (``None`` entries are zero)."""
+    if isinstance(a, (list, tuple)):
+        return [_add_structures(x, y) for x, y in zip(a, b)]
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
 
 
 def _flat_shapes(shapes):

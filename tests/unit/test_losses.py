@@ -488,3 +488,10 @@ def test_resolve_loss_crossentropy_shortcut():
     assert rl("CE", np.zeros((4, 3)), np.zeros((4, 3))).fn is losses.categorical_crossentropy
     assert rl("mse", None, None).name == "mse"
     assert isinstance(rl("Huber", None, None), losses.Huber)
+
+
+def test_sparse_labels_that_are_nan_get_a_clear_error():
+    from numpykeras import losses as L
+
+    with pytest.raises(ValueError, match="finite class indices"):
+        L.sparse_categorical_crossentropy(np.array([0.0, np.nan]), np.full((2, 3), 1 / 3))
