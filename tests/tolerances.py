@@ -27,6 +27,10 @@ LOSS_RTOL = 1e-5
 TRAINING_ATOL = 1e-3
 TRAINING_RTOL = 1e-3
 
+# Whole pretrained-architecture forward passes (50+ float32 layers) vs Keras, relative to the
+# largest output magnitude.
+APPLICATIONS_RTOL = 1e-4
+
 # Fast kernels vs plain-loop reference implementations, float64 inputs.
 REFERENCE_ATOL = 1e-10
 REFERENCE_RTOL = 1e-10

@@ -49,7 +49,7 @@ def weights_file_name(alpha, rows, include_top) -> str:
     return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}{suffix}.h5"
 
 
-def _default_size(input_shape, input_tensor, include_top):
+def _default_size(input_shape, input_tensor):
     """Keras's choice of the default image size, with its checks of ``input_tensor``."""
     if input_shape is not None and input_tensor is not None:
         if not isinstance(input_tensor, KerasTensor):
@@ -131,7 +131,7 @@ def MobileNetV2(
 
     input_shape = imagenet_utils.obtain_input_shape(
         input_shape,
-        default_size=_default_size(input_shape, input_tensor, include_top),
+        default_size=_default_size(input_shape, input_tensor),
         min_size=32,
         data_format=imagenet_utils.image_data_format(),
         require_flatten=include_top,
@@ -228,9 +228,7 @@ def _inverted_res_block(inputs, expansion, stride, alpha, filters, block_id):
         prefix = "expanded_conv_"  # the first block has no expansion
 
     if stride == 2:
-        x = layers.ZeroPadding2D(
-            padding=imagenet_utils.correct_pad(x, 3), name=f"{prefix}pad"
-        )(x)
+        x = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(x, 3), name=f"{prefix}pad")(x)
     x = layers.DepthwiseConv2D(
         kernel_size=3,
         strides=stride,
