@@ -206,25 +206,39 @@ class RandomInitializer(Initializer):
         return backend.make_generator(self.seed)
 
     def _normal(self, shape, mean, stddev, dtype):
-        z = self._generator().standard_normal(shape)
-        return (mean + stddev * z).astype(dtype)
+        z = self._generator().standard_normal(shape, dtype=_draw_dtype(dtype))
+        z *= stddev
+        z += mean
+        return z.astype(dtype, copy=False)
 
     def _truncated_normal(self, shape, mean, stddev, dtype):
         """Normal draws with every value beyond 2 stddev redrawn, as TensorFlow does."""
         rng = self._generator()
-        z = rng.standard_normal(shape)
+        draw = _draw_dtype(dtype)
+        z = rng.standard_normal(shape, dtype=draw)
         outside = np.abs(z) > 2.0
         while outside.any():
-            z[outside] = rng.standard_normal(int(outside.sum()))
+            z[outside] = rng.standard_normal(int(outside.sum()), dtype=draw)
             outside = np.abs(z) > 2.0
-        return (mean + stddev * z).astype(dtype)
+        z *= stddev
+        z += mean
+        return z.astype(dtype, copy=False)
 
     def _uniform(self, shape, minval, maxval, dtype):
-        return self._generator().uniform(minval, maxval, shape).astype(dtype)
+        # Drawn directly in float32 for float32 weights: no float64 copy of a large kernel.
+        u = self._generator().random(shape, dtype=_draw_dtype(dtype))
+        u *= maxval - minval
+        u += minval
+        return u.astype(dtype, copy=False)
 
     def get_config(self):
         seed = self.seed if not isinstance(self.seed, np.random.Generator) else None
         return {"seed": seed}
+
+
+def _draw_dtype(dtype):
+    """The dtype NumPy's generator draws in: float32 for float32 (and smaller) weights."""
+    return np.float64 if np.dtype(dtype).itemsize > 4 else np.float32
 
 
 class RandomNormal(RandomInitializer):
