@@ -100,14 +100,14 @@ class Functional(Model):
         for t in self._inputs + self._outputs:
             if not isinstance(t, KerasTensor):
                 raise ValueError(
-                    "All `inputs` and `outputs` values must be KerasTensors (from `keras.Input` and "
-                    f"layer calls). Received: {t!r} (of type {type(t).__name__})"
+                    "All `inputs` and `outputs` values must be KerasTensors (from `keras.Input` "
+                    f"and layer calls). Received: {t!r} (of type {type(t).__name__})"
                 )
         for t in self._inputs:
             if not isinstance(t._keras_history[0], InputLayer):
                 raise ValueError(
-                    "Model inputs must come from `keras.Input`; received a tensor produced by layer "
-                    f"'{t._keras_history[0].name}'."
+                    "Model inputs must come from `keras.Input`; received a tensor produced by "
+                    f"layer '{t._keras_history[0].name}'."
                 )
         self._nodes, self._layers_ordered = self._map_graph()
         self._check_unique_names()
@@ -164,7 +164,8 @@ class Functional(Model):
                 visit_order.append(node)
 
         nodes = sorted(visit_order, key=lambda n: -node_depth[id(n)])
-        # Layer depth: the largest depth of its nodes; layers by depth descending, ties by visit order.
+        # Layer depth: the largest depth of its nodes; layers by depth descending, ties by visit
+        # order.
         layer_depth: dict = {}
         layer_first: dict = {}
         for i, node in enumerate(visit_order):

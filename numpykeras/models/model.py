@@ -1,10 +1,14 @@
-"""``Model``: a layer made of layers, with ``compile``, ``fit``, ``evaluate``, ``predict``, ``summary``
-and saving.
+"""``Model``: a layer made of layers, with ``compile``, ``fit``, ``evaluate``, ``predict``,
+``summary`` and saving.
 
-Training a batch is: ``y_pred, tape = model.forward(x, training=True)``; the loss gives ``dL/dy_pred``
-(or ``dL/dlogits`` when the model ends in a softmax/sigmoid and the loss is a crossentropy, as Keras
-does); ``model.backward`` walks the tape back to a gradient for every trainable weight; the optimizer
-applies them.
+Training a batch is: ``y_pred, tape = model.forward(x, training=True)``; the loss gives
+``dL/dy_pred`` (or ``dL/dlogits`` when the model ends in a softmax/sigmoid and the loss is a
+crossentropy, as Keras does); ``model.backward`` walks the tape back to a gradient for every
+trainable weight; the optimizer applies them.
+
+A model with several outputs (a list or dict of them) has a loss per output: each output's
+``dL_i/dy_i`` (or ``dL_i/dlogits_i``), scaled by its loss weight, goes into one backward pass;
+see ``_MultiOutputs`` for how ``compile``'s arguments are matched to the outputs.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -67,18 +72,25 @@ def _num_samples(structure, what="x"):
 
 
 def _check_cardinality(x, y, sample_weight):
-    nx = _num_samples(x, "x")
-    parts = [("x", nx)]
-    if y is not None:
-        parts.append(("y", _num_samples(y, "y")))
-    if sample_weight is not None:
-        parts.append(("sample_weight", _num_samples(sample_weight, "sample_weight")))
-    if len({n for _, n in parts}) > 1:
-        msg = "Data cardinality is ambiguous. Make sure all arrays contain the same number of samples."
-        for name, n in parts:
-            msg += f"'{name}' sizes: {n}\n"
+    """The number of samples; ``ValueError`` (Keras's wording) unless every array agrees."""
+    parts = []
+    for name, structure in (("x", x), ("y", y), ("sample_weight", sample_weight)):
+        if _has_arrays(structure):
+            parts.append((name, [len(a) for a in _flatten(structure) if a is not None]))
+    sizes = {n for _, part in parts for n in part}
+    if len(sizes) > 1:
+        msg = (
+            "Data cardinality is ambiguous. Make sure all arrays contain the same number of "
+            "samples."
+        )
+        for name, part in parts:
+            msg += f"'{name}' sizes: {', '.join(str(n) for n in part)}\n"
         raise ValueError(msg)
-    return nx
+    return sizes.pop() if sizes else 0
+
+
+def _has_arrays(structure) -> bool:
+    return structure is not None and any(a is not None for a in _flatten(structure))
 
 
 def _take(structure, index):
@@ -131,6 +143,8 @@ class Model(Layer):
         self._weighted_metrics = []
         self._metric_specs = None
         self._loss_tracker = None
+        self._multi = None  # _MultiOutputs when the model has several (or a dict of) outputs
+        self._single_loss_weight = None
 
     # -- weights ------------------------------------------------------------------------------
     def get_layer(self, name=None, index=None):
@@ -151,7 +165,8 @@ class Model(Layer):
                 if layer.name == name:
                     return layer
             raise ValueError(
-                f"No such layer: {name}. Existing layers are: {[layer.name for layer in self.layers]}."
+                f"No such layer: {name}. Existing layers are: "
+                f"{[layer.name for layer in self.layers]}."
             )
         raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
@@ -183,14 +198,22 @@ class Model(Layer):
 
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
-        self._loss_obj = self._resolve_loss(loss, losses_module)
         self.loss_weights = loss_weights
         if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
             raise TypeError(
                 "Type of `metrics` argument not understood. Expected a list or dictionary, "
                 f"found: {type(metrics).__name__}"
             )
-        for identifier in _flatten(list(metrics or [])) + _flatten(list(weighted_metrics or [])):
+        if loss_weights is not None and (
+            not isinstance(loss_weights, (list, tuple, dict, numbers.Real))
+            or isinstance(loss_weights, bool)
+        ):
+            raise ValueError(
+                "Expected `loss_weights` argument to be a float (single output case) or a list, "
+                "tuple, or dict (multiple output case). Received instead: "
+                f"loss_weights={loss_weights} of type {type(loss_weights)}"
+            )
+        for identifier in _metric_leaves(metrics) + _metric_leaves(weighted_metrics):
             if isinstance(identifier, str) and identifier not in (
                 "accuracy",
                 "acc",
@@ -198,7 +221,22 @@ class Model(Layer):
                 "ce",
             ):
                 metrics_module.get(identifier)  # raises for unknown names now, not mid-fit
-        self._metric_specs = (list(metrics or []), list(weighted_metrics or []))
+        layout = self._output_layout()
+        if layout is not None:
+            # Several outputs: losses, weights and metrics are matched to the outputs on the
+            # first data, as Keras's CompileLoss / CompileMetrics do.
+            for identifier in _leaves(loss):
+                self._resolve_loss(identifier, losses_module)
+            self._multi = _MultiOutputs(layout, loss, loss_weights, metrics, weighted_metrics)
+            self._loss_obj = None
+            self._single_loss_weight = None
+            self._metric_specs = ([], [])
+        else:
+            self._multi = None
+            single = self._single_output_loss(loss)
+            self._loss_obj = self._resolve_loss(single, losses_module)
+            self._single_loss_weight = _single_loss_weight(loss_weights)
+            self._metric_specs = (_metric_leaves(metrics), _metric_leaves(weighted_metrics))
         self._metrics = []
         self._weighted_metrics = []
         self._metrics_resolved = False
@@ -215,14 +253,42 @@ class Model(Layer):
             "jit_compile": jit_compile,
         }
 
+    def _output_layout(self):
+        """``_OutputLayout`` for a model with several outputs (or a dict of them), else ``None``."""
+        outputs = getattr(self, "_outputs", None)
+        struct = getattr(self, "_output_struct", None)
+        if outputs is None or (len(outputs) <= 1 and not isinstance(struct, dict)):
+            return None
+        names = list(self.output_names)
+        keys = sorted(struct) if isinstance(struct, dict) else None
+        return _OutputLayout(
+            names=names,
+            prefixes=list(keys) if keys is not None else names,
+            is_dict=keys is not None,
+            struct=struct,
+        )
+
+    def _single_output_loss(self, loss):
+        """A one-element list, or a dict keyed by the output's name, gives its only loss."""
+        if isinstance(loss, (list, tuple)) and len(loss) == 1:
+            return loss[0]
+        if isinstance(loss, dict) and "class_name" not in loss:
+            names = list(getattr(self, "output_names", None) or [])
+            if len(names) == 1 and set(loss) == set(names):
+                return loss[names[0]]
+            raise ValueError(
+                f"Expected keys {names} in loss dict, but found loss.keys()={list(loss.keys())}"
+            )
+        return loss
+
     @staticmethod
     def _resolve_loss(loss, losses_module):
         """Checks the loss identifier now; the Loss object is made on the first data."""
         if loss is None:
             return None
-        if isinstance(loss, (list, dict)):
+        if isinstance(loss, (list, tuple)) or (isinstance(loss, dict) and "class_name" not in loss):
             raise ValueError(
-                "numpykeras supports a single loss for single-output models; received "
+                "A single-output model takes one loss (or a list with one loss); received "
                 f"{type(loss).__name__}: {loss}"
             )
         if not (isinstance(loss, str) and loss.lower() in ("crossentropy", "ce")):
@@ -238,7 +304,8 @@ class Model(Layer):
     def _require_compiled(self):
         if not self.compiled:
             raise ValueError("You must call `compile()` before using the model.")
-        if self._loss_obj is None:
+        has_loss = self._multi.has_loss() if self._multi is not None else self._loss_obj is not None
+        if not has_loss:
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
 
     def _resolve_metrics(self, y, y_pred):
@@ -257,9 +324,13 @@ class Model(Layer):
 
     @property
     def metrics(self) -> list:
+        """The loss tracker, then the compiled metrics (then, for several outputs, the
+        per-output loss trackers): Keras's order."""
         out = []
         if self._loss_tracker is not None:
             out.append(self._loss_tracker)
+        if self._multi is not None:
+            return out + self._multi.metric_objects()
         return out + list(self._metrics) + list(self._weighted_metrics)
 
     @property
@@ -276,6 +347,9 @@ class Model(Layer):
         logs = {}
         if self._loss_tracker is not None:
             logs[prefix + self._loss_tracker.name] = float(self._loss_tracker.result())
+        if self._multi is not None:
+            logs.update({prefix + k: v for k, v in self._multi.logs().items()})
+            return dict(sorted(logs.items()))
         taken = {}
         for weighted, group in ((False, self._metrics), (True, self._weighted_metrics)):
             for m in group:
@@ -321,6 +395,8 @@ class Model(Layer):
             )
         else:
             loss, dy = self._loss_obj.value_and_grad(y, y_pred, sample_weight=sample_weight)
+        if self._single_loss_weight is not None:
+            loss, dy = loss * self._single_loss_weight, dy * self._single_loss_weight
         if fused:
             _, grads = self.backward_from_logits(dy, tape, need_dx=False)
         else:
@@ -330,12 +406,69 @@ class Model(Layer):
             grads[v] = grads[v] + g if v in grads else g
         return float(loss) + reg_loss, y_pred, grads
 
+    def _multi_loss_and_gradients(self, x, ys, sample_weights):
+        """One batch of a model with several outputs: ``(loss, per-output losses, y_pred, grads)``.
+
+        ``ys`` and ``sample_weights`` are flat lists in output order. Each output's loss gives
+        ``dL_i/dy_i`` (or ``dL_i/dlogits_i`` for a fused softmax/sigmoid crossentropy), scaled
+        by its loss weight, and one backward pass takes them all.
+        """
+        spec = self._multi
+        y_pred, tape = self.forward(x, training=True)
+        preds = spec.flat_preds(y_pred)
+        spec.build(ys, preds)
+        fusable = self.outputs_logits(tape)  # per output: (logits, activation) or None
+        total = 0.0
+        values = [None] * spec.n
+        dys = [None] * spec.n
+        dlogits = {}
+        for i, (loss_obj, weight) in enumerate(zip(spec.losses, spec.weights)):
+            if loss_obj is None:
+                continue
+            fused = fusable[i] is not None and loss_obj.supports_logits
+            if fused:
+                value, grad = loss_obj.value_and_grad(
+                    ys[i],
+                    preds[i],
+                    sample_weight=sample_weights[i],
+                    logits=fusable[i][0],
+                    activation=fusable[i][1],
+                )
+            else:
+                value, grad = loss_obj.value_and_grad(
+                    ys[i], preds[i], sample_weight=sample_weights[i]
+                )
+            values[i] = float(value)
+            scale = 1.0 if weight is None else weight
+            total += float(value) * scale
+            grad = grad * np.asarray(scale, dtype=grad.dtype)  # dL/dy_i = w_i * dL_i/dy_i
+            if fused:
+                key = self.output_node_id(i)
+                dlogits[key] = dlogits[key] + grad if key in dlogits else grad
+            else:
+                dys[i] = grad
+        _, grads = self.backward(
+            dys if spec.n > 1 else dys[0], tape, need_dx=False, _logits_grad=dlogits or None
+        )
+        reg_loss, reg_grads = self._regularization()
+        for v, g in reg_grads.items():
+            grads[v] = grads[v] + g if v in grads else g
+        return total + reg_loss, values, preds, grads
+
     def _apply_gradients(self, grads):
         # The optimizer applies each variable's constraint after its update, as Keras does.
         trainable = self.trainable_weights
         self.optimizer.apply([grads.get(v) for v in trainable], trainable)
 
     def _train_batch(self, x, y, sample_weight):
+        if self._multi is not None:
+            loss, values, preds, grads = self._multi_loss_and_gradients(x, y, sample_weight)
+            if not np.isfinite(loss):
+                self._last_loss_nonfinite = True
+            self._apply_gradients(grads)
+            self._loss_tracker.update_state(loss, sample_weight=_num_samples(x))
+            self._multi.update_metrics(values, y, preds, sample_weight, _num_samples(x))
+            return loss
         loss, y_pred, grads = self._loss_and_gradients(x, y, sample_weight)
         if not np.isfinite(loss):
             # Keep the weights as they are: TerminateOnNaN keeps the last good weights.
@@ -354,8 +487,19 @@ class Model(Layer):
 
     def _test_batch(self, x, y, sample_weight):
         y_pred = self(x, training=False)
+        if self._multi is not None:
+            spec = self._multi
+            preds = spec.flat_preds(y_pred)
+            spec.build(y, preds)
+            values, loss = spec.loss_values(y, preds, sample_weight)
+            loss += self._regularization()[0]
+            self._loss_tracker.update_state(loss, sample_weight=_num_samples(x))
+            spec.update_metrics(values, y, preds, sample_weight, _num_samples(x))
+            return loss
         self._ensure_loss(y, y_pred)
         loss = float(self._loss_obj(y, y_pred, sample_weight=sample_weight))
+        if self._single_loss_weight is not None:
+            loss *= self._single_loss_weight
         reg_loss, _ = self._regularization()
         loss += reg_loss
         self._update_metrics(loss, y, y_pred, sample_weight, _num_samples(x))
@@ -363,6 +507,8 @@ class Model(Layer):
 
     # -- data preparation ---------------------------------------------------------------------
     def _prepare_xy(self, x, y, sample_weight, class_weight=None):
+        if self._multi is not None:
+            return self._prepare_multi(x, y, sample_weight, class_weight)
         x = _map(_to_array, x)
         y = _map(_to_array, y)
         if sample_weight is not None:
@@ -374,6 +520,25 @@ class Model(Layer):
         n = _check_cardinality(x, y, sample_weight)
         return x, y, sample_weight, n
 
+    def _prepare_multi(self, x, y, sample_weight, class_weight):
+        """As ``_prepare_xy`` for several outputs: ``y`` and ``sample_weight`` become flat lists
+        in output order (``None`` for an output without targets or weights)."""
+        if class_weight is not None:
+            raise ValueError("`class_weight` is only supported for Models with a single output.")
+        x = _map(_to_array, x)
+        y = _map(_to_array, y)
+        if isinstance(sample_weight, (list, tuple, dict)):
+            sample_weight = _map(lambda a: _to_array(a, backend.floatx()), sample_weight)
+        elif sample_weight is not None:
+            sample_weight = _to_array(sample_weight, backend.floatx())
+        if y is not None:
+            sample_weight = self._multi.flat_sample_weights(sample_weight, y)
+            y = self._multi.flat_targets(y)
+        elif sample_weight is not None:
+            sample_weight = [sample_weight] * self._multi.n
+        n = _check_cardinality(x, y, sample_weight)
+        return x, y, sample_weight, n
+
     def _validate_targets(self, x, y):
         """Check labels against the loss on a tiny forward pass, before any weight changes."""
         if y is None:
@@ -382,6 +547,9 @@ class Model(Layer):
                 f"{self.loss}, and therefore expects target data to be passed in `fit()`."
             )
         probe = self(_take(x, slice(0, 1)), training=False)
+        if self._multi is not None:
+            self._multi.check_targets(y, self._multi.flat_preds(probe))
+            return
         self._ensure_loss(y, probe)
         if isinstance(y, np.ndarray) and isinstance(probe, np.ndarray):
             # The loss checks label ranges and shapes on every label against a stand-in prediction.
@@ -424,9 +592,9 @@ class Model(Layer):
                 )
             split_at = int(math.floor(n * (1.0 - validation_split)))
             val = (_take(x, slice(split_at, None)), _take(y, slice(split_at, None)))
-            val_sw = None if sample_weight is None else sample_weight[split_at:]
+            val_sw = _take(sample_weight, slice(split_at, None))
             x, y = _take(x, slice(0, split_at)), _take(y, slice(0, split_at))
-            sample_weight = None if sample_weight is None else sample_weight[:split_at]
+            sample_weight = _take(sample_weight, slice(0, split_at))
             n = split_at
             validation_data = val + (val_sw,)
         if validation_data is not None:
@@ -467,7 +635,7 @@ class Model(Layer):
                 index = order[start : start + batch_size]
                 callback_list.on_train_batch_begin(step)
                 xb, yb = _take(x, index), _take(y, index)
-                swb = None if sample_weight is None else sample_weight[index]
+                swb = _take(sample_weight, index)
                 guarded = None
                 if _nan_guard(callback_list):
                     # Fix (h9): keep the optimizer's state (slots, step count) too, or the NaN
@@ -549,7 +717,7 @@ class Model(Layer):
         for step in range(total_steps):
             index = slice(step * batch_size, min((step + 1) * batch_size, n))
             callback_list.on_test_batch_begin(step)
-            swb = None if sample_weight is None else sample_weight[index]
+            swb = _take(sample_weight, index)
             self._test_batch(_take(x, index), _take(y, index), swb)
             logs = self._metric_logs()
             callback_list.on_test_batch_end(step, logs)
@@ -629,7 +797,8 @@ class Model(Layer):
         show_trainable=False,
         layer_range=None,
     ):
-        """Prints a table of the layers, their output shapes and parameter counts (Keras 3 layout)."""
+        """Prints a table of the layers, their output shapes and parameter counts (Keras 3
+        layout)."""
         from numpykeras.models.summary import print_summary
 
         print_summary(
@@ -709,7 +878,7 @@ def _unpack_validation(validation_data):
 
 def _class_weights_to_sample_weights(y, class_weight):
     if isinstance(y, (list, tuple, dict)):
-        raise ValueError("`class_weight` is only supported for models with a single output.")
+        raise ValueError("`class_weight` is only supported for Models with a single output.")
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:
         classes = np.argmax(y, axis=1)
@@ -729,3 +898,416 @@ def _nan_guard(callback_list) -> bool:
 
 
 warnings.filterwarnings("default", module="numpykeras")
+
+
+# --------------------------------------------------------------------------- several outputs
+
+
+def _is_structure_dict(value) -> bool:
+    """A dict of per-output entries (not a serialized object's ``{"class_name": ...}`` config)."""
+    return isinstance(value, dict) and "class_name" not in value
+
+
+def _leaves(structure):
+    """Leaves of nested lists/tuples/dicts; dict entries in sorted key order (as Keras's
+    ``tree.flatten``); a serialized object's config dict is one leaf."""
+    if structure is None:
+        return []
+    if isinstance(structure, (list, tuple)):
+        out = []
+        for s in structure:
+            out.extend(_leaves(s))
+        return out
+    if _is_structure_dict(structure):
+        out = []
+        for k in sorted(structure):
+            out.extend(_leaves(structure[k]))
+        return out
+    return [structure]
+
+
+def _metric_leaves(metrics) -> list:
+    """All metric identifiers of a ``metrics=`` argument, flattened (``None`` entries dropped)."""
+    return [m for m in _leaves(metrics) if m is not None]
+
+
+def _single_loss_weight(loss_weights):
+    """The weight of a single-output model's loss: a number, or a one-element list/dict."""
+    if loss_weights is None:
+        return None
+    leaves = _leaves(loss_weights)
+    if len(leaves) != 1:
+        raise ValueError(
+            "`loss_weights` must match the number of losses, got 1 losses and "
+            f"{len(leaves)} weights."
+        )
+    return None if leaves[0] is None else float(leaves[0])
+
+
+def _stars(structure):
+    """``structure`` with every leaf replaced by ``"*"`` (for error messages, as Keras)."""
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_stars(s) for s in structure)
+    if isinstance(structure, dict):
+        return {k: _stars(v) for k, v in structure.items()}
+    return "*"
+
+
+class _OutputLayout:
+    """How a model's outputs are named.
+
+    Attributes:
+        names: ``model.output_names``: the layer producing each output, in output order.
+        prefixes: the log-key prefix of each output (``<prefix>_loss``): the dict keys for a
+            dict of outputs (sorted, Keras's flat order), else the layer names.
+        is_dict: whether ``outputs=`` was a dict.
+        struct: the model's output structure.
+    """
+
+    def __init__(self, names, prefixes, is_dict, struct):
+        self.names = names
+        self.prefixes = prefixes
+        self.is_dict = is_dict
+        self.struct = struct
+
+
+class _MultiOutputs:
+    """``compile``'s losses, loss weights and metrics matched to a model's outputs.
+
+    Keras 3 semantics (``keras/src/trainers/compile_utils.py``): ``loss`` is one loss for every
+    output, a list aligned with the outputs, or a dict keyed by output name (the dict keys of
+    a dict of outputs, else the layer names; for a list of outputs the dict must name every
+    output, ``None`` for an untrained one). ``metrics`` / ``weighted_metrics`` for several
+    outputs are a list with one entry per output or a dict keyed by (some) output names, each
+    entry a metric or a list of metrics. The structure is checked on the first data (``fit``,
+    ``evaluate``, ...), as Keras builds its compiled loss then, before any weight changes.
+    """
+
+    def __init__(self, layout, loss, loss_weights, metrics, weighted_metrics):
+        self.layout = layout
+        self.n = len(layout.names)
+        self.user_loss = loss
+        self.user_loss_weights = loss_weights
+        self.user_metrics = metrics
+        self.user_weighted_metrics = weighted_metrics
+        self._structure = None  # (loss identifiers, weights) per output, once checked
+        self.built = False
+        self.losses = [None] * self.n
+        self.weights = [None] * self.n
+        self.loss_trackers = [None] * self.n
+        self.metric_groups = [[] for _ in range(self.n)]
+        self.weighted_groups = [[] for _ in range(self.n)]
+        self.tracker_order = list(range(self.n))
+
+    # -- structure ----------------------------------------------------------------------------
+    def _model_structure_text(self):
+        if self.layout.is_dict:
+            return {k: "X" for k in self.layout.struct}
+        return ["X"] * self.n
+
+    def _loss_identifiers(self):
+        """The loss identifier of each output (``None``: not trained), and the indices of the
+        outputs in the flattened ``loss`` structure (for a list of ``loss_weights``)."""
+        loss, layout = self.user_loss, self.layout
+        if isinstance(loss, (list, tuple)):
+            if len(loss) != self.n:
+                raise ValueError(
+                    f"`loss` has {len(loss)} entries but the model has {self.n} outputs "
+                    f"{layout.names}: pass one loss per output (`None` for an output that is "
+                    "not trained), a dict keyed by output name, or a single loss for all outputs."
+                    f"\nReceived: loss={loss}"
+                )
+            for entry in loss:
+                if isinstance(entry, (list, tuple)) or _is_structure_dict(entry):
+                    raise ValueError(
+                        "Each entry of a `loss` list must be a single loss (or `None`). "
+                        f"Received: loss={loss}"
+                    )
+            return list(loss), list(range(self.n))
+        if _is_structure_dict(loss):
+            if layout.is_dict:
+                for key in loss:
+                    if key not in layout.prefixes:
+                        raise ValueError(
+                            f"The path: ({key!r},) in the `loss` argument, can't be found in "
+                            "either the model's output (`y_pred`) or in the labels (`y_true`). "
+                            f"The model's outputs are {list(layout.struct)}."
+                        )
+                ids = [loss.get(p) for p in layout.prefixes]
+                return ids, [i for i, p in enumerate(layout.prefixes) if p in loss]
+            if set(loss) != set(layout.names):
+                raise ValueError(
+                    f"Expected keys {layout.names} in loss dict, but found "
+                    f"loss.keys()={list(loss.keys())}"
+                )
+            return [loss[name] for name in layout.names], list(range(self.n))
+        return [loss] * self.n, None  # one loss for every output
+
+    def _weights(self, positions):
+        """Each output's loss weight (``None``: 1). ``positions`` as from ``_loss_identifiers``."""
+        weights, layout = self.user_loss_weights, self.layout
+        if weights is None:
+            return [None] * self.n
+        n_losses = 1 if positions is None else len(positions)
+        if _is_structure_dict(weights) and positions is not None:
+            keys = layout.prefixes if layout.is_dict else layout.names
+            unknown = [k for k in weights if k not in keys]
+            if unknown:
+                raise ValueError(
+                    f"Unknown output name {unknown[0]!r} in `loss_weights`. Expected keys among "
+                    f"{keys}. Received: loss_weights={weights}"
+                )
+            return [None if weights.get(k) is None else float(weights[k]) for k in keys]
+        flat = _leaves(weights)
+        if len(flat) != n_losses:
+            raise ValueError(
+                f"`loss_weights` must match the number of losses, got {n_losses} losses "
+                f"and {len(flat)} weights."
+            )
+        if positions is None:  # one loss (and one weight) for every output
+            return [None if flat[0] is None else float(flat[0])] * self.n
+        out = [None] * self.n
+        for i, w in zip(positions, flat):
+            out[i] = None if w is None else float(w)
+        return out
+
+    def _metric_identifiers(self, metrics, argument_name):
+        """Per output, the list of metric identifiers from a ``metrics=`` argument."""
+        if not metrics:
+            return [[] for _ in range(self.n)]
+        if self.n == 1:
+            return [_metric_leaves(metrics)]
+        layout = self.layout
+        entries = None
+        problem = None
+        if isinstance(metrics, (list, tuple)):
+            if len(metrics) == self.n:
+                entries = list(metrics)
+            else:
+                problem = f"The model has {self.n} outputs but `{argument_name}` has "
+                problem += f"{len(metrics)} entries."
+        elif _is_structure_dict(metrics):
+            unknown = [k for k in metrics if k not in layout.prefixes]
+            if unknown:
+                problem = f"Unknown output name {unknown[0]!r} in `{argument_name}`."
+            else:
+                entries = [metrics.get(p) for p in layout.prefixes]
+        else:
+            problem = f"`{argument_name}` must be a list or a dict."
+        if entries is None:
+            raise ValueError(
+                f"{problem}\nInvalid `{argument_name}`. `{argument_name}` should contain metrics "
+                "objects and either be a dict or a list matching the output names of the "
+                f"functional model {layout.names} or match the output structure of the model: "
+                f"{self._model_structure_text()}.\nReceived: {argument_name}={metrics}"
+            )
+        return [_metric_leaves(entry) for entry in entries]
+
+    def structure(self):
+        """Checks the compiled structure against the outputs (once); raises ``ValueError``."""
+        if self._structure is None:
+            ids, positions = self._loss_identifiers()
+            weights = self._weights(positions)
+            metric_ids = self._metric_identifiers(self.user_metrics, "metrics")
+            weighted_ids = self._metric_identifiers(self.user_weighted_metrics, "weighted_metrics")
+            self._structure = (ids, weights, metric_ids, weighted_ids)
+        return self._structure
+
+    def has_loss(self) -> bool:
+        return any(i is not None for i in self.structure()[0])
+
+    # -- data ---------------------------------------------------------------------------------
+    def flat_preds(self, y_pred):
+        """The model's prediction(s) as a list in output order."""
+        if isinstance(y_pred, dict):
+            return [y_pred[k] for k in sorted(y_pred)]
+        if isinstance(y_pred, (list, tuple)):
+            return list(y_pred)
+        return [y_pred]
+
+    def _structure_error(self, y):
+        return ValueError(
+            "y_true and y_pred have different structures.\n"
+            f"y_true: {_stars(y)}\ny_pred: {_stars(self.layout.struct)}\n"
+        )
+
+    def flat_targets(self, y, what="y"):
+        """``y`` (a list, a dict or one array) as a list in output order, ``None`` where an
+        output has no targets. Raises ``ValueError`` for a structure that doesn't fit."""
+        layout = self.layout
+        ids = self.structure()[0]
+        trained = [i for i, loss_id in enumerate(ids) if loss_id is not None]
+        if _is_structure_dict(y):
+            keys = layout.prefixes if layout.is_dict else layout.names
+            if any(k not in keys for k in y):
+                raise self._structure_error(y)
+            flat = [y.get(k) for k in keys]
+        elif isinstance(y, (list, tuple)):
+            if len(y) == self.n:
+                flat = list(y)
+            elif len(y) == len(trained):
+                # Targets only for the outputs that have a loss, as Keras allows.
+                flat = [None] * self.n
+                for i, value in zip(trained, y):
+                    flat[i] = value
+            else:
+                raise self._structure_error(y)
+        elif self.n == 1 or len(trained) == 1:
+            flat = [None] * self.n
+            flat[trained[0] if self.n > 1 else 0] = y
+        else:
+            raise self._structure_error(y)
+        if what == "y":
+            missing = [layout.prefixes[i] for i in trained if flat[i] is None]
+            if missing:
+                raise ValueError(
+                    f"Target data is missing for output {missing[0]!r}, which has a loss. "
+                    f"Received: y={_stars(y)}"
+                )
+        return flat
+
+    def flat_sample_weights(self, sample_weight, y):
+        """Per-output sample weights: one array applies to every output; a list or dict must
+        have ``y``'s structure (one ``sample_weight`` array per output in ``y``)."""
+        if sample_weight is None:
+            return [None] * self.n
+        if not isinstance(sample_weight, (list, tuple, dict)):
+            return [sample_weight] * self.n
+        same = (
+            isinstance(sample_weight, dict) == isinstance(y, dict)
+            and isinstance(y, (list, tuple, dict))
+            and len(sample_weight) == len(y)
+            and (not isinstance(y, dict) or set(sample_weight) == set(y))
+        )
+        if not same:
+            raise ValueError(
+                "You should provide one `sample_weight` array per output in `y`. The two "
+                f"structures did not match:\n- y: {_stars(y)}\n"
+                f"- sample_weight: {_stars(sample_weight)}\n"
+            )
+        return self.flat_targets(sample_weight, what="sample_weight")
+
+    # -- objects ------------------------------------------------------------------------------
+    def build(self, ys, preds):
+        """Creates the Loss and Metric objects from the first targets and predictions."""
+        if self.built:
+            return
+        from numpykeras import losses as losses_module
+        from numpykeras import metrics as metrics_module
+
+        ids, weights, metric_ids, weighted_ids = self.structure()
+        for i in range(self.n):
+            if (ids[i] is not None or metric_ids[i] or weighted_ids[i]) and ys[i] is None:
+                raise ValueError(
+                    f"Target data is missing for output {self.layout.prefixes[i]!r}, which has "
+                    "a loss or metrics."
+                )
+        losses = [
+            None if ids[i] is None else losses_module.resolve_loss(ids[i], ys[i], preds[i])
+            for i in range(self.n)
+        ]
+        metric_groups = [
+            [metrics_module.resolve_metric(m, ys[i], preds[i]) for m in metric_ids[i]]
+            for i in range(self.n)
+        ]
+        weighted_groups = [
+            [metrics_module.resolve_metric(m, ys[i], preds[i]) for m in weighted_ids[i]]
+            for i in range(self.n)
+        ]
+        trackers = [None] * self.n
+        if sum(loss is not None for loss in losses) > 1:
+            # Keras tracks each output's (unweighted) loss when there are several losses.
+            trackers = [
+                None if loss is None else metrics_module.Mean(name=f"{prefix}_loss")
+                for loss, prefix in zip(losses, self.layout.prefixes)
+            ]
+        # Keras creates the trackers as it walks the losses: a dict of outputs in the order of
+        # the `loss` dict's keys (or of `outputs=`), otherwise in output order.
+        order = list(range(self.n))
+        if self.layout.is_dict:
+            keys = self.user_loss if _is_structure_dict(self.user_loss) else self.layout.struct
+            order = [self.layout.prefixes.index(k) for k in keys]
+        self.tracker_order = order
+        self.losses, self.weights = losses, weights
+        self.metric_groups, self.weighted_groups = metric_groups, weighted_groups
+        self.loss_trackers = trackers
+        self.built = True
+
+    def check_targets(self, ys, probe_preds):
+        """Builds, then runs every label through its loss against a stand-in prediction (label
+        ranges and shapes), before any weight changes."""
+        self.build(ys, probe_preds)
+        for i, (y, p) in enumerate(zip(ys, probe_preds)):
+            if not (isinstance(y, np.ndarray) and isinstance(p, np.ndarray)):
+                continue
+            stand_in = np.broadcast_to(p, (len(y),) + p.shape[1:])
+            checks = [] if self.losses[i] is None else [("loss", self.losses[i], y, stand_in)]
+            # Metrics keep state: try copies on a few labels.
+            for m in self.metric_groups[i] + self.weighted_groups[i]:
+                checks.append(("metric", copy.deepcopy(m).update_state, y[:8], stand_in[:8]))
+            for kind, fn, y_part, p_part in checks:
+                try:
+                    fn(y_part, p_part)
+                except ValueError as e:
+                    name = getattr(fn, "name", None) or getattr(fn.__self__, "name", "")
+                    raise ValueError(
+                        f"Invalid targets for output {self.layout.prefixes[i]!r} "
+                        f"({kind} {name!r}): targets of shape {y.shape[1:]} per sample, "
+                        f"predictions of shape {p.shape[1:]} per sample. {e}"
+                    ) from e
+
+    def loss_values(self, ys, preds, sample_weights):
+        """``(per-output losses, weighted total)`` without gradients."""
+        values = [None] * self.n
+        total = 0.0
+        for i, (loss, weight) in enumerate(zip(self.losses, self.weights)):
+            if loss is None:
+                continue
+            values[i] = float(loss(ys[i], preds[i], sample_weight=sample_weights[i]))
+            total += values[i] * (1.0 if weight is None else weight)
+        return values, total
+
+    def update_metrics(self, values, ys, preds, sample_weights, batch_size):
+        # Keras's CompileLoss weights each batch's loss by `y_pred.shape[0]`, the *static*
+        # batch size, which is unknown (None) in the compiled fit/evaluate step of the
+        # TensorFlow backend: each batch counts once, a short last batch as much as a full one.
+        del batch_size
+        for tracker, value in zip(self.loss_trackers, values):
+            if tracker is not None:
+                tracker.update_state(value)
+        for i in range(self.n):
+            for m in self.metric_groups[i]:
+                m.update_state(ys[i], preds[i])
+            for m in self.weighted_groups[i]:
+                m.update_state(ys[i], preds[i], sample_weight=sample_weights[i])
+
+    def metric_objects(self) -> list:
+        """Compiled metrics (per output, then weighted per output), then per-output loss
+        trackers."""
+        out = [m for group in self.metric_groups for m in group]
+        out += [m for group in self.weighted_groups for m in group]
+        trackers = [self.loss_trackers[i] for i in self.tracker_order]
+        return out + [t for t in trackers if t is not None]
+
+    def logs(self) -> dict:
+        """Log keys as Keras's ``CompileMetrics.result()`` and ``CompileLoss`` name them."""
+        logs = {}
+        taken = {}
+        prefixes = self.layout.prefixes if self.n > 1 else [None]
+        for weighted, groups in ((False, self.metric_groups), (True, self.weighted_groups)):
+            for prefix, group in zip(prefixes, groups):
+                for m in group:
+                    name = m.name if prefix is None else f"{prefix}_{m.name}"
+                    if name in taken and weighted:
+                        name = f"weighted_{m.name}"
+                        name = name if prefix is None else f"{prefix}_{name}"
+                    if name not in taken:
+                        taken[name] = 1
+                    else:
+                        taken[name] += 1
+                        name = f"{name}_{taken[name] - 1}"
+                    logs[name] = float(m.result())
+        for tracker in self.loss_trackers:
+            if tracker is not None:
+                logs[tracker.name] = float(tracker.result())
+        return logs
