@@ -1,6 +1,7 @@
 """TensorFlow's CNN tutorial on CIFAR-10, unchanged except for the import line.
 
-Needs the CIFAR-10 data: Keras's cached copy in ~/.keras/datasets, or internet access to download it.
+Needs the CIFAR-10 data: Keras's cached copy in ~/.keras/datasets, or internet access to download
+it.
 Run:  python examples/cifar10_tutorial.py
 """
 

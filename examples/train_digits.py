@@ -1,8 +1,9 @@
 """The main job: train and evaluate the reference CNN on real handwritten digits, in NumPy.
 
-The data set is the 1,797 8x8 digit images that scikit-learn ships (no download). Each image is scaled
-up to 32x32 and repeated over 3 channels so the reference model from the TensorFlow CNN tutorial runs
-unchanged; 20% of the images are held out for testing. The trained model is saved in Keras's format.
+The data set is the 1,797 8x8 digit images that scikit-learn ships (no download). Each image is
+scaled up to 32x32 and repeated over 3 channels so the reference model from the TensorFlow CNN
+tutorial runs unchanged; 20% of the images are held out for testing. The trained model is saved in
+Keras's format.
 
 Run:  python examples/train_digits.py [--epochs 10] [--output digits_cnn.keras]
 """

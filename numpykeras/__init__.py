@@ -1,7 +1,7 @@
 """numpykeras: the Keras API, running and training on NumPy alone.
 
-``from numpykeras import layers, models`` in place of ``from tensorflow.keras import layers, models``;
-or ``import numpykeras as keras``.
+``from numpykeras import layers, models`` in place of
+``from tensorflow.keras import layers, models``; or ``import numpykeras as keras``.
 """
 
 __version__ = "0.1.0"
@@ -16,9 +16,9 @@ from numpykeras import (  # noqa: E402
     regularizers,
     saving,
 )
+from numpykeras.backend import Variable  # noqa: E402
 from numpykeras.layers import Input, InputLayer, Layer  # noqa: E402
 from numpykeras.models import Model, Sequential  # noqa: E402
-from numpykeras.backend import Variable  # noqa: E402
 
 
 def __getattr__(name):

@@ -1,9 +1,10 @@
 """The ``Layer`` base class: weights, building, calling, and the forward/backward contract.
 
-A layer computes ``outputs = call(inputs)`` with NumPy. For training, ``forward`` returns the outputs and
-a *cache* of what ``backward`` needs; ``backward(dy, cache)`` returns the input gradient and the gradients of
-the layer's weights. Nothing per call is kept on the layer object, so inference is thread-safe and one layer
-can be used several times in a graph (each use has its own cache on the training step's tape).
+A layer computes ``outputs = call(inputs)`` with NumPy. For training, ``forward`` returns the
+outputs and a *cache* of what ``backward`` needs; ``backward(dy, cache)`` returns the input gradient
+and the gradients of the layer's weights. Nothing per call is kept on the layer object, so inference
+is thread-safe and one layer can be used several times in a graph (each use has its own cache on the
+training step's tape).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def to_snake_case(name: str) -> str:
 
 
 def unique_name(prefix: str) -> str:
-    """``prefix`` the first time, then ``prefix_1``, ``prefix_2``, ... (session-wide, as in Keras)."""
+    """``prefix`` the first time, then ``prefix_1``, ``prefix_2``, ... (session-wide, as Keras)."""
     with _NAME_LOCK:
         uid = _NAME_UIDS[prefix]
         _NAME_UIDS[prefix] += 1
@@ -47,7 +48,7 @@ def clear_session() -> None:
 
 
 class name_scope:
-    """Context manager that prefixes the paths of variables created inside it (``sequential/...``)."""
+    """Context manager prefixing the paths of variables created inside it (``sequential/...``)."""
 
     def __init__(self, name):
         self.name = name
@@ -113,7 +114,8 @@ class InputSpec:
         prefix = f'Input {index} of layer "{layer_name}" is incompatible with the layer:'
         if self.ndim is not None and ndim != self.ndim:
             raise ValueError(
-                f"{prefix} expected ndim={self.ndim}, found ndim={ndim}. Full shape received: {shape}"
+                f"{prefix} expected ndim={self.ndim}, found ndim={ndim}. "
+                f"Full shape received: {shape}"
             )
         if self.min_ndim is not None and ndim < self.min_ndim:
             raise ValueError(
@@ -161,7 +163,7 @@ class Layer:
 
     Subclasses implement ``build(input_shape)``, ``call(inputs, training=False)``,
     ``compute_output_shape(input_shape)``, and for training ``forward``/``backward``
-    (the defaults below suit layers without weights whose gradient is computed from the saved input).
+    (the defaults below suit weightless layers whose gradient is computed from the saved input).
 
     Args:
         trainable: whether the layer's weights are updated by training.
@@ -324,7 +326,7 @@ class Layer:
                 "You tried to call `count_params` on layer '"
                 + self.name
                 + "', but the layer isn't built. You can build it manually via: "
-                f"`layer.build(input_shape)`."
+                "`layer.build(input_shape)`."
             )
         return int(sum(v.size for v in self.weights))
 
@@ -422,7 +424,8 @@ class Layer:
     def output_logits(self, cache):
         """``(logits, "softmax" | "sigmoid")`` if this layer ends in one of those, else ``None``.
 
-        Crossentropy losses use the logits as Keras does (computing from logits is exact and stable).
+        Crossentropy losses use the logits as Keras does (computing from logits is exact and
+        stable).
         """
         return None
 
@@ -442,7 +445,7 @@ class Layer:
                 "registered_name": None,
             },
         }
-        # As in Keras 3, an `input_shape=` given to a layer lives on the model's InputLayer, not here.
+        # As in Keras 3, an `input_shape=` given to a layer lives on the model's InputLayer.
         return config
 
     @classmethod

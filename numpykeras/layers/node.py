@@ -1,8 +1,8 @@
 """Symbolic tensors and the nodes that connect layers into a graph (the Functional API's substrate).
 
-``Input(shape)`` returns a :class:`KerasTensor`; calling a layer on KerasTensors builds the layer, infers
-output shapes with ``compute_output_shape`` and records a :class:`Node` (layer, input tensors, output
-tensors) instead of computing anything.
+``Input(shape)`` returns a :class:`KerasTensor`; calling a layer on KerasTensors builds the layer,
+infers output shapes with ``compute_output_shape`` and records a :class:`Node` (layer, input
+tensors, output tensors) instead of computing anything.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 
 class KerasTensor:
-    """A placeholder with a shape (batch axis ``None``) and a dtype, remembering which layer made it."""
+    """A placeholder with a shape (batch axis ``None``) and a dtype, and the layer that made it."""
 
     def __init__(self, shape, dtype="float32", name=None):
         self.shape = tuple(shape)
@@ -32,8 +32,8 @@ class KerasTensor:
 
     def __array__(self, *args, **kwargs):
         raise TypeError(
-            "A KerasTensor is symbolic: it's a placeholder for a shape and a dtype. It doesn't have "
-            "any actual numerical value. You cannot convert it to a NumPy array."
+            "A KerasTensor is symbolic: it's a placeholder for a shape and a dtype. It doesn't "
+            "have any actual numerical value. You cannot convert it to a NumPy array."
         )
 
 

@@ -14,8 +14,8 @@ class Sequential(Model):
     """A linear stack of layers.
 
     ``Sequential([layer, ...])`` or ``.add(layer)`` one at a time. Give the input shape with
-    ``keras.Input(shape)`` as the first entry, with ``input_shape=`` on the first layer, or let the model
-    build itself on its first call (or with ``build(input_shape)``).
+    ``keras.Input(shape)`` as the first entry, with ``input_shape=`` on the first layer, or let the
+    model build itself on its first call (or with ``build(input_shape)``).
     """
 
     def __init__(self, layers=None, trainable=True, name=None):

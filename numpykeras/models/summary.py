@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import textwrap
 
 import numpy as np
-import textwrap
 
 
 def _format_shape(shape) -> str:

@@ -1,8 +1,8 @@
 """Layer and model configs in Keras's JSON form, both directions.
 
 ``serialize_keras_object(layer)`` gives Keras 3's ``{"module", "class_name", "config",
-"registered_name", "build_config"}``; ``deserialize_layer`` accepts that and every older form (Keras 2
-entries without ``module``, ``batch_input_shape``, dtype strings or policy dicts, ...).
+"registered_name", "build_config"}``; ``deserialize_layer`` accepts that and every older form
+(Keras 2 entries without ``module``, ``batch_input_shape``, dtype strings or policy dicts, ...).
 """
 
 from __future__ import annotations

@@ -20,9 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import tolerances as tol
 
 from numpykeras import layers as nk_layers
+
+import tolerances as tol
 
 
 @dataclass

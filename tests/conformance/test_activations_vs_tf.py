@@ -3,9 +3,10 @@
 
 import numpy as np
 import pytest
-import tolerances as tol
 
 from numpykeras import activations
+
+import tolerances as tol
 
 CASES = [
     ("relu", {}),

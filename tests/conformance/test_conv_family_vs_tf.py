@@ -5,6 +5,7 @@ layer harness.
 """
 
 import pytest
+
 from harness import LayerCase, run_case
 
 CASES = [
@@ -53,9 +54,11 @@ def test_conv_family_config_matches_keras(case, keras):
     keras_config, our_config = keras_layer.get_config(), ours.get_config()
     assert set(our_config) == set(keras_config)
     for key in ("kernel_size", "strides", "padding", "dilation_rate", "data_format"):
-        assert tuple(our_config[key]) == tuple(keras_config[key]) if isinstance(
-            keras_config[key], (list, tuple)
-        ) else our_config[key] == keras_config[key]
+        assert (
+            tuple(our_config[key]) == tuple(keras_config[key])
+            if isinstance(keras_config[key], (list, tuple))
+            else our_config[key] == keras_config[key]
+        )
     # Keras's config builds our layer.
     config = dict(keras_config)
     config.pop("name")

@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 import pytest
-import tolerances as tol
 
 from numpykeras import initializers
+
+import tolerances as tol
 
 CONFIG_CASES = [
     ("Zeros", {}),

@@ -3,10 +3,11 @@ gradient), BatchNormalization moving statistics, over a sweep of options. See ``
 
 import numpy as np
 import pytest
-import tolerances as tol
-from harness import LayerCase, build_pair, run_case
 
 from numpykeras import layers as nk_layers
+
+import tolerances as tol
+from harness import LayerCase, build_pair, run_case
 
 ACTIVATIONS = [
     "relu", "leaky_relu", "relu6", "softmax", "log_softmax", "elu", "selu", "softplus",

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-import tolerances as tol
 
 from numpykeras import losses
+
+import tolerances as tol
 
 N, C = 6, 4
 

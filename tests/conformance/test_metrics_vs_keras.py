@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-import tolerances as tol
 
 from numpykeras import losses, metrics
+
+import tolerances as tol
 
 SIZES = (5, 2, 7)
 C = 4

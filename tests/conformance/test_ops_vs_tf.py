@@ -5,9 +5,10 @@ Gradients come from tf.GradientTape with a random upstream gradient (``output_gr
 
 import numpy as np
 import pytest
-from tolerances import assert_forward_close, assert_grad_close
 
 from numpykeras import ops
+
+from tolerances import assert_forward_close, assert_grad_close
 
 
 def _pair(v):

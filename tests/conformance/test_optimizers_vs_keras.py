@@ -10,11 +10,12 @@ import zlib
 
 import numpy as np
 import pytest
-from tolerances import OPTIMIZER_ATOL, OPTIMIZER_RTOL, assert_close
 
 from numpykeras import optimizers
 from numpykeras.backend import Variable
 from numpykeras.optimizers import schedules
+
+from tolerances import OPTIMIZER_ATOL, OPTIMIZER_RTOL, assert_close
 
 STEPS = 10
 # (layer scope, weight name, shape): paths like "dense/kernel", as in a model.

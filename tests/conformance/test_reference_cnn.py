@@ -3,11 +3,12 @@ summary text, predictions and gradients once the weights are copied."""
 
 import numpy as np
 import pytest
-import tolerances as tol
 
 from numpykeras import layers as nk_layers
 from numpykeras import models as nk_models
 from numpykeras.layers.layer import clear_session
+
+import tolerances as tol
 
 # Keras warns about `input_shape=` on a layer; the reference model uses it on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -8,6 +8,7 @@ The scalar checked is ``L = sum(forward(x) * dy)`` for a fixed random ``dy``, so
 from __future__ import annotations
 
 import numpy as np
+
 import tolerances as tol
 
 

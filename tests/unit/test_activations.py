@@ -7,10 +7,11 @@ import warnings
 
 import numpy as np
 import pytest
-import tolerances as tol
 
 from numpykeras import activations
 from numpykeras.saving.object_registration import custom_object_scope, register_keras_serializable
+
+import tolerances as tol
 
 # (name, keyword arguments): every activation, plus its non-default parameters.
 ELEMENTWISE = [

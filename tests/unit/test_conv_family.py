@@ -3,9 +3,10 @@ configs and float64 finite-difference gradients."""
 
 import numpy as np
 import pytest
-from gradcheck import check_layer_gradients
 
 from numpykeras import layers
+
+from gradcheck import check_layer_gradients
 
 GRAD_CASES = [
     ("Conv1D", dict(filters=3, kernel_size=3), (2, 7, 2)),

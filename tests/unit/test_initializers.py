@@ -5,10 +5,11 @@ import math
 
 import numpy as np
 import pytest
-import tolerances as tol
 
 from numpykeras import backend, initializers
 from numpykeras.saving.object_registration import register_keras_serializable
+
+import tolerances as tol
 
 SIGMAS = tol.SAMPLE_STATS_SIGMAS
 TRUNCATED_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]

@@ -9,11 +9,12 @@ import threading
 
 import numpy as np
 import pytest
-import reference_ops as ref
-import tolerances as tol
 
 from numpykeras import layers, models
 from numpykeras.layers.layer import clear_session
+
+import reference_ops as ref
+import tolerances as tol
 
 
 def _rng(seed=0):

@@ -3,10 +3,11 @@ with a random upstream gradient, over the layers' options."""
 
 import numpy as np
 import pytest
-import tolerances as tol
-from gradcheck import check_layer_gradients
 
 from numpykeras import layers
+
+import tolerances as tol
+from gradcheck import check_layer_gradients
 
 F64 = "float64"
 

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-import tolerances as tol
 
 from numpykeras import backend, losses
+
+import tolerances as tol
 
 EPS = backend.epsilon()
 

@@ -4,6 +4,10 @@ import itertools
 
 import numpy as np
 import pytest
+
+from numpykeras import ops
+from numpykeras.ops import conv as conv_module
+
 import reference_ops as ref
 from tolerances import (
     FINITE_DIFF_ATOL,
@@ -13,9 +17,6 @@ from tolerances import (
     REFERENCE_RTOL,
     assert_close,
 )
-
-from numpykeras import ops
-from numpykeras.ops import conv as conv_module
 
 
 def close(actual, expected, what):

@@ -4,6 +4,9 @@ import itertools
 
 import numpy as np
 import pytest
+
+from numpykeras import ops
+
 import reference_ops as ref
 from tolerances import (
     FINITE_DIFF_ATOL,
@@ -13,8 +16,6 @@ from tolerances import (
     REFERENCE_RTOL,
     assert_close,
 )
-
-from numpykeras import ops
 
 
 def close(actual, expected, what):

@@ -10,6 +10,12 @@ import warnings
 
 import numpy as np
 import pytest
+
+from numpykeras import optimizers
+from numpykeras.backend import Variable
+from numpykeras.optimizers import schedules
+from numpykeras.saving.object_registration import register_keras_serializable
+
 from tolerances import (
     OPTIMIZER_ATOL,
     OPTIMIZER_RTOL,
@@ -17,11 +23,6 @@ from tolerances import (
     REFERENCE_RTOL,
     assert_close,
 )
-
-from numpykeras import optimizers
-from numpykeras.backend import Variable
-from numpykeras.optimizers import schedules
-from numpykeras.saving.object_registration import register_keras_serializable
 
 SHAPES = [(3, 4), (5,), (2, 1, 3)]
 

@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 import pytest
-import tolerances as tol
 
 from numpykeras import backend, constraints, regularizers
+
+import tolerances as tol
 
 EPSILON = 1e-7  # Keras's backend.epsilon() default, used by the constraints and normalisation
 

@@ -141,7 +141,8 @@ class BaseConv(Layer):
             )
             if length is not None and length <= 0:
                 raise ValueError(
-                    f"Computed output size would be negative. Received `inputs shape={input_shape}`, "
+                    "Computed output size would be negative. Received "
+                    f"`inputs shape={input_shape}`, "
                     f"`kernel shape={self.kernel_size + (None, self.filters)}`, "
                     f"`dilation_rate={self.dilation_rate}`."
                 )
@@ -197,7 +198,9 @@ class ConvComputeMixin:
     def call(self, inputs, training=False):
         from numpykeras.layers._common import activate
 
-        return self._from_last(activate(self.activation, self._preactivation(self._to_last(inputs))))
+        return self._from_last(
+            activate(self.activation, self._preactivation(self._to_last(inputs)))
+        )
 
     def forward(self, inputs, training=False):
         from numpykeras.layers._common import activate

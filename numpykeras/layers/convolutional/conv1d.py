@@ -18,11 +18,11 @@ class Conv1D(ConvComputeMixin, BaseConv):
         filters: number of output channels.
         kernel_size: int or tuple of 1 int.
         strides: int or tuple of 1 int (default 1).
-        padding: ``"valid"``, ``"same"`` or ``"causal"`` (left padding only, so ``output[t]`` never sees
-            ``input[t + 1:]``).
+        padding: ``"valid"``, ``"same"`` or ``"causal"`` (left padding only, so ``output[t]``
+            never sees ``input[t + 1:]``).
         data_format: ``"channels_last"`` (default) or ``"channels_first"``.
-        dilation_rate, groups, activation, use_bias, *_initializer, *_regularizer, *_constraint: as in
-            ``Conv2D``.
+        dilation_rate, groups, activation, use_bias, *_initializer, *_regularizer,
+            *_constraint: as in ``Conv2D``.
 
     Input shape:
         ``(batch_size, steps, channels)``.

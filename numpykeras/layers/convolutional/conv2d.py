@@ -1,8 +1,9 @@
 """``Conv2D``: 2-D cross-correlation of NHWC images with an HWIO kernel, plus bias and activation.
 
-Each output pixel is ``y[n, i, j, o] = sum_{a, b, c} x[n, i*S + a*D, j*S + b*D, c] * kernel[a, b, c, o]``
-(no kernel flip), over a padded input when ``padding="same"``. The output size along each spatial axis is
-``floor((H + 2P - F) / S) + 1`` (see :func:`numpykeras.ops.padding.conv_output_length`).
+Each output pixel is
+``y[n, i, j, o] = sum_{a, b, c} x[n, i*S + a*D, j*S + b*D, c] * kernel[a, b, c, o]``
+(no kernel flip), over a padded input when ``padding="same"``. The output size along each spatial
+axis is ``floor((H + 2P - F) / S) + 1`` (see :func:`numpykeras.ops.padding.conv_output_length`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ class Conv2D(BaseConv):
         filters: number of output channels.
         kernel_size: int or tuple of 2 ints, the window's height and width.
         strides: int or tuple of 2 ints (default 1).
-        padding: ``"valid"`` (no padding) or ``"same"`` (output size ``ceil(H / S)``; TensorFlow's rule
-            puts an odd extra row/column of zeros at the bottom/right).
+        padding: ``"valid"`` (no padding) or ``"same"`` (output size ``ceil(H / S)``;
+            TensorFlow's rule puts an odd extra row/column of zeros at the bottom/right).
         data_format: ``"channels_last"`` (NHWC, default) or ``"channels_first"`` (NCHW).
         dilation_rate: int or tuple of 2 ints.
         groups: number of channel groups (``filters`` and input channels divisible by it).

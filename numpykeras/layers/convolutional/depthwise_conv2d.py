@@ -6,8 +6,7 @@ Output channel ``c * depth_multiplier + m`` is input channel ``c`` cross-correla
 
 from __future__ import annotations
 
-from numpykeras import activations, constraints, initializers, regularizers
-from numpykeras import ops
+from numpykeras import activations, constraints, initializers, ops, regularizers
 from numpykeras.layers.convolutional.base_conv import BaseConv, ConvComputeMixin
 from numpykeras.layers.layer import InputSpec, Layer
 
@@ -53,7 +52,8 @@ class DepthwiseConv2D(ConvComputeMixin, BaseConv):
     ):
         if not isinstance(depth_multiplier, int) or depth_multiplier <= 0:
             raise ValueError(
-                "Invalid value for argument `depth_multiplier`. Expected a strictly positive value. "
+                "Invalid value for argument `depth_multiplier`. Expected a strictly positive "
+                "value. "
                 f"Received depth_multiplier={depth_multiplier}."
             )
         super().__init__(

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from numpykeras import activations, constraints, initializers, regularizers
-from numpykeras import ops
+from numpykeras import activations, constraints, initializers, ops, regularizers
 from numpykeras.layers.convolutional.base_conv import BaseConv, ConvComputeMixin
 from numpykeras.layers.layer import InputSpec, Layer
 
@@ -11,8 +10,9 @@ from numpykeras.layers.layer import InputSpec, Layer
 class SeparableConv2D(ConvComputeMixin, BaseConv):
     """Depthwise separable 2-D convolution.
 
-    ``z = pointwise(depthwise(x))``: each input channel is filtered by ``depth_multiplier`` spatial
-    kernels, then a 1x1 convolution mixes the ``channels * depth_multiplier`` results into ``filters``.
+    ``z = pointwise(depthwise(x))``: each input channel is filtered by ``depth_multiplier``
+    spatial kernels, then a 1x1 convolution mixes the ``channels * depth_multiplier`` results into
+    ``filters``.
 
     Args:
         filters, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias:
@@ -70,7 +70,8 @@ class SeparableConv2D(ConvComputeMixin, BaseConv):
         )
         if not isinstance(depth_multiplier, int) or depth_multiplier <= 0:
             raise ValueError(
-                "Invalid value for argument `depth_multiplier`. Expected a strictly positive value. "
+                "Invalid value for argument `depth_multiplier`. Expected a strictly positive "
+                "value. "
                 f"Received depth_multiplier={depth_multiplier}."
             )
         self.depth_multiplier = depth_multiplier

@@ -24,7 +24,8 @@ class Dense(Layer):
         units: positive int, the size of the output's last axis.
         activation: activation function or name (``None`` means linear).
         use_bias: whether to add a bias vector.
-        kernel_initializer, bias_initializer: initializers (default ``"glorot_uniform"``, ``"zeros"``).
+        kernel_initializer, bias_initializer: initializers (default ``"glorot_uniform"`` and
+            ``"zeros"``).
         kernel_regularizer, bias_regularizer, activity_regularizer: optional regularizers.
         kernel_constraint, bias_constraint: optional constraints.
 

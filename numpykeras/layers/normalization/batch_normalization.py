@@ -1,8 +1,8 @@
 """``BatchNormalization``: ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta`` per feature.
 
-In training, ``mean`` and ``var`` are the batch's (biased) statistics over every axis but ``axis``, and
-the moving statistics follow ``moving = moving * momentum + batch * (1 - momentum)``. At inference the
-moving statistics are used.
+In training, ``mean`` and ``var`` are the batch's (biased) statistics over every axis but
+``axis``, and the moving statistics follow ``moving = moving * momentum + batch * (1 - momentum)``.
+At inference the moving statistics are used.
 """
 
 from __future__ import annotations

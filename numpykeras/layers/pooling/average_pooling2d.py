@@ -9,8 +9,8 @@ from numpykeras.layers.pooling.base_pooling import BasePooling2D
 class AveragePooling2D(BasePooling2D):
     """Average pooling over 2-D spatial windows.
 
-    With ``padding="same"`` the windows at the border average only the real cells (padded cells are not
-    counted), as Keras on TensorFlow does.
+    With ``padding="same"`` the windows at the border average only the real cells (padded cells
+    are not counted), as Keras on TensorFlow does.
 
     Args:
         pool_size, strides, padding, data_format: as in ``MaxPooling2D``.

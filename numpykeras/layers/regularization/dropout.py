@@ -14,8 +14,8 @@ class Dropout(Layer):
 
     Args:
         rate: float in ``[0, 1)``, the fraction of inputs to drop.
-        noise_shape: optional shape of the keep/drop mask, broadcast over the input (``None`` entries
-            take the input's size).
+        noise_shape: optional shape of the keep/drop mask, broadcast over the input (``None``
+            entries take the input's size).
         seed: optional int for a reproducible mask stream.
 
     Input shape:
