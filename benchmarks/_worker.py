@@ -26,8 +26,9 @@ import time
 import traceback
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(BENCH_DIR)
-sys.path[:0] = [REPO_ROOT, BENCH_DIR]  # benchmark this tree's numpykeras, and reach _models
+# bench.py passes the folder holding its snapshot of this tree's numpykeras (else: the tree itself)
+SOURCE = os.environ.get("NUMPYKERAS_BENCH_SOURCE", os.path.dirname(BENCH_DIR))
+sys.path[:0] = [SOURCE, BENCH_DIR]
 
 # imported after sys.path is set (and the parent has set the thread-count environment)
 import _models  # noqa: E402

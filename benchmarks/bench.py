@@ -179,9 +179,46 @@ def task_value(task, seconds):
 # ------------------------------------------------------------------------------------ workers
 
 
-def child_env(threads, unset_coretype):
+def snapshot_source(directory):
+    """Copy this tree's ``numpykeras/`` into ``directory``: every process of the run imports the
+    same code even if the tree is edited meanwhile. Returns the folder to put on ``sys.path``."""
+    package = os.path.join(REPO_ROOT, "numpykeras")
+    if not os.path.isdir(package):
+        return None  # not in a checkout: the installed numpykeras is benchmarked
+    source = os.path.join(directory, "src")
+    shutil.copytree(
+        package,
+        os.path.join(source, "numpykeras"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    return source
+
+
+def git_revision():
+    """``HEAD``'s short hash, plus ``+ uncommitted changes`` when numpykeras/ differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", REPO_ROOT, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", REPO_ROOT, "status", "--porcelain", "--", "numpykeras"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + (" + uncommitted changes" if dirty else "")
+
+
+def child_env(threads, unset_coretype, source=None):
     """The environment of every worker and cold-start child: same threads for both frameworks."""
     env = dict(os.environ)
+    if source:
+        env["NUMPYKERAS_BENCH_SOURCE"] = source
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
         env[var] = str(threads)
     env["TF_NUM_INTRAOP_THREADS"] = str(threads)
@@ -253,8 +290,11 @@ def progress(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def run_rounds(workers, tasks, rounds):
-    """``samples[task_key][framework]``: seconds, one per round, the frameworks alternating."""
+def run_rounds(workers, tasks, rounds, round_loads):
+    """``samples[task_key][framework]``: seconds, one per round, the frameworks alternating.
+
+    Appends the 1-minute load average at the end of each round to ``round_loads``.
+    """
     samples = {task_key(t): {w.framework: [] for w in workers} for t in tasks}
     for r in range(rounds):
         start = time.perf_counter()
@@ -264,7 +304,10 @@ def run_rounds(workers, tasks, rounds):
                 time.sleep(SWITCH_PAUSE)
                 seconds = worker.request("run", task=task)["seconds"]
                 samples[task_key(task)][worker.framework].append(seconds)
-        progress(f"  round {r + 1}/{rounds}: {time.perf_counter() - start:.1f} s")
+        round_loads.append(load_average().split()[0])
+        progress(
+            f"  round {r + 1}/{rounds}: {time.perf_counter() - start:.1f} s, load {round_loads[-1]}"
+        )
     return samples
 
 
@@ -290,7 +333,7 @@ COLD_MODES = {
 
 COLD_START_CODE = """\
 import sys
-sys.path[:0] = [{repo!r}, {bench!r}]
+sys.path[:0] = [{source!r}, {bench!r}]
 {imports}
 {load}
 import json
@@ -345,7 +388,7 @@ def cold_start(framework, threads, env, mode, directory):
         weights_path=os.path.join(directory, "cnn32.weights.h5"),
     )
     code = COLD_START_CODE.format(
-        repo=REPO_ROOT,
+        source=env.get("NUMPYKERAS_BENCH_SOURCE", REPO_ROOT),
         bench=BENCH_DIR,
         imports=COLD_IMPORTS[framework].format(threads=threads),
         load=load,
@@ -549,7 +592,8 @@ def report(args, plan, samples, cold, info, notes, load_before, load_after):
         threads += ")"
     out.append(threads)
     out.append(
-        f"- {args.rounds} rounds alternating the two frameworks (order swapped each round), "
+        f"- {args.rounds} round{'s' if args.rounds > 1 else ''} alternating the two frameworks "
+        "(order swapped each round), "
         f"each in its own worker process; cells are medians, ± is half the min-max spread"
     )
     out.append(f"- load average (1/5/15 min) before: {load_before}; after: {load_after}")
@@ -678,12 +722,21 @@ def tf_available():
 
 def main(argv=None):
     args = parse_args(argv)
+    tmp = tempfile.mkdtemp(prefix="numpykeras-bench-")
+    try:
+        return run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args, tmp):
+    """The whole benchmark, with ``tmp`` for the snapshot, the saved model and the workers' logs."""
     started = time.perf_counter()
     load_before = load_average()
-    env = child_env(args.threads, args.unset_openblas_coretype)
     plan = make_plan(args.quick)
     tasks = unique_tasks(plan)
     notes = []
+    round_loads = []
     frameworks = ["numpykeras"]
     if args.no_tf:
         notes.append("TensorFlow not run (--no-tf)")
@@ -692,7 +745,14 @@ def main(argv=None):
     else:
         frameworks.append("tensorflow")
 
-    tmp = tempfile.mkdtemp(prefix="numpykeras-bench-")
+    source = snapshot_source(tmp)
+    env = child_env(args.threads, args.unset_openblas_coretype, source)
+    revision = git_revision() if source else None
+    if source:
+        notes.append(
+            "numpykeras: a snapshot of the tree's numpykeras/ taken at the start (git "
+            f"{revision or 'revision unknown'}), imported by every process of the run"
+        )
     workers = []
     try:
         for framework in frameworks:
@@ -705,6 +765,8 @@ def main(argv=None):
                 progress(f"TensorFlow unavailable, continuing without it: {e}")
                 notes.append("TensorFlow not run: its worker failed to start")
         info = {w.framework: w.request("setup", seed=SEED) for w in workers}
+        if source:
+            info["numpykeras"]["path"] = os.path.join(REPO_ROOT, "numpykeras") + ", snapshot"
 
         if len(workers) == 2:
             outs = [w.request("check", model="cnn32", n=8)["outputs"] for w in workers]
@@ -716,35 +778,33 @@ def main(argv=None):
         cold_mode = choose_cold_mode(workers, info["numpykeras"], tmp, notes)
 
         progress(f"{args.rounds} alternating rounds of {len(tasks)} tasks ...")
-        samples = run_rounds(workers, tasks, args.rounds)
+        samples = run_rounds(workers, tasks, args.rounds, round_loads)
     finally:
         for worker in workers:
             worker.close()
 
-    try:
-        cold = None
-        if args.cold_rounds:
-            progress(f"{args.cold_rounds} cold start(s) per framework ...")
-            cold = {"mode": cold_mode}
-            for fw in info:
-                cold[fw] = {"seconds": [], "rss": [], "outputs": None}
-            order = list(info)
-            for r in range(args.cold_rounds):
-                for fw in order if r % 2 == 0 else order[::-1]:
-                    seconds, rss, outputs = cold_start(fw, args.threads, env, cold_mode, tmp)
-                    cold[fw]["seconds"].append(seconds)
-                    cold[fw]["rss"].append(rss)
-                    cold[fw]["outputs"] = outputs
-            if cold_mode != "build" and "tensorflow" in cold:
-                diff = max(
-                    abs(a - b)
-                    for a, b in zip(cold["numpykeras"]["outputs"], cold["tensorflow"]["outputs"])
-                )
-                notes.append(f"cold-start predictions of the two differ by at most {diff:.1e}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    cold = None
+    if args.cold_rounds:
+        progress(f"{args.cold_rounds} cold start(s) per framework ...")
+        cold = {"mode": cold_mode}
+        for fw in info:
+            cold[fw] = {"seconds": [], "rss": [], "outputs": None}
+        order = list(info)
+        for r in range(args.cold_rounds):
+            for fw in order if r % 2 == 0 else order[::-1]:
+                seconds, rss, outputs = cold_start(fw, args.threads, env, cold_mode, tmp)
+                cold[fw]["seconds"].append(seconds)
+                cold[fw]["rss"].append(rss)
+                cold[fw]["outputs"] = outputs
+        if cold_mode != "build" and "tensorflow" in cold:
+            diff = max(
+                abs(a - b)
+                for a, b in zip(cold["numpykeras"]["outputs"], cold["tensorflow"]["outputs"])
+            )
+            notes.append(f"cold-start predictions of the two differ by at most {diff:.1e}")
 
     load_after = load_average()
+    notes.insert(0, f"1-minute load average at the end of each round: {', '.join(round_loads)}")
     print(report(args, plan, samples, cold, info, notes, load_before, load_after))
     progress(f"done in {time.perf_counter() - started:.0f} s")
     if args.json:
