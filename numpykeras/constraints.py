@@ -9,7 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from numpykeras import backend
-from numpykeras.initializers import _deserialize_object, _serialize_object, _snake_case
+from numpykeras.saving.object_registration import (
+    deserialize_object,
+    serialize_object,
+    to_snake_case,
+)
 
 __all__ = [
     "Constraint",
@@ -147,14 +151,14 @@ class UnitNorm(Constraint):
 
 _CLASSES = (Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm)
 _OBJECTS = {cls.__name__: cls for cls in _CLASSES}
-_OBJECTS.update({_snake_case(cls.__name__): cls for cls in _CLASSES})  # "max_norm", ...
+_OBJECTS.update({to_snake_case(cls.__name__): cls for cls in _CLASSES})  # "max_norm", ...
 _OBJECTS.update({"maxnorm": MaxNorm, "nonneg": NonNeg, "unitnorm": UnitNorm})  # Keras 2 aliases
 
 
 def serialize(constraint):
     """Keras 3's config dict, e.g. ``{"module": "keras.constraints", "class_name": "MaxNorm",
     "config": {"max_value": 2, "axis": 0}, "registered_name": None}`` (``None`` stays ``None``)."""
-    return _serialize_object(constraint, "keras.constraints", _OBJECTS)
+    return serialize_object(constraint, "keras.constraints", _OBJECTS)
 
 
 def deserialize(config, custom_objects=None):
@@ -163,7 +167,7 @@ def deserialize(config, custom_objects=None):
     Raises:
         ValueError: if the class or name is unknown.
     """
-    return _deserialize_object(config, "constraint", _OBJECTS, custom_objects)
+    return deserialize_object(config, "constraint", _OBJECTS, custom_objects)
 
 
 def get(identifier):

@@ -13,14 +13,14 @@ forms (``"glorot_uniform"``) and Keras's legacy aliases (``"zero"``, ``"one"``, 
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
 from numpykeras import backend
 from numpykeras.saving.object_registration import (
-    get_registered_name,
-    get_registered_object,
+    deserialize_object,
+    serialize_object,
+    to_snake_case,
 )
 
 __all__ = [
@@ -511,11 +511,6 @@ class Orthogonal(RandomInitializer):
 # --------------------------------------------------------------------------- (de)serialization
 
 
-def _snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 _CLASSES = (
     Constant,
     Identity,
@@ -534,7 +529,7 @@ _CLASSES = (
     VarianceScaling,
 )
 _OBJECTS = {cls.__name__: cls for cls in _CLASSES}
-_OBJECTS.update({_snake_case(cls.__name__): cls for cls in _CLASSES})
+_OBJECTS.update({to_snake_case(cls.__name__): cls for cls in _CLASSES})
 _OBJECTS.update(
     {
         "IdentityInitializer": Identity,
@@ -547,82 +542,12 @@ _OBJECTS.update(
 )
 
 
-def _serialize_object(obj, module: str, builtins: dict):
-    """Keras 3's ``{"module", "class_name", "config", "registered_name"}`` dict for ``obj``."""
-    if obj is None:
-        return None
-    cls = type(obj)
-    if builtins.get(cls.__name__) is cls:
-        registered = None
-        module_name = module
-    else:
-        registered = get_registered_name(cls)
-        module_name = cls.__module__
-    if not hasattr(obj, "get_config"):
-        if callable(obj) and hasattr(obj, "__name__"):
-            return {
-                "module": getattr(obj, "__module__", None) or "builtins",
-                "class_name": "function",
-                "config": get_registered_name(obj),
-                "registered_name": "function",
-            }
-        raise ValueError(f"Cannot serialize {obj!r}: it has no `get_config()` method.")
-    return {
-        "module": module_name,
-        "class_name": cls.__name__,
-        "config": obj.get_config(),
-        "registered_name": registered,
-    }
-
-
-def _deserialize_object(config, kind: str, builtins: dict, custom_objects=None, instantiate=True):
-    """Resolve a name or a (Keras 2 or 3) config dict against ``builtins`` and the registry.
-
-    Custom objects win over built-ins, which win over the global registry. Classes are
-    instantiated (from the dict's ``"config"``, or with no arguments for a bare name).
-    """
-
-    def lookup(name):
-        if custom_objects and name in custom_objects:
-            return custom_objects[name]
-        if name in builtins:
-            return builtins[name]
-        return get_registered_object(name, custom_objects)
-
-    error = ValueError(f"Could not interpret {kind} identifier: {config}")
-    if isinstance(config, str):
-        obj, inner = lookup(config), {}
-    elif isinstance(config, dict) and "class_name" in config:
-        class_name = config["class_name"]
-        inner = config.get("config") or {}
-        registered = config.get("registered_name")
-        if class_name == "function":  # a plain function, named in "config"
-            obj, inner = (lookup(inner) if isinstance(inner, str) else None), {}
-        else:
-            obj = None
-            if registered and registered != class_name:
-                obj = lookup(registered)
-            if obj is None:
-                obj = lookup(class_name)
-        if obj is not None and builtins.get(class_name) is obj and isinstance(inner, dict):
-            inner = {k: v for k, v in inner.items() if k != "dtype"}  # tf.keras 1.x configs
-    else:
-        raise error
-    if obj is None:
-        raise error
-    if isinstance(obj, type) and instantiate:
-        if not isinstance(inner, dict):
-            raise error
-        return obj.from_config(inner) if hasattr(obj, "from_config") else obj(**inner)
-    return obj
-
-
 def serialize(initializer):
     """Keras 3's config dict for an initializer, e.g.
     ``{"module": "keras.initializers", "class_name": "GlorotUniform",
     "config": {"seed": None, "input_axes": None, "output_axes": None}, "registered_name": None}``.
     """
-    return _serialize_object(initializer, "keras.initializers", _OBJECTS)
+    return serialize_object(initializer, "keras.initializers", _OBJECTS)
 
 
 def deserialize(config, custom_objects=None):
@@ -631,7 +556,7 @@ def deserialize(config, custom_objects=None):
     Raises:
         ValueError: if the class or name is unknown.
     """
-    return _deserialize_object(config, "initializer", _OBJECTS, custom_objects)
+    return deserialize_object(config, "initializer", _OBJECTS, custom_objects)
 
 
 def get(identifier):

@@ -11,7 +11,11 @@ import math
 import numpy as np
 
 from numpykeras import backend
-from numpykeras.initializers import _deserialize_object, _serialize_object, _snake_case
+from numpykeras.saving.object_registration import (
+    deserialize_object,
+    serialize_object,
+    to_snake_case,
+)
 
 __all__ = [
     "L1",
@@ -224,14 +228,14 @@ class OrthogonalRegularizer(Regularizer):
 
 _CLASSES = (Regularizer, L1, L2, L1L2, OrthogonalRegularizer)
 _OBJECTS = {cls.__name__: cls for cls in _CLASSES}
-_OBJECTS.update({_snake_case(cls.__name__): cls for cls in _CLASSES})  # "l1", "l1l2", ...
+_OBJECTS.update({to_snake_case(cls.__name__): cls for cls in _CLASSES})  # "l1", "l1l2", ...
 _OBJECTS["l1_l2"] = L1L2
 
 
 def serialize(regularizer):
     """Keras 3's config dict, e.g. ``{"module": "keras.regularizers", "class_name": "L2",
     "config": {"l2": 0.01}, "registered_name": None}`` (``None`` stays ``None``)."""
-    return _serialize_object(regularizer, "keras.regularizers", _OBJECTS)
+    return serialize_object(regularizer, "keras.regularizers", _OBJECTS)
 
 
 def deserialize(config, custom_objects=None):
@@ -240,7 +244,7 @@ def deserialize(config, custom_objects=None):
     Raises:
         ValueError: if the class or name is unknown.
     """
-    return _deserialize_object(config, "regularizer", _OBJECTS, custom_objects)
+    return deserialize_object(config, "regularizer", _OBJECTS, custom_objects)
 
 
 def get(identifier):

@@ -9,7 +9,6 @@ training step's tape).
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import defaultdict
 
@@ -17,20 +16,13 @@ import numpy as np
 
 from numpykeras import backend
 from numpykeras.backend import Variable
+from numpykeras.saving.object_registration import to_snake_case  # noqa: F401  (re-exported)
 
 # --------------------------------------------------------------------------- naming
 
 _NAME_UIDS: defaultdict = defaultdict(int)
 _NAME_LOCK = threading.Lock()
 _NAME_SCOPE = threading.local()
-
-
-def to_snake_case(name: str) -> str:
-    """``"MaxPooling2D"`` -> ``"max_pooling2d"``, ``"PReLU"`` -> ``"p_re_lu"`` (Keras's rule)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
-    return name.lower()
 
 
 def unique_name(prefix: str) -> str:

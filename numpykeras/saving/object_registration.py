@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 
 _GLOBAL_CUSTOM_OBJECTS: dict = {}
@@ -20,6 +21,14 @@ class _Scope(threading.local):
 
 
 _scope = _Scope()
+
+
+def to_snake_case(name: str) -> str:
+    """``"MaxPooling2D"`` -> ``"max_pooling2d"``, ``"PReLU"`` -> ``"p_re_lu"`` (Keras's rule)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
+    return name.lower()
 
 
 def register_keras_serializable(package="Custom", name=None):
@@ -80,3 +89,77 @@ def custom_object_scope(custom_objects):
 
 
 CustomObjectScope = custom_object_scope
+
+
+# --------------------------------------------------------------------------- plain objects
+# Initializers, regularizers and constraints share these (Keras's serialize/deserialize rules).
+
+
+def serialize_object(obj, module: str, builtins: dict):
+    """Keras 3's ``{"module", "class_name", "config", "registered_name"}`` dict for ``obj``."""
+    if obj is None:
+        return None
+    cls = type(obj)
+    if builtins.get(cls.__name__) is cls:
+        registered = None
+        module_name = module
+    else:
+        registered = get_registered_name(cls)
+        module_name = cls.__module__
+    if not hasattr(obj, "get_config"):
+        if callable(obj) and hasattr(obj, "__name__"):
+            return {
+                "module": getattr(obj, "__module__", None) or "builtins",
+                "class_name": "function",
+                "config": get_registered_name(obj),
+                "registered_name": "function",
+            }
+        raise ValueError(f"Cannot serialize {obj!r}: it has no `get_config()` method.")
+    return {
+        "module": module_name,
+        "class_name": cls.__name__,
+        "config": obj.get_config(),
+        "registered_name": registered,
+    }
+
+
+def deserialize_object(config, kind: str, builtins: dict, custom_objects=None, instantiate=True):
+    """Resolve a name or a (Keras 2 or 3) config dict against ``builtins`` and the registry.
+
+    Custom objects win over built-ins, which win over the global registry. Classes are
+    instantiated (from the dict's ``"config"``, or with no arguments for a bare name).
+    """
+
+    def lookup(name):
+        if custom_objects and name in custom_objects:
+            return custom_objects[name]
+        if name in builtins:
+            return builtins[name]
+        return get_registered_object(name, custom_objects)
+
+    error = ValueError(f"Could not interpret {kind} identifier: {config}")
+    if isinstance(config, str):
+        obj, inner = lookup(config), {}
+    elif isinstance(config, dict) and "class_name" in config:
+        class_name = config["class_name"]
+        inner = config.get("config") or {}
+        registered = config.get("registered_name")
+        if class_name == "function":  # a plain function, named in "config"
+            obj, inner = (lookup(inner) if isinstance(inner, str) else None), {}
+        else:
+            obj = None
+            if registered and registered != class_name:
+                obj = lookup(registered)
+            if obj is None:
+                obj = lookup(class_name)
+        if obj is not None and builtins.get(class_name) is obj and isinstance(inner, dict):
+            inner = {k: v for k, v in inner.items() if k != "dtype"}  # tf.keras 1.x configs
+    else:
+        raise error
+    if obj is None:
+        raise error
+    if isinstance(obj, type) and instantiate:
+        if not isinstance(inner, dict):
+            raise error
+        return obj.from_config(inner) if hasattr(obj, "from_config") else obj(**inner)
+    return obj
