@@ -154,10 +154,16 @@ class Sequential(Model):
 
     @property
     def input(self):
+        # Called as a layer of a Functional model, like any layer: the input of that call (Keras).
+        # Never called: its own input, where Keras 3 raises.
+        if self._inbound_nodes:
+            return Model.input.fget(self)
         return self.inputs[0]
 
     @property
     def output(self):
+        if self._inbound_nodes:
+            return Model.output.fget(self)
         return self.outputs[0]
 
     def _require_built(self, what):

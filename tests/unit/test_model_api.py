@@ -316,3 +316,18 @@ def test_compile_config_round_trip():
     other = _mlp()
     other.compile(**{k: config[k] for k in ("optimizer", "loss", "metrics")})
     assert other.get_compile_config() == config
+
+
+def test_nested_sequential_output_is_its_call_in_the_outer_model():
+    import numpykeras as keras
+    from numpykeras import layers
+
+    inner = keras.Sequential([keras.Input((4,)), layers.Dense(3, name="d1")], name="inner_seq")
+    assert inner.output.shape == (None, 3)  # never called: its own graph's output
+    inp = keras.Input((4,))
+    hidden = inner(inp)
+    model = keras.Model(inp, layers.Dense(2)(hidden))
+    assert inner.output is hidden  # called in a graph: that call's output, as in Keras
+    features = keras.Model(model.input, model.get_layer("inner_seq").output)
+    x = np.ones((2, 4), dtype="float32")
+    np.testing.assert_array_equal(features.predict(x, verbose=0), inner.predict(x, verbose=0))
