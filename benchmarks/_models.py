@@ -41,15 +41,31 @@ def vgg_cnn(layers, models, size=64):
     return models.Sequential(stack)
 
 
-def build(name, layers, models):
-    """A model by benchmark name: ``"cnn32"``, ``"cnn128"`` (reference CNN), ``"vgg64"``."""
+# ImageNet models from each framework's ``applications`` module, built with ``weights=None``:
+# name -> (constructor, input size). Their weights are not drawn from ``shared_weights`` (batch
+# normalization's moving variance must stay positive); bench.py copies the TensorFlow side's
+# random weights to numpykeras through a ``.weights.h5`` file instead.
+APPLICATIONS = {"resnet50": ("ResNet50", 224), "mobilenetv2": ("MobileNetV2", 224)}
+
+
+def build(name, layers, models, applications=None):
+    """A model by benchmark name: ``"cnn32"``, ``"cnn128"`` (reference CNN), ``"vgg64"``, or
+    ``"resnet50"`` / ``"mobilenetv2"`` (from ``applications``, with ``weights=None``)."""
+    if name in APPLICATIONS:
+        constructor, size = APPLICATIONS[name]
+        return getattr(applications, constructor)(weights=None, input_shape=(size, size, 3))
     if name.startswith("cnn"):
         return reference_cnn(layers, models, int(name[3:]))
     if name.startswith("vgg"):
         return vgg_cnn(layers, models, int(name[3:]))
-    raise ValueError(f"Unknown benchmark model name: {name!r}. Expected 'cnnN' or 'vggN'.")
+    raise ValueError(
+        f"Unknown benchmark model name: {name!r}. Expected 'cnnN', 'vggN' or one of "
+        f"{sorted(APPLICATIONS)}."
+    )
 
 
 def image_size(name):
     """The input height (= width) of the model called ``name``."""
+    if name in APPLICATIONS:
+        return APPLICATIONS[name][1]
     return int(name[3:])

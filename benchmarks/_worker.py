@@ -12,6 +12,8 @@ Requests:
     {"cmd": "check", "model": "cnn32", "n": 8}      -> {"outputs": [...]} (the first n images)
     {"cmd": "save", "model": m, "dir": d}           -> {} (writes d/m.keras and d/m.weights.h5)
     {"cmd": "probe", "model": m, "dir": d}          -> {"load_model": bool, "load_weights": bool}
+    {"cmd": "save_weights", "model": m, "path": p}  -> {} (the model's weights to a .weights.h5)
+    {"cmd": "load_weights", "model": m, "path": p}  -> {} (weights written by the other worker)
     {"cmd": "quit"}
 """
 
@@ -51,8 +53,9 @@ class Framework:
         """The model ``name`` with the shared seeded weights (a separate instance for training)."""
         key = (name, train)
         if key not in self.models:
-            model = _models.build(name, self.layers, self.models_module)
-            model.set_weights(shared_weights([w.shape for w in model.get_weights()], seed))
+            model = _models.build(name, self.layers, self.models_module, self.applications)
+            if name not in _models.APPLICATIONS:  # those get the TensorFlow side's weights
+                model.set_weights(shared_weights([w.shape for w in model.get_weights()], seed))
             if train:
                 model.compile(
                     optimizer=self.optimizers.Adam(),
@@ -120,6 +123,12 @@ class Framework:
         model = self.model(name, seed)
         model.save(os.path.join(directory, f"{name}.keras"))
         model.save_weights(os.path.join(directory, f"{name}.weights.h5"))
+
+    def save_weights(self, name, path, seed):
+        self.model(name, seed).save_weights(path)
+
+    def load_weights(self, name, path, seed):
+        self.model(name, seed).load_weights(path)
 
     def probe(self, name, directory, seed):
         """Which of the files written by ``save`` this framework loads back correctly."""
@@ -193,9 +202,10 @@ class NumpyKeras(Framework):
         except ImportError:
             pass
         import numpykeras
-        from numpykeras import layers, models, optimizers
+        from numpykeras import applications, layers, models, optimizers
 
         self.module = numpykeras
+        self.applications = applications
         self.layers, self.models_module, self.optimizers = layers, models, optimizers
 
     def info(self):
@@ -220,8 +230,9 @@ class TensorFlow(Framework):
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
         import keras
-        from keras import layers, models, optimizers
+        from keras import applications, layers, models, optimizers
 
+        self.applications = applications
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError(f"Keras runs on {keras.backend.backend()!r}, not TensorFlow")
         self.tf, self.keras = tf, keras
@@ -266,6 +277,9 @@ def main(argv):
                 answer = {"outputs": fw.check(msg["model"], msg["n"], seed)}
             elif cmd == "save":
                 fw.save(msg["model"], msg["dir"], seed)
+                answer = {}
+            elif cmd in ("save_weights", "load_weights"):
+                getattr(fw, cmd)(msg["model"], msg["path"], seed)
                 answer = {}
             elif cmd == "probe":
                 answer = fw.probe(msg["model"], msg["dir"], seed)

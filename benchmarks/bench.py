@@ -59,23 +59,28 @@ TARGETS = {
     "cold_start": ("max", 0.1),
     "peak_rss": ("max", 0.3),
 }
+# ImageNet models of the benchmark (``_models.APPLICATIONS``), with their table labels.
+IMAGENET_MODELS = ("resnet50", "mobilenetv2")
+IMAGENET_LABELS = {"resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}
 
 
 # --------------------------------------------------------------------------------------- plan
 
 
-def make_plan(quick):
+def make_plan(quick, with_imagenet=True):
     """The tasks of one round, by section. A task is what a worker times once per round."""
     if quick:
         n_predict, pob_reps, latency_reps, fit_n, fit_epochs = 256, 2, 10, 128, 1
         vgg = {"predict": (32, 32), "fit": (16, 16)}  # (images, batch)
         batch_scaling = {1: (16, 10), 16: (64, 5), 64: (128, 2), 256: (256, 2)}  # (images, reps)
         size_images = 16
+        imagenet = {"predict": (8, 8), "on_batch": {1: 3, 8: 1}}  # (images, batch); batch: reps
     else:
         n_predict, pob_reps, latency_reps, fit_n, fit_epochs = 512, 3, 30, 256, 2
         vgg = {"predict": (256, 256), "fit": (64, 64)}
         batch_scaling = {1: (32, 30), 16: (128, 10), 64: (256, 3), 256: (512, 3)}
         size_images = 64
+        imagenet = {"predict": (32, 16), "on_batch": {1: 5, 8: 2}}
 
     def epochs(e):
         return f"{e} epoch" + ("s" if e > 1 else "")
@@ -139,13 +144,38 @@ def make_plan(quick):
         (s, predict(f"cnn{s}", size_images, size_batch), on_batch(f"cnn{s}", size_batch, pob_reps))
         for s in (32, 64, 128)
     ]
-    return {"main": main, "large": large, "by_batch": by_batch, "by_size": by_size}
+    imagenet_rows = []
+    n_im, batch_im = imagenet["predict"]
+    for model in IMAGENET_MODELS:
+        for b, reps in imagenet["on_batch"].items():
+            imagenet_rows.append(
+                (
+                    "imagenet",
+                    f"{IMAGENET_LABELS[model]}: predict_on_batch images/s (batch {b}, "
+                    f"median of {reps})",
+                    on_batch(model, b, reps),
+                )
+            )
+        imagenet_rows.append(
+            (
+                "imagenet",
+                f"{IMAGENET_LABELS[model]}: predict() images/s (batch {batch_im}, {n_im} images)",
+                predict(model, n_im, batch_im),
+            )
+        )
+    return {
+        "main": main,
+        "large": large,
+        "by_batch": by_batch,
+        "by_size": by_size,
+        "imagenet": imagenet_rows if with_imagenet else [],
+    }
 
 
 def unique_tasks(plan):
     """Every distinct task of the plan once (a task shared by two sections runs once a round)."""
     tasks = {}
-    for section in ("main", "large"):
+    for section in ("main", "large", "imagenet"):
         for _, _, task in plan[section]:
             tasks[task_key(task)] = task
     for section in ("by_batch", "by_size"):
@@ -381,6 +411,35 @@ def choose_cold_mode(workers, nk_info, directory, notes):
     return "build"
 
 
+def share_imagenet_weights(workers, plan, directory, notes):
+    """Give numpykeras the TensorFlow side's random ImageNet-model weights (a .weights.h5 file
+    written by Keras) and check their outputs agree; a model that fails is dropped from the plan."""
+    if len(workers) < 2:
+        notes.append("ImageNet models: numpykeras's own random weights (TensorFlow not run)")
+        return
+    nk, tf = workers
+    kept = set()
+    for model in IMAGENET_MODELS:
+        if not any(task["model"] == model for _, _, task in plan["imagenet"]):
+            continue
+        path = os.path.join(directory, f"{model}.weights.h5")
+        try:
+            tf.request("save_weights", model=model, path=path)
+            nk.request("load_weights", model=model, path=path)
+            outs = [w.request("check", model=model, n=2)["outputs"] for w in workers]
+        except WorkerError as e:
+            progress(f"{model}: could not share the weights, left out: {e}")
+            notes.append(f"{IMAGENET_LABELS[model]}: left out (its weights could not be shared)")
+            continue
+        diff = max(abs(a - b) for a, b in zip(*outs))
+        notes.append(
+            f"{IMAGENET_LABELS[model]}: weights written by Keras (`save_weights`), loaded by "
+            f"numpykeras; outputs on 2 images differ by at most {diff:.1e}"
+        )
+        kept.add(model)
+    plan["imagenet"] = [row for row in plan["imagenet"] if row[2]["model"] in kept]
+
+
 def cold_start(framework, threads, env, mode, directory):
     """Wall seconds, peak RSS (MiB) and outputs of one fresh ``python -c`` run."""
     load = COLD_MODES[mode][1].format(
@@ -501,6 +560,8 @@ def ratio(nk, tf):
 
 
 def target_cell(metric, nk, r):
+    if metric not in TARGETS:
+        return "—"
     direction, bound = TARGETS[metric]
     if direction == "abs_ms":
         text = f"< {bound:g} ms"
@@ -640,6 +701,21 @@ def report(args, plan, samples, cold, info, notes, load_before, load_after):
     )
     out.append("")
 
+    if plan["imagenet"]:
+        out.append(
+            "### ImageNet models, 224x224x3 (`applications.*(weights=None)`, the same weights)"
+        )
+        out.append("")
+        out.extend(
+            metric_rows(
+                [
+                    (metric, label, values(task, "numpykeras"), values(task, "tensorflow"))
+                    for metric, label, task in plan["imagenet"]
+                ]
+            )
+        )
+        out.append("")
+
     out.append("### Scaling: time per batch vs batch size (reference CNN, 32x32x3)")
     out.append("")
     out.append(
@@ -701,6 +777,11 @@ def parse_args(argv=None):
         help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (both) in the benchmark's processes",
     )
     parser.add_argument(
+        "--no-imagenet",
+        action="store_true",
+        help="skip the ImageNet models (ResNet50, MobileNetV2 on 224x224 images)",
+    )
+    parser.add_argument(
         "--json", metavar="PATH", help="also write every raw sample (seconds) as JSON"
     )
     args = parser.parse_args(argv)
@@ -733,8 +814,7 @@ def run(args, tmp):
     """The whole benchmark, with ``tmp`` for the snapshot, the saved model and the workers' logs."""
     started = time.perf_counter()
     load_before = load_average()
-    plan = make_plan(args.quick)
-    tasks = unique_tasks(plan)
+    plan = make_plan(args.quick, with_imagenet=not args.no_imagenet)
     notes = []
     round_loads = []
     frameworks = ["numpykeras"]
@@ -776,6 +856,9 @@ def run(args, tmp):
             )
 
         cold_mode = choose_cold_mode(workers, info["numpykeras"], tmp, notes)
+        if plan["imagenet"]:
+            share_imagenet_weights(workers, plan, tmp, notes)
+        tasks = unique_tasks(plan)
 
         progress(f"{args.rounds} alternating rounds of {len(tasks)} tasks ...")
         samples = run_rounds(workers, tasks, args.rounds, round_loads)

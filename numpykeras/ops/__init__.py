@@ -7,6 +7,7 @@ from numpykeras.ops.conv import (
     conv2d,
     conv2d_backward,
     conv2d_backward_fused,
+    conv2d_max_pool2d,
     depthwise_conv2d,
     depthwise_conv2d_backward,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "conv2d",
     "conv2d_backward",
     "conv2d_backward_fused",
+    "conv2d_max_pool2d",
     "conv_output_length",
     "depthwise_conv2d",
     "depthwise_conv2d_backward",

@@ -20,7 +20,14 @@ How the regular convolution is computed (im2col):
   the ReLU's gradient chunk by chunk from the saved output;
 - with few input channels (an RGB input layer) the column matrix is built channel-major instead,
   ``(kh * kw * Cin, N * Ho * Wo)``, so the copies run over whole output rows;
-- a 1x1 convolution is a plain matmul on the (strided) input.
+- a 1x1 convolution is a plain matmul on the (strided) input;
+- at inference, a convolution followed by max pooling can run as one kernel
+  (:func:`conv2d_max_pool2d`): with tiling pooling windows the column matrix's rows are grouped
+  by window offset (:class:`_Im2ColPooled`), so pooling is a maximum of a few contiguous blocks
+  of each chunk's matmul output while it is in cache, and the full-size map is never stored;
+- chunks are split between the kernel threads (``ops/_parallel.py``: Python threads, each with a
+  one-thread BLAS), and their temporaries are per-thread scratch buffers reused from call to
+  call (``ops/_scratch.py``).
 
 Depthwise convolution does ``kh * kw`` vectorised multiply-adds over shifted views instead: each
 output channel only sees one input channel, so there is no matmul to gain.
@@ -34,6 +41,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from numpykeras import backend
+from numpykeras.ops._parallel import kernel_threads, map_chunks, matmul
+from numpykeras.ops._scratch import scratch
 from numpykeras.ops.padding import (
     conv_output_length,
     normalize_padding,
@@ -44,6 +53,8 @@ from numpykeras.ops.padding import (
 
 # Target size of one chunk's column matrix (bytes); the batch is split so each chunk stays near it.
 _CHUNK_BYTES = 4 * 1024 * 1024
+# Smaller work (bytes of column matrix, or of padded input for depthwise) stays in one thread.
+_SPLIT_MIN_BYTES = 256 * 1024
 # Below this many input channels the column matrix is channel-major (see _Im2ColChannelsFirst).
 _CHANNELS_FIRST_MAX_CIN = 8
 # Activations that conv2d can apply in place, block by block.
@@ -152,9 +163,22 @@ def _geometry(x, kernel, strides, padding, dilation_rate, groups, op_name, depth
 
 
 def _chunk_size(geo: _Geometry, itemsize: int) -> int:
-    """How many samples go in one chunk so a chunk's column matrix is about ``_CHUNK_BYTES``."""
+    """How many samples go in one chunk: a chunk's column matrix is about ``_CHUNK_BYTES`` split
+    between the kernel threads (each thread works on its own chunk), and there are at least as
+    many chunks as threads when the batch allows."""
     per_sample = geo.ho * geo.wo * geo.kh * geo.kw * geo.cin * itemsize
-    return int(max(1, min(geo.n, _CHUNK_BYTES // max(per_sample, 1))))
+    return _split_chunk(geo.n, per_sample, _CHUNK_BYTES)
+
+
+def _split_chunk(n: int, per_sample: int, chunk_bytes: int) -> int:
+    """Samples per chunk: about ``chunk_bytes`` split between the kernel threads, and at least
+    one chunk per thread when the whole batch is worth splitting (``_SPLIT_MIN_BYTES``)."""
+    threads = kernel_threads()
+    per_sample = max(per_sample, 1)
+    by_bytes = (chunk_bytes // threads) // per_sample
+    if n * per_sample >= _SPLIT_MIN_BYTES:
+        n = -(-n // threads)
+    return int(max(1, min(n, by_bytes)))
 
 
 class _Im2Col:
@@ -168,7 +192,7 @@ class _Im2Col:
     def __init__(self, geo: _Geometry, chunk: int, dtype, ones=False):
         self.geo = g = geo
         width = g.groups * g.kh * g.kw * g.cin_per_group
-        self.buf = np.empty((chunk * g.ho * g.wo, width + int(ones)), dtype=dtype)
+        self.buf = scratch("im2col", (chunk * g.ho * g.wo, width + int(ones)), dtype)
         if ones:
             self.buf[:, width] = 1
         # cols[b, oh, ow, group, i, j, c] = x_padded[b, oh*sh + i*dh, ow*sw + j*dw, group*cg + c]
@@ -179,9 +203,11 @@ class _Im2Col:
         self.xpad = None
         if g.padded:
             # zero borders are written once; each chunk only overwrites the interior
-            self.xpad = np.zeros(
+            self.xpad = scratch(
+                "xpad",
                 (chunk, g.h + g.pad_top + g.pad_bottom, g.w + g.pad_left + g.pad_right, g.cin),
-                dtype=dtype,
+                dtype,
+                zero=True,
             )
 
     def __call__(self, xc: np.ndarray) -> np.ndarray:
@@ -216,14 +242,16 @@ class _Im2ColChannelsFirst:
     def __init__(self, geo: _Geometry, chunk: int, dtype, ones=False):
         self.geo = g = geo
         k = g.kh * g.kw * g.cin
-        self.buf = np.empty((k + int(ones), chunk * g.ho * g.wo), dtype=dtype)
+        self.buf = scratch("im2col", (k + int(ones), chunk * g.ho * g.wo), dtype)
         if ones:
             self.buf[k] = 1
         self.cols = self.buf[:k].reshape(g.kh, g.kw, g.cin, chunk, g.ho, g.wo)  # a view
         # (Cin, b, H + pads, W + pads); zero borders are written once, each chunk fills the interior
-        self.xpad = np.zeros(
+        self.xpad = scratch(
+            "xpad",
             (g.cin, chunk, g.h + g.pad_top + g.pad_bottom, g.w + g.pad_left + g.pad_right),
-            dtype=dtype,
+            dtype,
+            zero=True,
         )
 
     def __call__(self, xc: np.ndarray) -> np.ndarray:
@@ -244,6 +272,69 @@ class _Im2ColChannelsFirst:
         )
         np.copyto(self.cols[:, :, :, :b], windows)
         return self.buf[:, : b * g.ho * g.wo]
+
+
+class _Im2ColPooled:
+    """Column matrix whose rows (output pixels) are grouped by max-pooling window offset.
+
+    For a convolution followed by a max pooling whose windows tile the output (stride = pool
+    size, no padding), row ``((pi * pw + pj) * b + n) * Hp * Wp + hp * Wp + wp`` holds the
+    window of conv output pixel ``(n, hp * ph + pi, wp * pw + pj)``. The matmul's output is then
+    ``ph * pw`` contiguous ``(b * Hp * Wp, Cout)`` blocks, one per window offset, whose
+    elementwise maximum is the pooled output in NHWC order: the pooling runs over long
+    contiguous rows, and conv pixels that no window reads are never computed.
+    ``channels_first`` gives the transposed ``(K, rows)`` layout of :class:`_Im2ColChannelsFirst`.
+    """
+
+    def __init__(self, geo: _Geometry, pool, chunk: int, dtype, channels_first: bool):
+        self.geo = g = geo
+        self.ph, self.pw, self.hp, self.wp = pool
+        self.channels_first = channels_first
+        k = g.kh * g.kw * g.cin
+        rows = chunk * self.ph * self.pw * self.hp * self.wp
+        self.buf = scratch("im2col", (k, rows) if channels_first else (rows, k), dtype)
+        hp_, wp_ = g.h + g.pad_top + g.pad_bottom, g.w + g.pad_left + g.pad_right
+        if channels_first:  # (Cin, b, H + pads, W + pads)
+            self.xpad = scratch("xpad", (g.cin, chunk, hp_, wp_), dtype, zero=True)
+        else:
+            self.xpad = None
+            if g.padded:
+                self.xpad = scratch("xpad", (chunk, hp_, wp_, g.cin), dtype, zero=True)
+
+    def __call__(self, xc: np.ndarray) -> np.ndarray:
+        """Columns for the chunk ``xc`` (b, H, W, Cin): (rows, K), or (K, rows) channels first."""
+        g = self.geo
+        ph, pw, hp, wp = self.ph, self.pw, self.hp, self.wp
+        b = xc.shape[0]
+        rows = b * ph * pw * hp * wp
+        inner = (slice(g.pad_top, g.pad_top + g.h), slice(g.pad_left, g.pad_left + g.w))
+        if self.channels_first:
+            src = self.xpad[:, :b]
+            src[(slice(None), slice(None)) + inner] = xc.transpose(3, 0, 1, 2)
+            sc, sb, sy, sx = src.strides
+        else:
+            src = xc
+            if self.xpad is not None:
+                src = self.xpad[:b]
+                src[(slice(None),) + inner] = xc
+            sb, sy, sx, sc = src.strides
+        # x_pad[n, ((hp * ph + pi) * sh + i * dh), ((wp * pw + pj) * sw + j * dw), c]
+        pool_axes = ((ph, sy * g.sh), (pw, sx * g.sw), (b, sb), (hp, sy * g.sh * ph))
+        pool_axes += ((wp, sx * g.sw * pw),)
+        kernel_axes = ((g.kh, sy * g.dh), (g.kw, sx * g.dw), (g.cin, sc))
+        axes = kernel_axes + pool_axes if self.channels_first else pool_axes + kernel_axes
+        windows = as_strided(
+            src,
+            shape=tuple(a[0] for a in axes),
+            strides=tuple(a[1] for a in axes),
+            writeable=False,
+        )
+        if self.channels_first:
+            out = self.buf[:, :rows]
+        else:
+            out = self.buf[:rows]
+        np.copyto(out.reshape(windows.shape), windows)
+        return out
 
 
 def _channels_first(geo: _Geometry) -> bool:
@@ -324,7 +415,7 @@ def conv2d(
     if g.kh == 1 and g.kw == 1 and g.groups == 1:
         # 1x1: never padded; the output reads every sh-th row and sw-th column
         xs = x[:, :: g.sh, :: g.sw]
-        y = xs.reshape(-1, g.cin) @ kernel.reshape(g.cin, g.cout)  # (N*Ho*Wo, Cout)
+        y = matmul(xs.reshape(-1, g.cin), kernel.reshape(g.cin, g.cout))  # (N*Ho*Wo, Cout)
         _bias_act(y, bias, activation)
         return y.reshape(g.n, g.ho, g.wo, g.cout)
 
@@ -349,15 +440,106 @@ def conv2d(
         kmat = np.concatenate([kmat, bias[None, :]])  # (K + 1, Cout)
     ones = bias is not None
     channels_first = _channels_first(geo)
+
+    def work(starts):  # the chunks at offsets `starts`, in one thread
+        if channels_first:
+            im2col = _Im2ColChannelsFirst(geo, chunk, x.dtype, ones=ones)
+        else:
+            im2col = _Im2Col(geo, chunk, x.dtype, ones=ones)
+        for n0 in starts:
+            cols = im2col(x[n0 : n0 + chunk])  # (M, K [+ 1]), or its transpose if channels_first
+            yc = y[n0 : n0 + chunk].reshape(-1, g.cout)  # (M, Cout)
+            np.matmul(cols.T if channels_first else cols, kmat, out=yc)
+            _bias_act(yc, None, activation)
+
+    map_chunks(work, list(range(0, g.n, chunk)))
+    return y
+
+
+def conv2d_max_pool2d(
+    x,
+    kernel,
+    strides=(1, 1),
+    padding="valid",
+    dilation_rate=(1, 1),
+    groups=1,
+    bias=None,
+    activation=None,
+    pool_size=(2, 2),
+    pool_strides=None,
+    pool_padding="valid",
+):
+    """``max_pool2d(activation(conv2d(x, kernel) + bias))`` without the full convolution output.
+
+    Inference kernel for a convolution followed by max pooling: each batch chunk is convolved
+    into a small scratch block and pooled at once, while the block is in cache, so the large
+    pre-pooling map is never written to memory. The bias and the ReLU are monotone, so they are
+    applied after the pooling (``max_w relu(z_w + b) = relu(max_w z_w + b)``), to a quarter of
+    the values for 2x2 pooling.
+
+    Args:
+        x, kernel, strides, padding, dilation_rate, groups, bias, activation: as :func:`conv2d`.
+        pool_size, pool_strides, pool_padding: as ``pool_size``, ``strides`` and ``padding`` of
+            :func:`numpykeras.ops.max_pool2d`.
+
+    Returns:
+        ``(N, Hp, Wp, Cout)``: the pooled output, in the dtype of ``x``.
+    """
+    from numpykeras.ops.pooling import max_pool2d, max_pool2d_into, pool_tiles, pooled_shape
+
+    x = _as_float_array(x, "inputs")
+    kernel = _as_float_array(kernel, "kernel", dtype=x.dtype)
+    geo = _geometry(x, kernel, strides, padding, dilation_rate, groups, "conv2d")
+    bias = _check_bias_activation(bias, activation, geo, x.dtype)
+    g = geo
+    pool_args = (pool_size, pool_strides, pool_padding)
+    tiles = pool_tiles((g.n, g.ho, g.wo, g.cout), *pool_args)  # (ph, pw, Hp, Wp) or None
+    if g.groups > 1 or (g.kh == 1 and g.kw == 1):
+        y = conv2d(x, kernel, strides, padding, dilation_rate, groups, bias, activation)
+        return max_pool2d(y, *pool_args)
+
+    chunk = _chunk_size(geo, x.itemsize)
+    kmat = kernel.reshape(g.kh * g.kw * g.cin, g.cout)  # (K, Cout)
+    channels_first = _channels_first(geo)
+    if tiles is not None:
+        ph, pw, hp, wp = tiles
+        y = np.empty((g.n, hp, wp, g.cout), dtype=x.dtype)  # (N, Hp, Wp, Cout)
+
+        def work(starts):  # the chunks at offsets `starts`, in one thread
+            im2col = _Im2ColPooled(geo, tiles, chunk, x.dtype, channels_first)
+            z_buf = scratch("conv_out", (chunk * ph * pw * hp * wp, g.cout), x.dtype)
+            for n0 in starts:
+                cols = im2col(x[n0 : n0 + chunk])  # (rows, K), or (K, rows) if channels_first
+                b = min(chunk, g.n - n0)
+                z = z_buf[: cols.shape[1] if channels_first else cols.shape[0]]
+                np.matmul(cols.T if channels_first else cols, kmat, out=z)  # (rows, Cout)
+                z = z.reshape(ph * pw, b * hp * wp, g.cout)  # one block per window offset
+                yc = y[n0 : n0 + b].reshape(b * hp * wp, g.cout)
+                if ph * pw == 1:
+                    yc[...] = z[0]
+                else:
+                    np.maximum(z[0], z[1], out=yc)
+                    for zk in z[2:]:
+                        np.maximum(yc, zk, out=yc)
+                _bias_act(yc, bias, activation)
+
+        map_chunks(work, list(range(0, g.n, chunk)))
+        return y
+
+    y = np.empty(pooled_shape((g.n, g.ho, g.wo, g.cout), *pool_args), dtype=x.dtype)
     if channels_first:
-        im2col = _Im2ColChannelsFirst(geo, chunk, x.dtype, ones=ones)
+        im2col = _Im2ColChannelsFirst(geo, chunk, x.dtype)
     else:
-        im2col = _Im2Col(geo, chunk, x.dtype, ones=ones)
+        im2col = _Im2Col(geo, chunk, x.dtype)
+    z_buf = scratch("conv_out", (chunk * g.ho * g.wo, g.cout), x.dtype)  # one chunk's output
     for n0 in range(0, g.n, chunk):
-        cols = im2col(x[n0 : n0 + chunk])  # (M, K [+ 1]), or its transpose if channels_first
-        yc = y[n0 : n0 + chunk].reshape(-1, g.cout)  # (M, Cout)
-        np.matmul(cols.T if channels_first else cols, kmat, out=yc)
-        _bias_act(yc, None, activation)
+        cols = im2col(x[n0 : n0 + chunk])  # (M, K), or its transpose if channels_first
+        b = min(chunk, g.n - n0)
+        zc = z_buf[: b * g.ho * g.wo]
+        np.matmul(cols.T if channels_first else cols, kmat, out=zc)  # (M, Cout)
+        yc = y[n0 : n0 + b]
+        max_pool2d_into(zc.reshape(b, g.ho, g.wo, g.cout), yc, *pool_args)
+        _bias_act(yc, bias, activation)
     return y
 
 
@@ -448,32 +630,41 @@ def conv2d_backward_fused(
     chunk = _chunk_size(geo, x.itemsize)
     k = g.kh * g.kw * g.cin
     # with a bias the column matrix has a last column of ones, so row K of cols.T @ dz is sum(dz)
-    dkmat = np.zeros((k + int(use_bias), g.cout), dtype=x.dtype)  # (K [+ 1], Cout)
-    dz_buf = mask_buf = None
-    if relu_output is not None:
-        dz_buf = np.empty((chunk * g.ho * g.wo, g.cout), dtype=x.dtype)
-        mask_buf = np.empty((chunk * g.ho * g.wo, g.cout), dtype=bool)
     channels_first = _channels_first(geo)
-    if channels_first:
-        im2col = _Im2ColChannelsFirst(geo, chunk, x.dtype, ones=use_bias)
-    else:
-        im2col = _Im2Col(geo, chunk, x.dtype, ones=use_bias)
-    col2im = _Col2Im(geo, kernel, chunk, x.dtype, channels_first) if need_dx else None
+    # every chunk writes its own samples of dx (all of them: no zero fill needed here)
+    dx = np.empty_like(x) if need_dx else None
 
-    for n0 in range(0, g.n, chunk):
-        xc = x[n0 : n0 + chunk]
-        b = xc.shape[0]
-        m = b * g.ho * g.wo
-        dz = dy[n0 : n0 + chunk].reshape(m, g.cout)  # (M, Cout)
+    def work(starts):  # the chunks at offsets `starts`, in one thread: their part of dkmat
+        # with a bias the column matrix has a last column of ones, so row K of cols.T @ dz is
+        # sum(dz), the bias gradient
+        dkmat = np.zeros((k + int(use_bias), g.cout), dtype=x.dtype)  # (K [+ 1], Cout)
         if relu_output is not None:
-            mask = mask_buf[:m]
-            np.greater(relu_output[n0 : n0 + chunk].reshape(m, g.cout), 0, out=mask)
-            dz = np.multiply(dz, mask, out=dz_buf[:m])  # relu passes gradient where y > 0
-        cols = im2col(xc)  # (M, K [+ 1]), or its transpose if channels_first
-        dkmat += (cols if channels_first else cols.T) @ dz  # (K [+ 1], M) @ (M, Cout)
-        if need_dx:
-            col2im.add(n0, b, dz)
-    dx = col2im.dx if need_dx else None
+            dz_buf = scratch("dz", (chunk * g.ho * g.wo, g.cout), x.dtype)
+            mask_buf = scratch("mask", (chunk * g.ho * g.wo, g.cout), bool)
+        if channels_first:
+            im2col = _Im2ColChannelsFirst(geo, chunk, x.dtype, ones=use_bias)
+        else:
+            im2col = _Im2Col(geo, chunk, x.dtype, ones=use_bias)
+        col2im = _Col2Im(geo, kernel, chunk, dx, channels_first) if need_dx else None
+        for n0 in starts:
+            xc = x[n0 : n0 + chunk]
+            b = xc.shape[0]
+            m = b * g.ho * g.wo
+            dz = dy[n0 : n0 + chunk].reshape(m, g.cout)  # (M, Cout)
+            if relu_output is not None:
+                mask = mask_buf[:m]
+                np.greater(relu_output[n0 : n0 + chunk].reshape(m, g.cout), 0, out=mask)
+                dz = np.multiply(dz, mask, out=dz_buf[:m])  # relu passes gradient where y > 0
+            cols = im2col(xc)  # (M, K [+ 1]), or its transpose if channels_first
+            dkmat += (cols if channels_first else cols.T) @ dz  # (K [+ 1], M) @ (M, Cout)
+            if need_dx:
+                col2im.add(n0, b, dz)
+        return dkmat
+
+    parts = map_chunks(work, list(range(0, g.n, chunk)))
+    dkmat = parts[0]
+    for part in parts[1:]:
+        dkmat += part
     dbias = dkmat[k].copy() if use_bias else None
     return dx, dkmat[:k].reshape(kernel.shape), dbias
 
@@ -481,13 +672,16 @@ def conv2d_backward_fused(
 class _Col2Im:
     """Input gradient of a regular (groups == 1) convolution, one batch chunk at a time.
 
-    ``dx`` starts at zero; for each kernel offset ``(i, j)`` the chunk's ``dz @ kernel[i, j].T``
-    (one matmul) is added where that offset read ``x`` from (one strided add, padding skipped).
+    Each chunk's samples of ``dx`` start at zero; for each kernel offset ``(i, j)`` the chunk's
+    ``dz @ kernel[i, j].T`` (one matmul) is added where that offset read ``x`` from (one strided
+    add, padding skipped).
     """
 
-    def __init__(self, geo: _Geometry, kernel: np.ndarray, chunk: int, dtype, channels_first):
+    def __init__(self, geo: _Geometry, kernel: np.ndarray, chunk: int, dx, channels_first):
         self.geo = g = geo
         self.channels_first = channels_first
+        self.dx = dx  # (N, H, W, Cin): each chunk writes all of its own samples
+        dtype = dx.dtype
         rows = [offset_slices(i * g.dh, g.h, g.ho, g.sh, g.pad_top) for i in range(g.kh)]
         cols_w = [offset_slices(j * g.dw, g.w, g.wo, g.sw, g.pad_left) for j in range(g.kw)]
         self.taps = [
@@ -500,15 +694,13 @@ class _Col2Im:
         if channels_first:
             # few input channels: one (K, Cout) @ (Cout, M) matmul, adds over whole (Wo,) rows
             self.kmat = kernel.reshape(g.kh * g.kw * g.cin, g.cout)  # (K, Cout)
-            self.dcols = np.empty((g.kh * g.kw * g.cin, m), dtype=dtype)
-            self.dx_t = np.empty((g.cin, chunk, g.h, g.w), dtype=dtype)
-            self.dx = np.empty((g.n, g.h, g.w, g.cin), dtype=dtype)
+            self.dcols = scratch("dcols", (g.kh * g.kw * g.cin, m), dtype)
+            self.dx_t = scratch("dx_t", (g.cin, chunk, g.h, g.w), dtype)
         else:
             # (kh, kw, Cout, Cin): each offset's (M, Cin) block is contiguous, its adds run over
             # whole output rows
             self.kernel_t = np.ascontiguousarray(kernel.transpose(0, 1, 3, 2))
-            self.dcols = np.empty((m, g.cin), dtype=dtype)
-            self.dx = np.zeros((g.n, g.h, g.w, g.cin), dtype=dtype)
+            self.dcols = scratch("dcols", (m, g.cin), dtype)
 
     def add(self, n0: int, b: int, dz: np.ndarray) -> None:
         """Adds the input gradient of samples ``n0 : n0 + b`` given their ``dz`` (M, Cout)."""
@@ -527,6 +719,7 @@ class _Col2Im:
         dcols = self.dcols[:m]
         dcols4 = dcols.reshape(b, g.ho, g.wo, g.cin)
         dxc = self.dx[n0 : n0 + b]  # (b, H, W, Cin)
+        dxc.fill(0)
         for i, j, oh, ow, rh, rw in self.taps:
             np.matmul(dz, self.kernel_t[i, j], out=dcols)  # (M, Cout) @ (Cout, Cin)
             dxc[:, rh, rw] += dcols4[:, oh, ow]
@@ -537,10 +730,10 @@ def _conv2d_backward_1x1(dz, x, kernel, geo: _Geometry, need_dx):
     kmat = kernel.reshape(g.cin, g.cout)
     dz2 = dz.reshape(-1, g.cout)  # (N*Ho*Wo, Cout)
     xs = x[:, :: g.sh, :: g.sw].reshape(-1, g.cin)  # (N*Ho*Wo, Cin)
-    dkernel = (xs.T @ dz2).reshape(kernel.shape)  # (Cin, Cout)
+    dkernel = matmul(xs.T, dz2).reshape(kernel.shape)  # (Cin, M) @ (M, Cout)
     dx = None
     if need_dx:
-        dxs = (dz2 @ kmat.T).reshape(g.n, g.ho, g.wo, g.cin)
+        dxs = matmul(dz2, kmat.T).reshape(g.n, g.ho, g.wo, g.cin)  # (M, Cout) @ (Cout, Cin)
         if g.sh == 1 and g.sw == 1:
             dx = dxs
         else:
@@ -560,7 +753,7 @@ def _conv2d_backward_grouped(dy, x, kernel, geo: _Geometry, need_dx):
     dx = dcols_buf = None
     if need_dx:
         dx = np.zeros((g.n, g.h, g.w, g.groups, cg), dtype=x.dtype)
-        dcols_buf = np.empty((chunk * g.ho * g.wo, g.groups, g.kh * g.kw * cg), dtype=x.dtype)
+        dcols_buf = scratch("dcols", (chunk * g.ho * g.wo, g.groups, g.kh * g.kw * cg), x.dtype)
         rows = [offset_slices(i * g.dh, g.h, g.ho, g.sh, g.pad_top) for i in range(g.kh)]
         cols_w = [offset_slices(j * g.dw, g.w, g.wo, g.sw, g.pad_left) for j in range(g.kw)]
         taps = [
@@ -597,7 +790,7 @@ def _depthwise_chunk(geo: _Geometry, itemsize: int) -> int:
     """Samples per chunk so a chunk's padded input stays about 1 MiB (cache-resident)."""
     per_sample = (geo.h + geo.pad_top + geo.pad_bottom) * (geo.w + geo.pad_left + geo.pad_right)
     per_sample *= geo.cin * itemsize
-    return int(max(1, min(geo.n, (1024 * 1024) // max(per_sample, 1))))
+    return _split_chunk(geo.n, per_sample, 1024 * 1024 * kernel_threads())
 
 
 class _DepthwisePlan:
@@ -613,8 +806,8 @@ class _DepthwisePlan:
         self.mult = kernel.shape[3]
         self.chunk = _depthwise_chunk(geo, np.dtype(dtype).itemsize)
         hp, wp = g.h + g.pad_top + g.pad_bottom, g.w + g.pad_left + g.pad_right
-        self.xpad = np.zeros((self.chunk, hp, wp, g.cin), dtype=dtype)
-        self.tmp = np.empty((self.chunk, g.ho, g.wo, g.cin), dtype=dtype)
+        self.xpad = scratch("xpad", (self.chunk, hp, wp, g.cin), dtype, zero=True)
+        self.tmp = scratch("tmp", (self.chunk, g.ho, g.wo, g.cin), dtype)
         # tiles[i, j, m] = kernel[i, j, :, m] repeated over the Wo output columns: (Wo, Cin)
         k = kernel.transpose(0, 1, 3, 2)[:, :, :, None, :]  # (kh, kw, M, 1, Cin)
         self.tiles = np.ascontiguousarray(np.broadcast_to(k, k.shape[:3] + (g.wo, g.cin)))
@@ -656,22 +849,27 @@ def depthwise_conv2d(x, kernel, strides=(1, 1), padding="valid", dilation_rate=(
         x, kernel, strides, padding, dilation_rate, 1, "depthwise_conv2d", depthwise=True
     )
     g = geo
-    plan = _DepthwisePlan(geo, kernel, x.dtype)
-    mult = plan.mult
+    mult = kernel.shape[3]
     ym = np.empty((mult, g.n, g.ho, g.wo, g.cin), dtype=x.dtype)  # channel c*M + m lives in ym[m]
-    for n0 in range(0, g.n, plan.chunk):
-        xp = plan.load(x[n0 : n0 + plan.chunk])
-        b = xp.shape[0]
-        t = plan.tmp[:b]
-        for m in range(mult):
-            yc = ym[m, n0 : n0 + b]  # (b, Ho, Wo, Cin)
-            for i in range(g.kh):
-                for j in range(g.kw):
-                    if i == 0 and j == 0:
-                        np.multiply(plan.window(xp, 0, 0), plan.tiles[0, 0, m], out=yc)
-                    else:
-                        np.multiply(plan.window(xp, i, j), plan.tiles[i, j, m], out=t)
-                        yc += t
+
+    def work(starts):  # the chunks at offsets `starts`, in one thread
+        plan = _DepthwisePlan(geo, kernel, x.dtype)
+        for n0 in starts:
+            xp = plan.load(x[n0 : n0 + plan.chunk])
+            b = xp.shape[0]
+            t = plan.tmp[:b]
+            for m in range(mult):
+                yc = ym[m, n0 : n0 + b]  # (b, Ho, Wo, Cin)
+                for i in range(g.kh):
+                    for j in range(g.kw):
+                        if i == 0 and j == 0:
+                            np.multiply(plan.window(xp, 0, 0), plan.tiles[0, 0, m], out=yc)
+                        else:
+                            np.multiply(plan.window(xp, i, j), plan.tiles[i, j, m], out=t)
+                            yc += t
+
+    chunk = _depthwise_chunk(geo, x.itemsize)
+    map_chunks(work, list(range(0, g.n, chunk)))
     return ym.transpose(1, 2, 3, 4, 0).reshape(g.n, g.ho, g.wo, g.cout)
 
 
@@ -700,30 +898,37 @@ def depthwise_conv2d_backward(
             "The upstream gradient must have the shape of the convolution's output. "
             f"Expected: {(g.n, g.ho, g.wo, g.cout)}. Received: dy.shape={dy.shape}"
         )
-    plan = _DepthwisePlan(geo, kernel, x.dtype)
-    mult = plan.mult
+    mult = kernel.shape[3]
     dy5 = dy.reshape(g.n, g.ho, g.wo, g.cin, mult)
-    dkernel = np.zeros_like(kernel)
-    dx = None
-    if need_dx:
-        dx = np.empty_like(x)
-        dxpad = np.empty_like(plan.xpad)
-    for n0 in range(0, g.n, plan.chunk):
-        xp = plan.load(x[n0 : n0 + plan.chunk])
-        b = xp.shape[0]
-        t = plan.tmp[:b]
+    dx = np.empty_like(x) if need_dx else None
+
+    def work(starts):  # the chunks at offsets `starts`, in one thread: their part of dkernel
+        plan = _DepthwisePlan(geo, kernel, x.dtype)
+        dkernel = np.zeros_like(kernel)
         if need_dx:
-            dxp = dxpad[:b]
-            dxp.fill(0)
-        for m in range(mult):
-            dym = np.ascontiguousarray(dy5[n0 : n0 + b, :, :, :, m])  # (b, Ho, Wo, Cin)
-            for i in range(g.kh):
-                for j in range(g.kw):
-                    np.multiply(plan.window(xp, i, j), dym, out=t)
-                    dkernel[i, j, :, m] += t.reshape(-1, g.cin).sum(axis=0)  # (Cin,)
-                    if need_dx:
-                        np.multiply(dym, plan.tiles[i, j, m], out=t)
-                        plan.window(dxp, i, j)[...] += t
-        if need_dx:
-            dx[n0 : n0 + b] = plan.interior(dxp)
+            dxpad = scratch("dxpad", plan.xpad.shape, x.dtype)
+        for n0 in starts:
+            xp = plan.load(x[n0 : n0 + plan.chunk])
+            b = xp.shape[0]
+            t = plan.tmp[:b]
+            if need_dx:
+                dxp = dxpad[:b]
+                dxp.fill(0)
+            for m in range(mult):
+                dym = np.ascontiguousarray(dy5[n0 : n0 + b, :, :, :, m])  # (b, Ho, Wo, Cin)
+                for i in range(g.kh):
+                    for j in range(g.kw):
+                        np.multiply(plan.window(xp, i, j), dym, out=t)
+                        dkernel[i, j, :, m] += t.reshape(-1, g.cin).sum(axis=0)  # (Cin,)
+                        if need_dx:
+                            np.multiply(dym, plan.tiles[i, j, m], out=t)
+                            plan.window(dxp, i, j)[...] += t
+            if need_dx:
+                dx[n0 : n0 + b] = plan.interior(dxp)
+        return dkernel
+
+    parts = map_chunks(work, list(range(0, g.n, _depthwise_chunk(geo, x.itemsize))))
+    dkernel = parts[0]
+    for part in parts[1:]:
+        dkernel += part
     return dx, dkernel

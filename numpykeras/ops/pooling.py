@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from numpykeras import backend
+from numpykeras.ops._parallel import kernel_threads, map_chunks
 from numpykeras.ops.padding import (
     conv_output_length,
     normalize_padding,
@@ -125,24 +126,55 @@ def _tile_views(x: np.ndarray, geo: _PoolGeometry):
     return [xc[:, i :: geo.ph, j :: geo.pw] for i in range(geo.ph) for j in range(geo.pw)]
 
 
-def _max_tiled(x: np.ndarray, geo: _PoolGeometry) -> np.ndarray:
+def _max_tiled(x: np.ndarray, geo: _PoolGeometry, out=None) -> np.ndarray:
     """Window maxima for tiling windows: first across window rows, whose views keep whole image
-    rows contiguous, then across window columns on the smaller result."""
+    rows contiguous, then across window columns on the smaller result (written to ``out`` when
+    given, an ``(N, Ho, Wo, C)`` array)."""
     xc = x[:, : geo.ho * geo.ph, : geo.wo * geo.pw]
     rows = [xc[:, i :: geo.ph] for i in range(geo.ph)]  # (N, Ho, Wo*pw, C) each
+    if geo.pw == 1:
+        if out is None:
+            out = rows[0].copy()
+        else:
+            out[...] = rows[0]
+        for v in rows[1:]:
+            np.maximum(out, v, out=out)
+        return out
     r = rows[0].copy() if geo.ph == 1 else np.maximum(rows[0], rows[1])
     for v in rows[2:]:
         np.maximum(r, v, out=r)
-    if geo.pw == 1:
-        return r
     cols = [r[:, :, j :: geo.pw] for j in range(geo.pw)]  # (N, Ho, Wo, C) each
-    y = np.maximum(cols[0], cols[1])
+    y = np.maximum(cols[0], cols[1], out=out)
     for v in cols[2:]:
         np.maximum(y, v, out=y)
     return y
 
 
-def _winners_tiled(x: np.ndarray, y: np.ndarray, geo: _PoolGeometry) -> np.ndarray:
+def pooled_shape(input_shape, pool_size, strides=None, padding="valid") -> tuple:
+    """The output shape of :func:`max_pool2d` / :func:`avg_pool2d` for ``input_shape``."""
+    geo = _pool_geometry(input_shape, pool_size, strides, padding, "max_pool2d")
+    return (geo.n, geo.ho, geo.wo, geo.c)
+
+
+def pool_tiles(input_shape, pool_size, strides=None, padding="valid"):
+    """``(ph, pw, Ho, Wo)`` when the pooling windows tile the input (stride = pool size, no
+    padding: each input pixel is in at most one window), else ``None``."""
+    geo = _pool_geometry(input_shape, pool_size, strides, padding, "max_pool2d")
+    return (geo.ph, geo.pw, geo.ho, geo.wo) if geo.tiled else None
+
+
+def max_pool2d_into(x: np.ndarray, out: np.ndarray, pool_size, strides=None, padding="valid"):
+    """:func:`max_pool2d` of ``x`` written into ``out`` (for fused kernels that pool chunk by
+    chunk); ``x`` must already be a float array of rank 4 and ``out`` of the pooled shape."""
+    geo = _pool_geometry(x.shape, pool_size, strides, padding, "max_pool2d")
+    if geo.tiled:
+        _max_tiled(x, geo, out=out)
+    else:
+        out[...] = _max_over_taps(x, geo, geo.taps())
+    return out
+
+
+def _winners_tiled(x: np.ndarray, y: np.ndarray, geo: _PoolGeometry, won=None) -> np.ndarray:
     """One mask per window offset, True where that offset holds its window's FIRST maximum.
 
     Offset ``k`` wins where ``x_k == y`` and no earlier offset did; the last offset wins wherever
@@ -150,7 +182,8 @@ def _winners_tiled(x: np.ndarray, y: np.ndarray, geo: _PoolGeometry) -> np.ndarr
     """
     views = _tile_views(x, geo)
     count = len(views)
-    won = np.empty((count,) + y.shape, dtype=bool)
+    if won is None:
+        won = np.empty((count,) + y.shape, dtype=bool)
     if count == 1:
         won[0] = True
         return won
@@ -196,8 +229,24 @@ def max_pool2d(x, pool_size, strides=None, padding="valid"):
     x = _as_input(x)
     geo = _pool_geometry(x.shape, pool_size, strides, padding, "max_pool2d")
     if geo.tiled:
-        return _max_tiled(x, geo)
+        y = np.empty((geo.n, geo.ho, geo.wo, geo.c), dtype=x.dtype)
+        _split_batch(lambda a, b: _max_tiled(x[a:b], geo, out=y[a:b]), x)
+        return y
     return _max_over_taps(x, geo, geo.taps())
+
+
+# Inputs smaller than this are pooled in the calling thread (a thread hand-off costs more).
+_SPLIT_MIN_BYTES = 1 << 20
+
+
+def _split_batch(fn, x: np.ndarray) -> None:
+    """``fn(a, b)`` over contiguous batch ranges covering ``x``'s batch, one per kernel thread
+    for large inputs (each ``fn`` must only write its own samples of its outputs)."""
+    n = x.shape[0]
+    threads = kernel_threads() if x.nbytes >= _SPLIT_MIN_BYTES else 1
+    step = -(-n // min(threads, n))
+    starts = list(range(0, n, step))
+    map_chunks(lambda part: [fn(a, min(a + step, n)) for a in part], starts)
 
 
 def max_pool2d_forward(x, pool_size, strides=None, padding="valid"):
@@ -216,8 +265,14 @@ def max_pool2d_forward(x, pool_size, strides=None, padding="valid"):
             f"Received: pool_size={(geo.ph, geo.pw)}"
         )
     if geo.tiled:
-        y = _max_tiled(x, geo)
-        winners = _winners_tiled(x, y, geo)
+        y = np.empty((geo.n, geo.ho, geo.wo, geo.c), dtype=x.dtype)
+        winners = np.empty((geo.ph * geo.pw,) + y.shape, dtype=bool)
+
+        def pool(a, b):
+            _max_tiled(x[a:b], geo, out=y[a:b])
+            _winners_tiled(x[a:b], y[a:b], geo, won=winners[:, a:b])
+
+        _split_batch(pool, x)
         cache = MaxPoolCache(
             None, tuple(x.shape), (geo.ph, geo.pw), (geo.sh, geo.sw), geo.padding, x.dtype, winners
         )
@@ -274,8 +329,11 @@ def max_pool2d_backward(dy, cache: MaxPoolCache):
         dx = np.zeros(cache.input_shape, dtype=cache.dtype)
     if cache.winners is not None:
         # tiling windows: each input is in at most one window, so each offset's view is written once
-        for dxv, won in zip(_tile_views(dx, geo), cache.winners):
-            np.multiply(dy, won, out=dxv)
+        def spread(a, b):
+            for dxv, won in zip(_tile_views(dx[a:b], geo), cache.winners[:, a:b]):
+                np.multiply(dy[a:b], won, out=dxv)
+
+        _split_batch(spread, dx)
         return dx
     taps = geo.taps()
     overlapping = geo.sh < geo.ph or geo.sw < geo.pw

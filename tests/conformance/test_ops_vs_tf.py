@@ -169,3 +169,30 @@ def test_avg_pool2d_vs_tf(tf, shape, pool_size, strides, padding):
     assert_forward_close(y, y_tf, "avg_pool2d forward")
     dx = ops.avg_pool2d_backward(dy, x.shape, pool_size, strides, padding)
     assert_grad_close(dx, dx_tf, "avg_pool2d dx")
+
+
+CONV_POOL_CASES = [
+    # (input shape, kernel size, cout, strides, padding, pool size, pool strides, pool padding)
+    ((2, 12, 12, 3), (3, 3), 8, 1, "valid", 2, 2, "valid"),  # RGB input: channel-major columns
+    ((2, 11, 10, 8), (3, 3), 6, 1, "same", 2, 2, "valid"),  # NHWC columns, a cropped row
+    ((2, 9, 9, 4), (3, 3), 5, 2, "same", 3, 2, "same"),  # overlapping windows, padded pooling
+]
+
+
+@pytest.mark.parametrize(
+    "shape, kernel_size, cout, strides, padding, pool, pstrides, ppad", CONV_POOL_CASES
+)
+def test_conv2d_max_pool2d_vs_tf(
+    tf, shape, kernel_size, cout, strides, padding, pool, pstrides, ppad
+):
+    rng = np.random.default_rng(sum(shape) + cout)
+    x = rng.standard_normal(shape, dtype=np.float32)
+    k = rng.standard_normal(kernel_size + (shape[3], cout), dtype=np.float32)
+    bias = rng.standard_normal(cout, dtype=np.float32)
+    y = ops.conv2d_max_pool2d(
+        x, k, strides, padding, bias=bias, activation="relu",
+        pool_size=pool, pool_strides=pstrides, pool_padding=ppad,
+    )  # fmt: skip
+    z = tf.nn.relu(tf.nn.conv2d(x, k, _pair(strides), padding.upper()) + bias)
+    y_tf = tf.nn.max_pool2d(z, _pair(pool), _pair(pstrides), ppad.upper()).numpy()
+    assert_forward_close(y, y_tf, "conv2d_max_pool2d")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numpykeras import ops
+from numpykeras import activations, ops
 from numpykeras.layers._common import (
     activate,
     activation_backward,
@@ -77,6 +77,32 @@ class Conv2D(BaseConv):
         if not fuse_relu:
             y = activate(self.activation, y)
         return _to_nchw(y) if self.data_format == "channels_first" else y
+
+    def call_fused_max_pool(self, inputs, pool):
+        """Inference of this layer followed by the ``MaxPooling2D`` layer ``pool`` in one pass
+        (``ops.conv2d_max_pool2d``), or ``None`` when the pair cannot be fused.
+
+        ``inputs`` must already be converted and checked by this layer (as ``__call__`` does).
+        Fusable: both channels last, the same dtype, and a linear or plain ReLU activation.
+        """
+        fuse_relu = is_plain_relu(self.activation)
+        if (
+            self.data_format != "channels_last"
+            or pool.data_format != "channels_last"
+            or pool.dtype != self.dtype
+            or not (fuse_relu or self.activation is activations.linear)
+        ):
+            return None
+        return ops.conv2d_max_pool2d(
+            inputs,
+            self.kernel.value,
+            bias=None if self.bias is None else self.bias.value,
+            activation="relu" if fuse_relu else None,
+            pool_size=pool.pool_size,
+            pool_strides=pool.strides,
+            pool_padding=pool.padding,
+            **self._conv_args(),
+        )
 
     def forward(self, inputs, training=False):
         x = _to_nhwc(inputs) if self.data_format == "channels_first" else inputs

@@ -15,6 +15,7 @@ from numpykeras.layers._common import (
     weight_args_config,
 )
 from numpykeras.layers.layer import InputSpec, Layer
+from numpykeras.ops._parallel import matmul
 
 
 class Dense(Layer):
@@ -100,7 +101,11 @@ class Dense(Layer):
         self.built = True
 
     def _linear(self, x):
-        z = np.matmul(x, self.kernel.value)  # (..., in) @ (in, units) -> (..., units)
+        w = self.kernel.value
+        if x.ndim == 2:
+            z = matmul(x, w)  # (batch, in) @ (in, units), on the kernel threads when large
+        else:
+            z = np.matmul(x, w)  # (..., in) @ (in, units) -> (..., units)
         if self.bias is not None:
             z += self.bias.value
         return z
@@ -131,10 +136,12 @@ class Dense(Layer):
     def backward_from_logits(self, dz, cache, need_dx=True):
         x = cache[0]
         dz2 = dz.reshape(-1, self.units)  # (batch*..., units)
-        grads = {self.kernel: x.reshape(-1, x.shape[-1]).T @ dz2}  # (in, units)
+        grads = {self.kernel: matmul(x.reshape(-1, x.shape[-1]).T, dz2)}  # (in, units)
         if self.bias is not None:
             grads[self.bias] = dz2.sum(axis=0)
-        dx = np.matmul(dz, self.kernel.value.T) if need_dx else None  # (..., in)
+        dx = None
+        if need_dx:
+            dx = matmul(dz2, self.kernel.value.T).reshape(x.shape)  # (..., in)
         return dx, grads
 
     def compute_output_shape(self, input_shape):
