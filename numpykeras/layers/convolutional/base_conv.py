@@ -97,34 +97,50 @@ class BaseConv(Layer):
         return -1 if self.data_format == "channels_last" else 1
 
     def build(self, input_shape):
-        channels = input_shape[self._channel_axis]
-        if channels is None:
-            raise ValueError(
-                "The channel dimension of the inputs should be defined. "
-                f"Found None. Full input shape received: {input_shape}"
-            )
+        channels = self._input_channels(input_shape)
         if channels % self.groups != 0:
             raise ValueError(
                 "The number of input channels must be evenly divisible by the number of groups. "
                 f"Received groups={self.groups}, but the input has {channels} channels "
                 f"(full input shape is {input_shape})."
             )
+        self._build_kernel_and_bias(
+            self.kernel_size + (channels // self.groups, self.filters), self.filters, channels
+        )
+
+    def _input_channels(self, input_shape) -> int:
+        channels = input_shape[self._channel_axis]
+        if channels is None:
+            raise ValueError(
+                "The channel dimension of the inputs should be defined. "
+                f"Found None. Full input shape received: {input_shape}"
+            )
+        return channels
+
+    def _build_kernel_and_bias(self, kernel_shape, bias_size, channels):
+        """Creates ``kernel`` and, with ``use_bias``, a ``bias`` of ``bias_size`` (Keras names)."""
         self.kernel = self.add_weight(
             name="kernel",
-            shape=self.kernel_size + (channels // self.groups, self.filters),
+            shape=kernel_shape,
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
+        self._build_bias(bias_size)
+        self._finish_build(channels)
+
+    def _build_bias(self, size):
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
                 name="bias",
-                shape=(self.filters,),
+                shape=(size,),
                 initializer=self.bias_initializer,
                 regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
             )
+
+    def _finish_build(self, channels):
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={self._channel_axis: channels})
         self.built = True
 

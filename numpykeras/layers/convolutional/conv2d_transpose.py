@@ -11,7 +11,7 @@ import numpy as np
 
 from numpykeras import ops
 from numpykeras.layers.convolutional.base_conv import BaseConv, ConvComputeMixin
-from numpykeras.layers.layer import InputSpec, normalize_tuple
+from numpykeras.layers.layer import normalize_tuple
 
 
 def deconv_output_length(size, kernel_size, stride, padding, output_padding, dilation):
@@ -72,30 +72,11 @@ class Conv2DTranspose(ConvComputeMixin, BaseConv):
                     )
 
     def build(self, input_shape):
-        channels = input_shape[self._channel_axis]
-        if channels is None:
-            raise ValueError(
-                "The channel dimension of the inputs should be defined. "
-                f"Found None. Full input shape received: {input_shape}"
-            )
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=self.kernel_size + (self.filters, channels),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
+        channels = self._input_channels(input_shape)
+        # (kh, kw, filters, in): the kernel of the convolution this layer transposes.
+        self._build_kernel_and_bias(
+            self.kernel_size + (self.filters, channels), self.filters, channels
         )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        self.input_spec = InputSpec(ndim=4, axes={self._channel_axis: channels})
-        self.built = True
 
     def _out_spatial(self, spatial):
         return tuple(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from numpykeras import activations, constraints, initializers, ops, regularizers
 from numpykeras.layers.convolutional.base_conv import BaseConv, ConvComputeMixin
-from numpykeras.layers.layer import InputSpec, Layer
+from numpykeras.layers.layer import Layer
 
 
 class DepthwiseConv2D(ConvComputeMixin, BaseConv):
@@ -77,31 +77,11 @@ class DepthwiseConv2D(ConvComputeMixin, BaseConv):
         self.depth_multiplier = depth_multiplier
 
     def build(self, input_shape):
-        channels = input_shape[self._channel_axis]
-        if channels is None:
-            raise ValueError(
-                "The channel dimension of the inputs should be defined. "
-                f"Found None. Full input shape received: {input_shape}"
-            )
+        channels = self._input_channels(input_shape)
         self.filters = channels * self.depth_multiplier
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=self.kernel_size + (channels, self.depth_multiplier),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
+        self._build_kernel_and_bias(
+            self.kernel_size + (channels, self.depth_multiplier), self.filters, channels
         )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        self.input_spec = InputSpec(ndim=4, axes={self._channel_axis: channels})
-        self.built = True
 
     def compute_output_shape(self, input_shape):
         shape = list(super().compute_output_shape(input_shape))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from numpykeras import activations, constraints, initializers, ops, regularizers
 from numpykeras.layers.convolutional.base_conv import BaseConv, ConvComputeMixin
-from numpykeras.layers.layer import InputSpec, Layer
+from numpykeras.layers.layer import Layer
 
 
 class SeparableConv2D(ConvComputeMixin, BaseConv):
@@ -83,12 +83,7 @@ class SeparableConv2D(ConvComputeMixin, BaseConv):
         self.pointwise_constraint = constraints.get(pointwise_constraint)
 
     def build(self, input_shape):
-        channels = input_shape[self._channel_axis]
-        if channels is None:
-            raise ValueError(
-                "The channel dimension of the inputs should be defined. "
-                f"Found None. Full input shape received: {input_shape}"
-            )
+        channels = self._input_channels(input_shape)
         self.depthwise_kernel = self.add_weight(
             name="depthwise_kernel",
             shape=self.kernel_size + (channels, self.depth_multiplier),
@@ -103,17 +98,8 @@ class SeparableConv2D(ConvComputeMixin, BaseConv):
             regularizer=self.pointwise_regularizer,
             constraint=self.pointwise_constraint,
         )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        self.input_spec = InputSpec(ndim=4, axes={self._channel_axis: channels})
-        self.built = True
+        self._build_bias(self.filters)
+        self._finish_build(channels)
 
     def _dw_args(self):
         return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
