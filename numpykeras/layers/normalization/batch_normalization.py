@@ -147,7 +147,9 @@ class BatchNormalization(Layer):
         offset = -mean * inv
         if self.beta is not None:
             offset = offset + self.beta.value
-        return x * inv.reshape(bshape) + offset.reshape(bshape)
+        y = x * inv.reshape(bshape)  # y = x * scale + offset, one new array
+        y += offset.reshape(bshape)
+        return y
 
     def call(self, inputs, training=False):
         if training and self.trainable:
