@@ -427,7 +427,6 @@ def test_stop_training_from_a_lambda_callback():
 
 
 def test_model_checkpoint_writes_loadable_files(tmp_path):
-    pytest.importorskip("numpykeras.saving.saving_api", reason="saving is not available yet")
     x, y = _regression(6)
     model = _linear_model()
     weights_path = str(tmp_path / "w_{epoch:02d}.weights.h5")
