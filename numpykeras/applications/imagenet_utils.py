@@ -408,3 +408,34 @@ def pretrained_weights_path(model_label, fname, origin, file_hash=None):
         f"saves it to ~/.keras/models/{fname}) and copy it to {target}, or pass the file's path "
         "as `weights=`."
     )
+
+
+def validate_arguments(weights, include_top, classes, input_shape, classifier_activation):
+    """The argument checks VGG16 and ResNet share (Keras's wording); returns the input shape.
+
+    Raises:
+        ValueError: for invalid ``weights``, ``classes``, ``input_shape`` or
+            ``classifier_activation`` arguments.
+    """
+    if not weights_argument_is_valid(weights):
+        raise ValueError(
+            "The `weights` argument should be either `None` (random initialization), 'imagenet' "
+            "(pre-training on ImageNet), or the path to the weights file to be loaded.  "
+            f"Received: weights={weights}"
+        )
+    if weights == "imagenet" and include_top and classes != 1000:
+        raise ValueError(
+            "If using `weights='imagenet'` with `include_top=True`, `classes` should be 1000.  "
+            f"Received classes={classes}"
+        )
+    input_shape = obtain_input_shape(
+        input_shape,
+        default_size=224,
+        min_size=32,
+        data_format=image_data_format(),
+        require_flatten=include_top,
+        weights=weights,
+    )
+    if include_top:
+        validate_activation(classifier_activation, weights)
+    return input_shape

@@ -57,27 +57,9 @@ def ResNet(
     Returns:
         A Functional ``Model``.
     """
-    if not imagenet_utils.weights_argument_is_valid(weights):
-        raise ValueError(
-            "The `weights` argument should be either `None` (random initialization), 'imagenet' "
-            "(pre-training on ImageNet), or the path to the weights file to be loaded.  "
-            f"Received: weights={weights}"
-        )
-    if weights == "imagenet" and include_top and classes != 1000:
-        raise ValueError(
-            "If using `weights='imagenet'` with `include_top=True`, `classes` should be 1000.  "
-            f"Received classes={classes}"
-        )
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape,
-        default_size=224,
-        min_size=32,
-        data_format=imagenet_utils.image_data_format(),
-        require_flatten=include_top,
-        weights=weights,
+    input_shape = imagenet_utils.validate_arguments(
+        weights, include_top, classes, input_shape, classifier_activation
     )
-    if include_top:
-        imagenet_utils.validate_activation(classifier_activation, weights)
     weights_path = weights
     if weights == "imagenet":
         if weights_name in WEIGHTS_HASHES:
