@@ -14,6 +14,7 @@ import numpy as np
 from numpykeras.layers.input_layer import InputLayer
 from numpykeras.layers.layer import name_scope
 from numpykeras.layers.node import KerasTensor
+from numpykeras.models import _fusion
 from numpykeras.models.model import Model
 from numpykeras.models.sequential import _accumulate
 
@@ -289,23 +290,67 @@ class Functional(Model):
             out.append(x)
         return out
 
+    def _inference_plan(self):
+        """The fused inference plan (``models/_fusion.py``), built on first use.
+
+        It only holds graph structure, so it never goes stale; two threads racing to build it
+        build the same plan.
+        """
+        plan = self.__dict__.get("_plan")
+        if plan is None:
+            plan = self._plan = _fusion.functional_plan(self)
+        return plan
+
+    def _run_inference(self, inputs):
+        """``call`` at inference: the plan's steps, with fused chains and values dropped after
+        their last reader."""
+        values = {id(t): x for t, x in zip(self._inputs, self._standardize_inputs(inputs))}
+        pool = _fusion.BufferPool()
+        for step in self._inference_plan():
+            if step.fused is not None:
+                conv_node = step.nodes[0]
+                x = values[id(_flat(conv_node.call_args)[0])]
+                residual = None
+                if step.fused.residual is not None:
+                    residual = values[id(step.fused.residual)]
+                y = _fusion.run_fused(conv_node.layer, step.fused, x, residual, pool)
+                del x, residual  # no stray references: the pool checks reference counts
+                if y is not None:
+                    values[id(step.nodes[-1].output_tensors[0])] = y
+                    del y
+                else:
+                    for node in step.nodes:  # not fusable with these inputs: one by one
+                        self._run_node(node, values, False, None)
+            else:
+                self._run_node(step.nodes[0], values, False, None)
+            for key in step.free:
+                pool.release(values, key)
+        result = [values[id(t)] for t in self._outputs]
+        if len(result) == 1 and not isinstance(self._output_struct, dict):
+            return result[0]
+        return _pack_io(self._output_struct, result)
+
+    def _run_node(self, node, values, training, tape):
+        layer = node.layer
+        args = _pack(node.call_args, [values[id(t)] for t in _flat(node.call_args)])
+        if tape is None:
+            out = layer(args, training=training, **node.call_kwargs)
+        else:
+            args = layer._convert_inputs(args)
+            layer._check_inputs(args)
+            out, cache = layer.forward(args, training=training)
+            tape.append((node, cache))
+        outs = [out] if len(node.output_tensors) == 1 else _flat(out)
+        for t, v in zip(node.output_tensors, outs):
+            values[id(t)] = v
+
     def _run(self, inputs, training, tape):
+        if tape is None and not training:
+            return self._run_inference(inputs)
         values = {id(t): x for t, x in zip(self._inputs, self._standardize_inputs(inputs))}
         for node in self._nodes:
-            layer = node.layer
-            if isinstance(layer, InputLayer):
-                continue
-            args = _pack(node.call_args, [values[id(t)] for t in _flat(node.call_args)])
-            if tape is None:
-                out = layer(args, training=training, **node.call_kwargs)
-            else:
-                args = layer._convert_inputs(args)
-                layer._check_inputs(args)
-                out, cache = layer.forward(args, training=training)
-                tape.append((node, cache))
-            outs = [out] if len(node.output_tensors) == 1 else _flat(out)
-            for t, v in zip(node.output_tensors, outs):
-                values[id(t)] = v
+            if not isinstance(node.layer, InputLayer):
+                self._run_node(node, values, training, tape)
         result = [values[id(t)] for t in self._outputs]
         if len(result) == 1 and not isinstance(self._output_struct, dict):
             return result[0]  # a one-element output list gives the array itself, as in Keras

@@ -9,13 +9,17 @@ How the regular convolution is computed (im2col):
   into a column matrix ``cols`` of shape ``(N * Ho * Wo, kh * kw * Cin)``, one row per output pixel,
   in the same (kh, kw, Cin) order as the HWIO kernel, so
   ``y = cols @ kernel.reshape(kh * kw * Cin, Cout)`` is ONE BLAS matmul;
-- the batch is processed in chunks so the column matrix stays about 4 MiB (2 MiB per core with
-  two BLAS threads: L2-sized; memory stays bounded);
-- a bias rides inside the matmul: the column matrix gets a last column of ones and the kernel
-  matrix the bias as a last row; a ReLU is applied in place to each chunk's output while it is in
-  cache (``conv2d(..., bias=, activation="relu")``);
-- the kernel gradient is ``cols.T @ dy`` (one matmul per chunk; with the ones column its last row
-  is the bias gradient) and the input gradient is ``dy @ kernel[i, j].T`` per kernel offset, each
+- the output is computed in blocks (several samples, or a band of output rows of one large
+  image) whose column matrix is about 2 MiB per kernel thread, so it stays in cache and memory
+  stays bounded; when a layer has more filters than output pixels (the deep, small maps of a
+  large network) the threads instead share one column matrix and split the filters;
+- right after each block's matmul, while the block is in cache, an epilogue applies
+  ``activation(z * scale + bias + residual)`` (``conv2d(..., bias=, scale=, residual=,
+  activation=)``): a layer's bias and ReLU, and at inference a following BatchNormalization,
+  residual ``Add`` and ReLU/ReLU6 (``models/_fusion.py``) without another pass over memory;
+- in the backward pass the batch is processed in chunks; the kernel gradient is ``cols.T @ dy``
+  (one matmul per chunk; a column of ones appended to ``cols`` makes its last row the bias
+  gradient) and the input gradient is ``dy @ kernel[i, j].T`` per kernel offset, each
   added back into the input by one strided add (col2im); :func:`conv2d_backward_fused` also takes
   the ReLU's gradient chunk by chunk from the saved output;
 - with few input channels (an RGB input layer) the column matrix is built channel-major instead,
@@ -41,7 +45,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from numpykeras import backend
-from numpykeras.ops._parallel import kernel_threads, map_chunks, matmul
+from numpykeras.ops._parallel import _SPLIT_MIN_MACS, kernel_threads, map_chunks, matmul
 from numpykeras.ops._scratch import scratch
 from numpykeras.ops.padding import (
     conv_output_length,
@@ -53,12 +57,16 @@ from numpykeras.ops.padding import (
 
 # Target size of one chunk's column matrix (bytes); the batch is split so each chunk stays near it.
 _CHUNK_BYTES = 4 * 1024 * 1024
+# Forward blocks (see _forward_units) hold up to this many bytes of column matrix, split between
+# the kernel threads: larger than the backward chunks, as a block's matmul gets more efficient
+# with more rows and the forward pass keeps nothing else in cache (measured on ResNet50).
+_FORWARD_CHUNK_BYTES = 8 * 1024 * 1024
 # Smaller work (bytes of column matrix, or of padded input for depthwise) stays in one thread.
 _SPLIT_MIN_BYTES = 256 * 1024
 # Below this many input channels the column matrix is channel-major (see _Im2ColChannelsFirst).
 _CHANNELS_FIRST_MAX_CIN = 8
 # Activations that conv2d can apply in place, block by block.
-_FUSED_ACTIVATIONS = (None, "relu")
+_FUSED_ACTIVATIONS = (None, "relu", "relu6")
 
 
 class _Geometry(NamedTuple):
@@ -348,22 +356,27 @@ def _grouped_kernel(kernel: np.ndarray, geo: _Geometry) -> np.ndarray:
     return k.transpose(1, 0, 2)
 
 
+def _channel_vector(v, name, geo: _Geometry, dtype):
+    """``v`` as a ``(Cout,)`` array of ``dtype``, or ``None``."""
+    if v is None:
+        return None
+    v = _as_float_array(v, name, dtype=dtype)
+    if v.shape != (geo.cout,):
+        raise ValueError(
+            f"The {name} must have one value per output channel. Expected: shape=({geo.cout},). "
+            f"Received: {name}.shape={v.shape}"
+        )
+    return v
+
+
 def _check_bias_activation(bias, activation, geo: _Geometry, dtype):
     """``bias`` as a ``(Cout,)`` array of ``dtype`` (or ``None``); ``activation`` must be known."""
     if activation not in _FUSED_ACTIVATIONS:
         raise ValueError(
-            "The fused `activation` of `conv2d` must be 'relu' or None. "
+            "The fused `activation` of `conv2d` must be 'relu', 'relu6' or None. "
             f"Received: activation={activation!r}"
         )
-    if bias is None:
-        return None
-    bias = _as_float_array(bias, "bias", dtype=dtype)
-    if bias.shape != (geo.cout,):
-        raise ValueError(
-            f"The bias must have one value per output channel. Expected: shape=({geo.cout},). "
-            f"Received: bias.shape={bias.shape}"
-        )
-    return bias
+    return _channel_vector(bias, "bias", geo, dtype)
 
 
 def _bias_act(z: np.ndarray, bias, activation) -> None:
@@ -372,6 +385,192 @@ def _bias_act(z: np.ndarray, bias, activation) -> None:
         z += bias
     if activation == "relu":
         np.maximum(z, 0, out=z)
+    elif activation == "relu6":
+        np.maximum(z, 0, out=z)
+        np.minimum(z, 6, out=z)
+
+
+class _Epilogue(NamedTuple):
+    """What is done to each block of a convolution's output right after its matmul, while the
+    block is in cache: ``z = activation(z * scale + bias + residual)``.
+
+    ``scale`` and ``bias`` are ``(Cout,)`` vectors or ``None``; ``residual`` is ``None`` or the
+    ``(N * Ho * Wo, Cout)`` array added to the output (a residual connection: the other input of
+    an ``Add`` that follows the convolution).
+    """
+
+    scale: np.ndarray | None
+    bias: np.ndarray | None
+    residual: np.ndarray | None
+    activation: str | None
+
+    def __call__(self, z: np.ndarray, rows: slice, cols: slice = slice(None)) -> None:
+        """Applies to ``z``: the block ``[rows, cols]`` of the flat ``(N*Ho*Wo, Cout)`` output."""
+        if self.scale is not None:
+            z *= self.scale[cols]
+        if self.bias is not None:
+            z += self.bias[cols]
+        if self.residual is not None:
+            z += self.residual[rows, cols]
+        _bias_act(z, None, self.activation)
+
+
+def _output(out, shape, dtype) -> np.ndarray:
+    """``out`` checked to be a C-contiguous ``shape`` array of ``dtype``, or a new one."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if (
+        not isinstance(out, np.ndarray)
+        or out.shape != tuple(shape)
+        or out.dtype != dtype
+        or not out.flags.c_contiguous
+        or not out.flags.writeable
+    ):
+        raise ValueError(
+            f"`out` must be a writeable C-contiguous array of shape {tuple(shape)} and dtype "
+            f"{np.dtype(dtype).name}. Received: "
+            f"{getattr(out, 'shape', None)}, {getattr(out, 'dtype', type(out).__name__)}"
+        )
+    return out
+
+
+def _forward_units(geo: _Geometry, row_bytes: int) -> list:
+    """Blocks ``(n0, b, r0, r1)`` of the output (samples ``n0:n0+b``, output rows ``r0:r1``) for
+    the forward pass, each with about ``_FORWARD_CHUNK_BYTES / threads`` of column matrix
+    (``row_bytes`` per output row), and at least one per kernel thread when worth splitting.
+
+    Samples are grouped while one sample's columns fit the budget; a larger sample (a big image)
+    is cut into blocks of whole output rows, so its column matrix still stays in cache.
+    """
+    threads = kernel_threads()
+    budget = max(1, _FORWARD_CHUNK_BYTES // threads)
+    per_sample = max(1, row_bytes * geo.ho)
+    worth_splitting = geo.n * per_sample >= _SPLIT_MIN_BYTES
+    if per_sample <= budget and (geo.n >= threads or not worth_splitting):
+        b = _split_chunk(geo.n, per_sample, _FORWARD_CHUNK_BYTES)
+        return [(n0, min(b, geo.n - n0), 0, geo.ho) for n0 in range(0, geo.n, b)]
+    rows = max(1, budget // max(1, row_bytes))
+    if worth_splitting and geo.n < threads:
+        rows = min(rows, -(-geo.ho // -(-threads // geo.n)))  # a block per thread at least
+    blocks = -(-geo.ho // rows)
+    rows = -(-geo.ho // blocks)  # even blocks
+    starts = range(0, geo.ho, rows)
+    return [(n, 1, r0, min(r0 + rows, geo.ho)) for n in range(geo.n) for r0 in starts]
+
+
+class _RowSource:
+    """The input rows that an output block ``(n0, b, r0, r1)`` (see :func:`_forward_units`)
+    reads, with their zero padding: copied into a zero-bordered scratch buffer when the layer
+    pads, else a view of ``x``."""
+
+    def __init__(self, x: np.ndarray, geo: _Geometry, max_b: int, max_rows: int):
+        self.x, self.geo = x, geo
+        g = geo
+        self.xpad = None
+        if g.padded:
+            hin = (max_rows - 1) * g.sh + (g.kh - 1) * g.dh + 1
+            wp = g.w + g.pad_left + g.pad_right
+            self.xpad = scratch("xpad", (max_b, hin, wp, g.cin), x.dtype, zero=True)
+
+    def __call__(self, n0: int, b: int, r0: int, r1: int) -> np.ndarray:
+        """Input rows for output rows ``r0:r1`` of samples ``n0:n0+b``: (b, hin, W + pads, Cin)."""
+        g = self.geo
+        start = r0 * g.sh - g.pad_top  # first input row read (may be in the top padding)
+        hin = (r1 - r0 - 1) * g.sh + (g.kh - 1) * g.dh + 1
+        if self.xpad is None:
+            return self.x[n0 : n0 + b, start : start + hin]
+        buf = self.xpad[:b, :hin]
+        lo, hi = max(start, 0), min(start + hin, g.h)
+        inner = slice(g.pad_left, g.pad_left + g.w)
+        buf[:, : lo - start, inner] = 0  # rows of the top padding
+        buf[:, lo - start : hi - start, inner] = self.x[n0 : n0 + b, lo:hi]
+        buf[:, hi - start :, inner] = 0  # rows of the bottom padding
+        return buf
+
+
+class _RowIm2Col:
+    """Column matrix of one output block ``(n0, b, r0, r1)`` (see :func:`_forward_units`), in the
+    (kh, kw, Cin) order of the kernel: ``(b * (r1 - r0) * Wo, kh * kw * Cin [+ 1])``. Only the
+    input rows the block reads are copied (:class:`_RowSource`). With ``ones`` the matrix has a
+    last column of ones (see :class:`_Im2Col`)."""
+
+    def __init__(self, x: np.ndarray, geo: _Geometry, max_b: int, max_rows: int, ones=False):
+        self.geo = g = geo
+        self.source = _RowSource(x, geo, max_b, max_rows)
+        self.width = g.kh * g.kw * g.cin
+        self.buf = scratch("im2col", (max_b * max_rows * g.wo, self.width + int(ones)), x.dtype)
+        if ones:
+            self.buf[:, self.width] = 1
+
+    def __call__(self, n0: int, b: int, r0: int, r1: int) -> np.ndarray:
+        g = self.geo
+        src = self.source(n0, b, r0, r1)
+        s0, s1, s2, s3 = src.strides
+        rows = r1 - r0
+        # cols[n, oh, ow, i, j, c] = src[n, oh*sh + i*dh, ow*sw + j*dw, c]
+        windows = as_strided(
+            src,
+            shape=(b, rows, g.wo, g.kh, g.kw, g.cin),
+            strides=(s0, s1 * g.sh, s2 * g.sw, s1 * g.dh, s2 * g.dw, s3),
+            writeable=False,
+        )
+        m = b * rows * g.wo
+        cols = self.buf[:m]
+        np.copyto(cols[:, : self.width].reshape(windows.shape), windows)
+        return cols
+
+
+def _first_row(geo: _Geometry, n0: int, r0: int) -> int:
+    """Row of the flat ``(N * Ho * Wo, Cout)`` output where block ``(n0, ., r0, .)`` starts."""
+    return (n0 * geo.ho + r0) * geo.wo
+
+
+def _conv2d_blocks(x, kmat, geo: _Geometry, ones: bool, epilogue: _Epilogue, y2: np.ndarray):
+    """``y2 = epilogue(cols @ kmat)`` block by block (groups == 1, channels-last columns)."""
+    g = geo
+    one_by_one = g.kh == 1 and g.kw == 1
+    k = kmat.shape[0]
+    row_bytes = g.wo * (g.cin + g.cout if one_by_one else k) * x.itemsize
+    m_total = g.n * g.ho * g.wo
+    threads = kernel_threads()
+    if threads > 1 and m_total < g.cout and m_total * k * g.cout >= _SPLIT_MIN_MACS:
+        # Few output pixels, many filters (the small, deep maps of a large network): both
+        # threads share one column matrix and each computes half of the output channels, so
+        # each reads half of the kernel instead of all of it.
+        if one_by_one:
+            cols = x[:, :: g.sh, :: g.sw].reshape(m_total, g.cin)
+        else:
+            cols = _RowIm2Col(x, geo, g.n, g.ho, ones)(0, g.n, 0, g.ho)
+        step = -(-g.cout // threads)
+
+        def column_work(part):
+            for c0 in part:
+                c = slice(c0, c0 + step)
+                np.matmul(cols, kmat[:, c], out=y2[:, c])
+                epilogue(y2[:, c], slice(None), c)
+
+        map_chunks(column_work, list(range(0, g.cout, step)))
+        return
+
+    units = _forward_units(geo, row_bytes)
+    max_b = max(u[1] for u in units)
+    max_rows = max(u[3] - u[2] for u in units)
+    xs = x[:, :: g.sh, :: g.sw] if one_by_one else None
+
+    def work(part):  # the blocks in `part`, in one thread
+        im2col = None if one_by_one else _RowIm2Col(x, geo, max_b, max_rows, ones)
+        for n0, b, r0, r1 in part:
+            if one_by_one:
+                cols = xs[n0 : n0 + b, r0:r1].reshape(-1, g.cin)  # a copy only when strided
+            else:
+                cols = im2col(n0, b, r0, r1)  # (M, K [+ 1])
+            row0 = _first_row(geo, n0, r0)
+            rows = slice(row0, row0 + cols.shape[0])
+            yc = y2[rows]  # (M, Cout)
+            np.matmul(cols, kmat, out=yc)
+            epilogue(yc, rows)
+
+    map_chunks(work, units)
 
 
 def conv2d(
@@ -383,13 +582,19 @@ def conv2d(
     groups=1,
     bias=None,
     activation=None,
+    scale=None,
+    residual=None,
+    out=None,
 ):
-    """2-D cross-correlation, as ``tf.nn.conv2d`` (NHWC, HWIO), with optional fused bias and ReLU.
+    """2-D cross-correlation, as ``tf.nn.conv2d`` (NHWC, HWIO), with an optional fused epilogue.
 
     ``y[n, oh, ow, o] = sum_{i, j, c} x_pad[n, oh*sh + i*dh, ow*sw + j*dw, c] * kernel[i, j, c, o]``
     where, for ``groups > 1``, ``c`` runs over the input channels of output channel ``o``'s group.
-    With ``bias`` and ``activation="relu"`` the result is ``max(y + bias, 0)``, applied block by
-    block right after each block's matmul (while it is in cache) instead of in extra passes.
+    The optional extras give ``activation(y * scale + bias + residual)``, computed block by block
+    right after each block's matmul (while it is in cache) instead of in extra passes over the
+    whole output.
+    With ``scale`` and ``bias`` from an inference-mode batch normalization, and ``residual`` the
+    shortcut of a residual block, this is ResNet's conv -> BN -> add -> ReLU in one pass.
 
     Args:
         x: input of shape ``(N, H, W, Cin)``; its float dtype is kept (float32 or float64).
@@ -399,7 +604,12 @@ def conv2d(
         dilation_rate: int or pair ``(dh, dw)``.
         groups: number of channel groups; ``Cin`` and ``Cout`` must be multiples of it.
         bias: optional ``(Cout,)`` vector added to every output pixel.
-        activation: ``None`` or ``"relu"``, applied after the bias.
+        activation: ``None``, ``"relu"`` or ``"relu6"`` (``min(max(z, 0), 6)``), applied last.
+        scale: optional ``(Cout,)`` vector multiplying each output channel (before the bias).
+        residual: optional array of the output's shape ``(N, Ho, Wo, Cout)`` added before the
+            activation.
+        out: optional C-contiguous array of the output's shape and dtype to write into (it
+            must not overlap ``x`` or ``residual``).
 
     Returns:
         ``y`` of shape ``(N, Ho, Wo, Cout)`` and the dtype of ``x``.
@@ -410,18 +620,22 @@ def conv2d(
     x = _as_float_array(x, "inputs")
     kernel = _as_float_array(kernel, "kernel", dtype=x.dtype)
     geo = _geometry(x, kernel, strides, padding, dilation_rate, groups, "conv2d")
-    bias = _check_bias_activation(bias, activation, geo, x.dtype)
     g = geo
-    if g.kh == 1 and g.kw == 1 and g.groups == 1:
-        # 1x1: never padded; the output reads every sh-th row and sw-th column
-        xs = x[:, :: g.sh, :: g.sw]
-        y = matmul(xs.reshape(-1, g.cin), kernel.reshape(g.cin, g.cout))  # (N*Ho*Wo, Cout)
-        _bias_act(y, bias, activation)
-        return y.reshape(g.n, g.ho, g.wo, g.cout)
+    bias = _check_bias_activation(bias, activation, geo, x.dtype)
+    scale = _channel_vector(scale, "scale", geo, x.dtype)
+    if residual is not None:
+        residual = _as_float_array(residual, "residual", dtype=x.dtype)
+        if residual.shape != (g.n, g.ho, g.wo, g.cout):
+            raise ValueError(
+                "The residual must have the shape of the convolution's output. Expected: "
+                f"shape={(g.n, g.ho, g.wo, g.cout)}. Received: residual.shape={residual.shape}"
+            )
+        residual = residual.reshape(-1, g.cout)
+    y = _output(out, (g.n, g.ho, g.wo, g.cout), x.dtype)
+    y2 = y.reshape(-1, g.cout)  # (N*Ho*Wo, Cout)
 
-    y = np.empty((g.n, g.ho, g.wo, g.cout), dtype=x.dtype)
-    chunk = _chunk_size(geo, x.itemsize)
     if g.groups > 1:
+        chunk = _chunk_size(geo, x.itemsize)
         kmat = _grouped_kernel(kernel, geo)  # (groups, kh*kw*cg, og)
         im2col = _Im2Col(geo, chunk, x.dtype)
         for n0 in range(0, g.n, chunk):
@@ -430,27 +644,45 @@ def conv2d(
             yc = y[n0 : n0 + chunk].reshape(-1, g.groups, g.cout_per_group)  # (M, groups, og)
             for gi in range(g.groups):
                 yc[:, gi] = cols[:, gi] @ kmat[gi]
-            _bias_act(yc.reshape(-1, g.cout), bias, activation)
+        _Epilogue(scale, bias, residual, activation)(y2, slice(None))
         return y
 
-    # one matmul per chunk; with a bias, the kernel matrix gets the bias as a last row and the
-    # column matrix a last column of ones
     kmat = kernel.reshape(g.kh * g.kw * g.cin, g.cout)  # (K, Cout)
-    if bias is not None:
-        kmat = np.concatenate([kmat, bias[None, :]])  # (K + 1, Cout)
-    ones = bias is not None
-    channels_first = _channels_first(geo)
+    one_by_one = g.kh == 1 and g.kw == 1
+    ones = False
+    if g.n * g.ho * g.wo >= kmat.shape[0] and (scale is not None or not one_by_one):
+        # More output rows than kernel rows: a pass over the kernel costs less than one over
+        # the output, so the scale is folded into a copy of the kernel matrix, and where there
+        # is a column matrix the bias rides inside the matmul (a last row of the kernel matrix,
+        # a last column of ones in the column matrix). Else (the deep layers of a large
+        # network on a small batch) the kernel is used as it is and the epilogue does both.
+        ones = bias is not None and not one_by_one
+        if scale is not None or ones:
+            folded = np.empty((kmat.shape[0] + int(ones), g.cout), dtype=x.dtype)
+            if scale is not None:
+                np.multiply(kmat, scale, out=folded[: kmat.shape[0]])
+            else:
+                folded[: kmat.shape[0]] = kmat
+            if ones:
+                folded[-1] = bias
+            kmat, scale = folded, None
+            if ones:
+                bias = None
+    epilogue = _Epilogue(scale, bias, residual, activation)
+    if not _channels_first(geo) or one_by_one:
+        _conv2d_blocks(x, kmat, geo, ones, epilogue, y2)
+        return y
 
-    def work(starts):  # the chunks at offsets `starts`, in one thread
-        if channels_first:
-            im2col = _Im2ColChannelsFirst(geo, chunk, x.dtype, ones=ones)
-        else:
-            im2col = _Im2Col(geo, chunk, x.dtype, ones=ones)
+    chunk = _chunk_size(geo, x.itemsize)
+
+    def work(starts):  # the chunks at offsets `starts`, in one thread (few input channels)
+        im2col = _Im2ColChannelsFirst(geo, chunk, x.dtype, ones=ones)
         for n0 in starts:
-            cols = im2col(x[n0 : n0 + chunk])  # (M, K [+ 1]), or its transpose if channels_first
-            yc = y[n0 : n0 + chunk].reshape(-1, g.cout)  # (M, Cout)
-            np.matmul(cols.T if channels_first else cols, kmat, out=yc)
-            _bias_act(yc, None, activation)
+            cols = im2col(x[n0 : n0 + chunk])  # (K [+ 1], M)
+            rows = slice(n0 * g.ho * g.wo, n0 * g.ho * g.wo + cols.shape[1])
+            yc = y2[rows]  # (M, Cout)
+            np.matmul(cols.T, kmat, out=yc)
+            epilogue(yc, rows)
 
     map_chunks(work, list(range(0, g.n, chunk)))
     return y
@@ -829,16 +1061,31 @@ class _DepthwisePlan:
         return xp[:, r0 : r0 + (g.ho - 1) * g.sh + 1 : g.sh, c0 : c0 + (g.wo - 1) * g.sw + 1 : g.sw]
 
 
-def depthwise_conv2d(x, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1)):
-    """Depthwise 2-D convolution, as ``tf.nn.depthwise_conv2d`` (NHWC, no bias).
+def depthwise_conv2d(
+    x,
+    kernel,
+    strides=(1, 1),
+    padding="valid",
+    dilation_rate=(1, 1),
+    bias=None,
+    activation=None,
+    scale=None,
+    out=None,
+):
+    """Depthwise 2-D convolution, as ``tf.nn.depthwise_conv2d`` (NHWC), with an optional epilogue.
 
     Each input channel ``c`` is convolved with its own ``depth_multiplier`` filters:
     ``y[n, oh, ow, c*M + m] = sum_ij x_pad[n, oh*sh + i*dh, ow*sw + j*dw, c] * kernel[i, j, c, m]``
+    and the result is ``activation(y * scale + bias)`` when those are given (``scale`` is folded
+    into the kernel; bias and activation are applied to each chunk while it is in cache).
 
     Args:
         x: ``(N, H, W, Cin)``.
         kernel: ``(kh, kw, Cin, depth_multiplier)``.
         strides, padding, dilation_rate: as in :func:`conv2d`.
+        bias, scale: optional ``(Cin * depth_multiplier,)`` vectors.
+        activation: ``None``, ``"relu"`` or ``"relu6"``.
+        out: optional output array, as in :func:`conv2d`.
 
     Returns:
         ``(N, Ho, Wo, Cin * depth_multiplier)`` in the dtype of ``x``.
@@ -850,27 +1097,58 @@ def depthwise_conv2d(x, kernel, strides=(1, 1), padding="valid", dilation_rate=(
     )
     g = geo
     mult = kernel.shape[3]
-    ym = np.empty((mult, g.n, g.ho, g.wo, g.cin), dtype=x.dtype)  # channel c*M + m lives in ym[m]
+    bias = _check_bias_activation(bias, activation, geo, x.dtype)
+    scale = _channel_vector(scale, "scale", geo, x.dtype)
+    if scale is not None:
+        kernel = kernel * scale.reshape(g.cin, mult)  # output channel c*M + m: kernel[..., c, m]
+    if bias is not None:
+        bias = bias.reshape(g.cin, mult).T  # (M, Cin): the bias of ym[m]
+    if mult == 1:  # ym[0] is the output itself
+        ym = _output(out, (g.n, g.ho, g.wo, g.cout), x.dtype)[None]
+    else:  # channel c*M + m lives in ym[m]
+        ym = np.empty((mult, g.n, g.ho, g.wo, g.cin), dtype=x.dtype)
+    # tiles[i, j, m] = kernel[i, j, :, m] repeated over the Wo output columns: (Wo, Cin), so
+    # each multiply-add below runs over whole rows
+    k = kernel.transpose(0, 1, 3, 2)[:, :, :, None, :]  # (kh, kw, M, 1, Cin)
+    tiles = np.ascontiguousarray(np.broadcast_to(k, k.shape[:3] + (g.wo, g.cin)))
+    wp = g.w + g.pad_left + g.pad_right
+    # per output row: the input rows it reads, a temporary and the output
+    units = _forward_units(geo, (g.sh * wp + 2 * g.wo) * g.cin * x.itemsize)
+    max_b = max(u[1] for u in units)
+    max_rows = max(u[3] - u[2] for u in units)
 
-    def work(starts):  # the chunks at offsets `starts`, in one thread
-        plan = _DepthwisePlan(geo, kernel, x.dtype)
-        for n0 in starts:
-            xp = plan.load(x[n0 : n0 + plan.chunk])
-            b = xp.shape[0]
-            t = plan.tmp[:b]
+    def work(part):  # the output blocks in `part`, in one thread
+        source = _RowSource(x, geo, max_b, max_rows)
+        tmp = scratch("tmp", (max_b, max_rows, g.wo, g.cin), x.dtype)
+        for n0, b, r0, r1 in part:
+            src = source(n0, b, r0, r1)  # (b, hin, W + pads, Cin)
+            rows = r1 - r0
+            t = tmp[:b, :rows]
             for m in range(mult):
-                yc = ym[m, n0 : n0 + b]  # (b, Ho, Wo, Cin)
+                yc = ym[m, n0 : n0 + b, r0:r1]  # (b, rows, Wo, Cin)
                 for i in range(g.kh):
                     for j in range(g.kw):
+                        # the inputs that kernel offset (i, j) meets: (b, rows, Wo, Cin)
+                        win = src[
+                            :,
+                            i * g.dh : i * g.dh + (rows - 1) * g.sh + 1 : g.sh,
+                            j * g.dw : j * g.dw + (g.wo - 1) * g.sw + 1 : g.sw,
+                        ]
                         if i == 0 and j == 0:
-                            np.multiply(plan.window(xp, 0, 0), plan.tiles[0, 0, m], out=yc)
+                            np.multiply(win, tiles[0, 0, m], out=yc)
                         else:
-                            np.multiply(plan.window(xp, i, j), plan.tiles[i, j, m], out=t)
+                            np.multiply(win, tiles[i, j, m], out=t)
                             yc += t
+                _bias_act(yc, None if bias is None else bias[m], activation)
 
-    chunk = _depthwise_chunk(geo, x.itemsize)
-    map_chunks(work, list(range(0, g.n, chunk)))
-    return ym.transpose(1, 2, 3, 4, 0).reshape(g.n, g.ho, g.wo, g.cout)
+    map_chunks(work, units)
+    if mult == 1:
+        return ym[0]
+    y = ym.transpose(1, 2, 3, 4, 0).reshape(g.n, g.ho, g.wo, g.cout)  # a copy
+    if out is not None:
+        _output(out, y.shape, y.dtype)[...] = y
+        return out
+    return y
 
 
 def depthwise_conv2d_backward(

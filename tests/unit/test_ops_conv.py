@@ -165,6 +165,7 @@ def test_grouped_conv2d_matches_reference(shape, kernel_size, strides, padding, 
 def test_conv2d_batch_chunks(monkeypatch, shape, padding):
     # tiny chunks: several chunks per call and a smaller last one
     monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 2 * 4 * 5 * 9 * shape[3] * 8)
+    monkeypatch.setattr(conv_module, "_FORWARD_CHUNK_BYTES", 2 * 4 * 5 * 9 * shape[3] * 8)
     rng = np.random.default_rng(3)
     x = rng.standard_normal(shape)
     k = rng.standard_normal((3, 3, shape[3], 4))
@@ -258,6 +259,7 @@ def test_conv2d_fused_bias_relu_matches_reference(
 ):
     # small chunks: the fused bias / relu / bias gradient must be right on every chunk
     monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 600)
+    monkeypatch.setattr(conv_module, "_FORWARD_CHUNK_BYTES", 600)
     rng = np.random.default_rng(shape[3] + 2 * groups + relu)
     cout = 6
     x = rng.standard_normal(shape)

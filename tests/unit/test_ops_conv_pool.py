@@ -47,6 +47,7 @@ def test_conv2d_max_pool2d_matches_reference(
 ):
     # small chunks: several chunks per call and a smaller last one
     monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 3000)
+    monkeypatch.setattr(conv_module, "_FORWARD_CHUNK_BYTES", 3000)
     rng = np.random.default_rng(sum(shape) + relu)
     x = rng.standard_normal(shape)
     k = rng.standard_normal(ksize + (shape[3], 6))
@@ -197,6 +198,7 @@ def split_threads(monkeypatch):
         _parallel, "_state", {"threads": 3, "set_threads": None, "executor": executor}
     )
     monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 3000)
+    monkeypatch.setattr(conv_module, "_FORWARD_CHUNK_BYTES", 3000)
     monkeypatch.setattr(conv_module, "_SPLIT_MIN_BYTES", 0)
     monkeypatch.setattr(pooling, "_SPLIT_MIN_BYTES", 0)
     monkeypatch.setattr(_parallel, "_SPLIT_MIN_MACS", 0)

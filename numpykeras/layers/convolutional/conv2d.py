@@ -104,6 +104,50 @@ class Conv2D(BaseConv):
             **self._conv_args(),
         )
 
+    def call_fused(self, inputs, batch_norm=None, residual=None, activation=None, out=None):
+        """Inference of this layer followed by an inference-mode ``BatchNormalization``, the
+        addition of ``residual`` (an ``Add`` with another tensor) and an activation, in one
+        pass (``ops.conv2d``'s epilogue), or ``None`` when they cannot be fused.
+
+        ``activation(batch_norm(conv(x) + bias) + residual)``: the normalization's scale is
+        folded into the kernel and its offset into the bias. ``inputs`` must already be converted
+        and checked by this layer (as ``__call__`` does). Fusable: channels last, this layer's
+        own activation linear (a plain ReLU only when nothing else is fused), a
+        ``residual`` of the output's shape and dtype, ``activation`` ``None``/``"relu"``/
+        ``"relu6"``. ``out``: an array to write the output into (see ``ops.conv2d``).
+        """
+        if self.data_format != "channels_last":
+            return None
+        bias = None if self.bias is None else self.bias.value
+        scale = None
+        if self.activation is not activations.linear:
+            if not is_plain_relu(self.activation) or batch_norm or residual is not None:
+                return None
+            if activation not in (None, "relu"):
+                return None
+            activation = "relu"
+        if batch_norm is not None:
+            if batch_norm.dtype != self.dtype:
+                return None
+            scale, offset = batch_norm.inference_affine()
+            bias = offset if bias is None else bias * scale + offset
+        if residual is not None:
+            shape = self.compute_output_shape(inputs.shape)
+            if not isinstance(residual, np.ndarray) or residual.shape != tuple(shape):
+                return None
+            if residual.dtype != inputs.dtype:
+                return None
+        return ops.conv2d(
+            inputs,
+            self.kernel.value,
+            bias=bias,
+            scale=scale,
+            residual=residual,
+            activation=activation,
+            out=out,
+            **self._conv_args(),
+        )
+
     def forward(self, inputs, training=False):
         x = _to_nhwc(inputs) if self.data_format == "channels_first" else inputs
         if is_plain_relu(self.activation):

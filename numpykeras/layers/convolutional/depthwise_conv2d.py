@@ -95,6 +95,30 @@ class DepthwiseConv2D(ConvComputeMixin, BaseConv):
     def _conv(self, x):
         return ops.depthwise_conv2d(x, self.kernel.value, **self._conv_args())
 
+    def call_fused(self, inputs, batch_norm=None, activation=None, out=None):
+        """Inference of this layer followed by an inference-mode ``BatchNormalization`` and an
+        activation (``None``, ``"relu"``, ``"relu6"``) in one pass, or ``None`` when they cannot
+        be fused (channels first, or an activation of this layer's own). ``inputs`` must already
+        be converted and checked by this layer; ``out`` is as in ``Conv2D.call_fused``."""
+        if self.data_format != "channels_last" or self.activation is not activations.linear:
+            return None
+        bias = None if self.bias is None else self.bias.value
+        scale = None
+        if batch_norm is not None:
+            if batch_norm.dtype != self.dtype:
+                return None
+            scale, offset = batch_norm.inference_affine()
+            bias = offset if bias is None else bias * scale + offset
+        return ops.depthwise_conv2d(
+            inputs,
+            self.kernel.value,
+            bias=bias,
+            scale=scale,
+            activation=activation,
+            out=out,
+            **self._conv_args(),
+        )
+
     def _conv_backward(self, dz, x, need_dx):
         dx, dkernel = ops.depthwise_conv2d_backward(
             dz, x, self.kernel.value, need_dx=need_dx, **self._conv_args()

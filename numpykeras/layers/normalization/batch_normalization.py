@@ -140,14 +140,26 @@ class BatchNormalization(Layer):
         bshape[axis] = -1
         return reduce_axes, tuple(bshape)
 
-    def _normalize(self, x, mean, var, bshape):
+    def _affine(self, mean, var):
+        """``(scale, offset)`` with ``normalize(x) = x * scale + offset``: ``scale = gamma /
+        sqrt(var + epsilon)``, ``offset = beta - mean * scale``, both ``(C,)``."""
         inv = 1.0 / np.sqrt(var + np.asarray(self.epsilon, var.dtype))  # (C,)
         if self.gamma is not None:
             inv = inv * self.gamma.value
         offset = -mean * inv
         if self.beta is not None:
             offset = offset + self.beta.value
-        y = x * inv.reshape(bshape)  # y = x * scale + offset, one new array
+        return inv, offset
+
+    def inference_affine(self):
+        """The inference-mode transform as ``(scale, offset)`` vectors of the moving statistics:
+        ``call(x) == x * scale + offset`` along ``axis``. A preceding convolution can fold them
+        into its own output (``Conv2D.call_fused``)."""
+        return self._affine(self.moving_mean.value, self.moving_variance.value)
+
+    def _normalize(self, x, mean, var, bshape):
+        scale, offset = self._affine(mean, var)
+        y = x * scale.reshape(bshape)  # y = x * scale + offset, one new array
         y += offset.reshape(bshape)
         return y
 

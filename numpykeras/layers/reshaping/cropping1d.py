@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from numpykeras.layers.layer import InputSpec, Layer, normalize_tuple
+from numpykeras.ops.padding import pad_zeros
 
 
 class Cropping1D(Layer):
@@ -44,7 +43,7 @@ class Cropping1D(Layer):
     def backward(self, dy, cache, need_dx=True):
         start, end = self.cropping
         pad_width = ((0, 0), (start, end), (0, 0))
-        return np.pad(dy, pad_width), {}  # the cropped steps get zero gradient
+        return pad_zeros(dy, pad_width), {}  # the cropped steps get zero gradient
 
     def compute_output_shape(self, input_shape):
         self._check_length(input_shape, "input_shape")

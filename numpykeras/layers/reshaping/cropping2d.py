@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from numpykeras.layers.layer import InputSpec, Layer, normalize_data_format, normalize_tuple
+from numpykeras.ops.padding import pad_zeros
 
 
 class Cropping2D(Layer):
@@ -73,7 +74,7 @@ class Cropping2D(Layer):
         pad_width = [(0, 0)] * 4
         for axis, crop in zip(self._spatial_axes, self.cropping):
             pad_width[axis] = crop
-        return np.pad(dy, pad_width), {}  # the cropped border gets zero gradient
+        return pad_zeros(dy, pad_width), {}  # the cropped border gets zero gradient
 
     def compute_output_shape(self, input_shape):
         self._check_size(input_shape, "input_shape")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from numpykeras.layers.layer import InputSpec, Layer, normalize_data_format, normalize_tuple
+from numpykeras.ops.padding import pad_zeros
 
 
 class ZeroPadding1D(Layer):
@@ -35,7 +36,7 @@ class ZeroPadding1D(Layer):
     def call(self, inputs, training=False):
         pad_width = [(0, 0)] * 3
         pad_width[self._axis] = self.padding
-        return np.pad(inputs, pad_width)
+        return pad_zeros(inputs, pad_width)
 
     def forward(self, inputs, training=False):
         return self.call(inputs), None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from numpykeras.layers.layer import InputSpec, Layer, normalize_data_format, normalize_tuple
+from numpykeras.ops.padding import pad_zeros
 
 
 class ZeroPadding2D(Layer):
@@ -53,7 +54,7 @@ class ZeroPadding2D(Layer):
         return ((0, 0), (0, 0), (t, b), (l, r))
 
     def call(self, inputs, training=False):
-        return np.pad(inputs, self._pad_width())
+        return pad_zeros(inputs, self._pad_width())
 
     def forward(self, inputs, training=False):
         return self.call(inputs), None
