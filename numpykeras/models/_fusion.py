@@ -44,14 +44,17 @@ class Step(NamedTuple):
 
 
 class Fusion(NamedTuple):
-    """A fused chain: ``activation(batch_norm(conv(x)) + residual)``, or conv + max pooling.
+    """A fused chain: ``activation(batch_norm(conv(pad(x))) + residual)``, or conv + max pool.
 
-    ``conv``: the ``Conv2D``/``DepthwiseConv2D`` node; ``batch_norm``: the BN layer or ``None``;
-    ``residual``: the other input tensor of a fused ``Add``, or ``None``; ``activation``:
-    ``None``, ``"relu"`` or ``"relu6"``; ``max_pool``: a ``MaxPooling2D`` layer (then nothing
-    else is fused).
+    ``conv``: the ``Conv2D``/``DepthwiseConv2D`` layer; ``padding``: the
+    ``((top, bottom), (left, right))`` of a ``ZeroPadding2D`` in front of it, or ``None``;
+    ``batch_norm``: the BN layer or ``None``; ``residual``: the other input tensor of a fused
+    ``Add`` (in a Functional plan), or ``None``; ``activation``: ``None``, ``"relu"`` or
+    ``"relu6"``; ``max_pool``: a ``MaxPooling2D`` layer (then nothing else is fused).
     """
 
+    conv: object
+    padding: tuple | None
     batch_norm: object
     residual: object
     activation: str | None
@@ -63,7 +66,7 @@ def _plain(layer, cls) -> bool:
     return isinstance(layer, cls) and type(layer).call is cls.call and layer.built
 
 
-def _conv_kind(layer):
+def conv_kind(layer):
     """``"conv"`` / ``"depthwise"`` for a channels-last convolution that can head a chain."""
     from numpykeras.layers.convolutional.conv2d import Conv2D
     from numpykeras.layers.convolutional.depthwise_conv2d import DepthwiseConv2D
@@ -126,25 +129,51 @@ def activation_kind(layer):
     return None
 
 
-def fuse_chain(layers: list, dtype, can_add: bool):
-    """How much of ``layers`` (a conv layer and the layers that consume its output, in order)
-    fuses into the conv: ``(count, batch_norm, add_layer_or_None, activation, max_pool)``.
+def _zero_padding(layer, dtype):
+    """The ``((top, bottom), (left, right))`` of a plain channels-last ``ZeroPadding2D``."""
+    from numpykeras.layers.reshaping.zero_padding2d import ZeroPadding2D
 
-    ``can_add``: whether an ``Add`` may be fused at its position (the caller checks its other
-    input). ``count`` includes the conv; 1 means nothing fuses.
+    if not isinstance(layer, ZeroPadding2D) or type(layer).call is not ZeroPadding2D.call:
+        return None
+    if layer.data_format != "channels_last" or layer.dtype != dtype:
+        return None
+    return layer.padding
+
+
+def fuse_chain(layers: list, dtype, can_add: bool):
+    """How much of ``layers`` (a conv layer, or a ``ZeroPadding2D`` and a conv layer, then the
+    layers that consume its output, in order) fuses into one step.
+
+    Returns ``(count, fusion, add)``: ``count`` layers fuse (1: nothing does), as ``fusion``
+    (a :class:`Fusion` whose ``residual`` the caller fills in), ``add`` being the fused ``Add``
+    layer or ``None``. ``can_add``: whether an ``Add`` may be fused at its position (the caller
+    checks its other input).
     """
-    kind = _conv_kind(layers[0])
-    none = (1, None, None, None, None)
+    none = (1, None, None)
+    pads = _zero_padding(layers[0], dtype) if len(layers) > 1 else None
+    if pads is not None:
+        # ZeroPadding2D -> a "valid" convolution with a spatial kernel: the zeros are written
+        # where the convolution gathers its windows, not as a padded copy of the input
+        conv = layers[1]
+        if conv_kind(conv) is None or conv.padding != "valid" or conv.kernel_size == (1, 1):
+            return none
+        count, fusion, add = fuse_chain(layers[1:], dtype, can_add)
+        if fusion is None:
+            fusion = Fusion(conv, None, None, None, None, None)
+        elif fusion.max_pool is not None:
+            return none
+        return count + 1, fusion._replace(padding=pads), add
+    kind = conv_kind(layers[0])
     if kind is None:
         return none
     conv = layers[0]
     linear = conv.activation is activations.linear
-    i = 1
     if kind == "conv" and len(layers) > 1 and _is_max_pool(layers[1], dtype):
         if linear or conv.activation is activations.relu:
-            return (2, None, None, None, layers[1])
+            return 2, Fusion(conv, None, None, None, None, layers[1]), None
     if not linear:
         return none
+    i = 1
     batch_norm = add = act = None
     if i < len(layers) and _is_batch_norm(layers[i], dtype):
         batch_norm = layers[i]
@@ -156,7 +185,9 @@ def fuse_chain(layers: list, dtype, can_add: bool):
         act = activation_kind(layers[i])
         if act is not None:
             i += 1
-    return (i, batch_norm, add, act, None)
+    if i == 1:
+        return none
+    return i, Fusion(conv, None, batch_norm, None, act, None), add
 
 
 def _pop_count(values: dict, key):
@@ -200,27 +231,27 @@ class BufferPool:
         return free.pop() if free else None
 
 
-def run_fused(conv, fusion: Fusion, x, residual, pool: BufferPool | None = None):
-    """The fused chain on the array ``x`` (the conv's input), or ``None`` if it cannot run fused
-    (then the caller runs the layers one by one). The output goes into an array from ``pool``
-    when it has one of the right shape."""
+def run_fused(fusion: Fusion, x, residual=None, pool: BufferPool | None = None):
+    """The fused chain on the array ``x`` (the chain's input), or ``None`` if it cannot run
+    fused (then the caller runs the layers one by one). The output goes into an array from
+    ``pool`` when it has one of the right shape."""
+    conv = fusion.conv
     x = conv._convert_inputs(x)
-    conv._maybe_build(x.shape)
-    conv._check_inputs(x)
+    conv._check_inputs(x)  # the input spec fixes rank and channels: padding changes neither
     if fusion.max_pool is not None:
         return conv.call_fused_max_pool(x, fusion.max_pool)
-    out = None
-    if pool is not None and isinstance(x, np.ndarray):
-        out = pool.take(conv.compute_output_shape(x.shape), x.dtype)
+    kwargs = {}
+    if fusion.padding is not None:
+        kwargs["explicit_padding"] = fusion.padding
     if fusion.residual is not None:
-        return conv.call_fused(
-            x,
-            batch_norm=fusion.batch_norm,
-            residual=residual,
-            activation=fusion.activation,
-            out=out,
-        )
-    return conv.call_fused(x, batch_norm=fusion.batch_norm, activation=fusion.activation, out=out)
+        kwargs["residual"] = residual
+    if pool is not None and isinstance(x, np.ndarray) and x.ndim == 4:
+        shape = x.shape
+        if fusion.padding is not None:
+            (t, b), (left, right) = fusion.padding
+            shape = (shape[0], shape[1] + t + b, shape[2] + left + right, shape[3])
+        kwargs["out"] = pool.take(conv.compute_output_shape(shape), x.dtype)
+    return conv.call_fused(x, batch_norm=fusion.batch_norm, activation=fusion.activation, **kwargs)
 
 
 def functional_plan(model) -> list:
@@ -251,9 +282,10 @@ def functional_plan(model) -> list:
         if id(node) in absorbed:
             continue
         chain = [node]
-        if _conv_kind(node.layer) is not None and not node.call_kwargs:
+        head = conv_kind(node.layer) is not None or _zero_padding(node.layer, node.layer.dtype)
+        if head and not node.call_kwargs:
             nxt = sole_reader(node)
-            while nxt is not None and len(chain) < 4 and not nxt.call_kwargs:
+            while nxt is not None and len(chain) < 5 and not nxt.call_kwargs:
                 if id(nxt) in absorbed:  # an Add already fused into another chain
                     break
                 chain.append(nxt)
@@ -267,15 +299,14 @@ def functional_plan(model) -> list:
                     residual = others[0]
                 break
         layers = [n.layer for n in chain]
-        count, batch_norm, add, act, pool = fuse_chain(
-            layers, node.layer.dtype, residual is not None
-        )
+        count, fusion, add = fuse_chain(layers, node.layer.dtype, can_add=residual is not None)
         if count == 1:
             step_at[id(node)] = ((node,), None)
             continue
         chain = chain[:count]
         absorbed.update(id(n) for n in chain)
-        fusion = Fusion(batch_norm, residual if add is not None else None, act, pool)
+        if add is not None:
+            fusion = fusion._replace(residual=residual)
         # A fused chain runs where its last node is: its residual (an input of that node) is
         # ready by then, and nothing else reads the chain's intermediate tensors.
         step_at[id(chain[-1])] = (tuple(chain), fusion)

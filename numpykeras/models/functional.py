@@ -308,12 +308,11 @@ class Functional(Model):
         pool = _fusion.BufferPool()
         for step in self._inference_plan():
             if step.fused is not None:
-                conv_node = step.nodes[0]
-                x = values[id(_flat(conv_node.call_args)[0])]
+                x = values[id(_flat(step.nodes[0].call_args)[0])]
                 residual = None
                 if step.fused.residual is not None:
                     residual = values[id(step.fused.residual)]
-                y = _fusion.run_fused(conv_node.layer, step.fused, x, residual, pool)
+                y = _fusion.run_fused(step.fused, x, residual, pool)
                 del x, residual  # no stray references: the pool checks reference counts
                 if y is not None:
                     values[id(step.nodes[-1].output_tensors[0])] = y

@@ -9,6 +9,7 @@ import numpy as np
 from numpykeras.layers.input_layer import InputLayer
 from numpykeras.layers.layer import Layer, name_scope, standardize_shape
 from numpykeras.layers.node import KerasTensor
+from numpykeras.models import _fusion
 from numpykeras.models.model import Model
 
 
@@ -218,20 +219,20 @@ class Sequential(Model):
         return x
 
     def _call_inference(self, x, layers):
-        """Inference on arrays: each layer as ``layer(x)``, except that a ``Conv2D`` followed by a
-        ``MaxPooling2D`` runs as one fused pass (``Conv2D.call_fused_max_pool``), which pools
-        each batch chunk of the convolution's output while it is in cache."""
+        """Inference on arrays: each layer as ``layer(x)``, except the chains that run as one
+        fused pass (``models/_fusion.py``): a ``Conv2D``/``DepthwiseConv2D`` (after a
+        ``ZeroPadding2D``) followed by ``BatchNormalization`` and a ReLU/ReLU6, or a ``Conv2D``
+        followed by ``MaxPooling2D`` (pooled block by block while in cache)."""
         i, last = 0, len(layers) - 1
         while i <= last:
             layer = layers[i]
-            if i < last and _fusable_conv_pool(layer, layers[i + 1]):
-                xc = layer._convert_inputs(x)
-                layer._maybe_build(xc.shape)
-                layer._check_inputs(xc)
-                y = layer.call_fused_max_pool(xc, layers[i + 1])
-                if y is not None:
-                    x, i = y, i + 2
-                    continue
+            if i < last:
+                count, fusion, _ = _fusion.fuse_chain(layers[i : i + 5], layer.dtype, False)
+                if count > 1:
+                    y = _fusion.run_fused(fusion, x)
+                    if y is not None:
+                        x, i = y, i + count
+                        continue
             x = layer(x, training=False)
             i += 1
         return x
@@ -310,20 +311,6 @@ class Sequential(Model):
         elif build_shape is not None and model._layers:
             model.build(tuple(build_shape))
         return model
-
-
-def _fusable_conv_pool(layer, next_layer) -> bool:
-    """A built ``Conv2D`` followed by a ``MaxPooling2D``, neither with its own ``call``."""
-    from numpykeras.layers.convolutional.conv2d import Conv2D
-    from numpykeras.layers.pooling.max_pooling2d import MaxPooling2D
-
-    return (
-        isinstance(layer, Conv2D)
-        and type(layer).call is Conv2D.call
-        and layer.built
-        and isinstance(next_layer, MaxPooling2D)
-        and type(next_layer).call is MaxPooling2D.call
-    )
 
 
 def _batchless(shape):

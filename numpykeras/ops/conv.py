@@ -52,6 +52,7 @@ from numpykeras.ops.padding import (
     normalize_padding,
     normalize_tuple,
     offset_slices,
+    pad_zeros,
     padding_amounts,
 )
 
@@ -168,6 +169,29 @@ def _geometry(x, kernel, strides, padding, dilation_rate, groups, op_name, depth
     pt, pb = padding_amounts(h, kh, padding, sh, dh)
     pl, pr = padding_amounts(w, kw, padding, sw, dw)
     return _Geometry(n, h, w, cin, kh, kw, cout, groups, sh, sw, dh, dw, ho, wo, pt, pb, pl, pr)
+
+
+def _padded_geometry(x, kernel, strides, padding, pads, dilation_rate, groups, op_name, **kw):
+    """:func:`_geometry`, with ``pads = ((top, bottom), (left, right))`` zeros around ``x`` first.
+
+    ``pads`` stands for a ``ZeroPadding2D`` layer in front of a ``"valid"`` convolution: the
+    sizes are those of the padded input, and the zeros are written where the kernels gather
+    their input (never as a padded copy of the whole input).
+    """
+    if pads is None:
+        return _geometry(x, kernel, strides, padding, dilation_rate, groups, op_name, **kw)
+    (pt, pb), (pl, pr) = ((int(a), int(b)) for a, b in pads)
+    if normalize_padding(padding) != "valid" or min(pt, pb, pl, pr) < 0:
+        raise ValueError(
+            "`explicit_padding` needs padding='valid' and non-negative amounts. Received: "
+            f"padding={padding!r}, explicit_padding={pads!r}"
+        )
+    if x.ndim == 4:  # the padded input's shape, without allocating it
+        n, h, w, c = x.shape
+        x = np.broadcast_to(np.zeros((), x.dtype), (n, h + pt + pb, w + pl + pr, c))
+        geo = _geometry(x, kernel, strides, "valid", dilation_rate, groups, op_name, **kw)
+        return geo._replace(h=h, w=w, pad_top=pt, pad_bottom=pb, pad_left=pl, pad_right=pr)
+    return _geometry(x, kernel, strides, padding, dilation_rate, groups, op_name, **kw)
 
 
 def _chunk_size(geo: _Geometry, itemsize: int) -> int:
@@ -585,6 +609,7 @@ def conv2d(
     scale=None,
     residual=None,
     out=None,
+    explicit_padding=None,
 ):
     """2-D cross-correlation, as ``tf.nn.conv2d`` (NHWC, HWIO), with an optional fused epilogue.
 
@@ -610,6 +635,9 @@ def conv2d(
             activation.
         out: optional C-contiguous array of the output's shape and dtype to write into (it
             must not overlap ``x`` or ``residual``).
+        explicit_padding: optional ``((top, bottom), (left, right))`` zeros around ``x``, with
+            ``padding="valid"``: a ``ZeroPadding2D`` in front of the convolution, without the
+            padded copy of ``x``.
 
     Returns:
         ``y`` of shape ``(N, Ho, Wo, Cout)`` and the dtype of ``x``.
@@ -619,8 +647,14 @@ def conv2d(
     """
     x = _as_float_array(x, "inputs")
     kernel = _as_float_array(kernel, "kernel", dtype=x.dtype)
-    geo = _geometry(x, kernel, strides, padding, dilation_rate, groups, "conv2d")
+    geo = _padded_geometry(
+        x, kernel, strides, padding, explicit_padding, dilation_rate, groups, "conv2d"
+    )
     g = geo
+    if g.padded and g.kh == 1 and g.kw == 1:  # the 1x1 paths read x directly: pad it first
+        pads = ((0, 0), (g.pad_top, g.pad_bottom), (g.pad_left, g.pad_right), (0, 0))
+        x = pad_zeros(x, pads)
+        geo = g = _geometry(x, kernel, strides, "valid", dilation_rate, groups, "conv2d")
     bias = _check_bias_activation(bias, activation, geo, x.dtype)
     scale = _channel_vector(scale, "scale", geo, x.dtype)
     if residual is not None:
@@ -1071,6 +1105,7 @@ def depthwise_conv2d(
     activation=None,
     scale=None,
     out=None,
+    explicit_padding=None,
 ):
     """Depthwise 2-D convolution, as ``tf.nn.depthwise_conv2d`` (NHWC), with an optional epilogue.
 
@@ -1085,15 +1120,23 @@ def depthwise_conv2d(
         strides, padding, dilation_rate: as in :func:`conv2d`.
         bias, scale: optional ``(Cin * depth_multiplier,)`` vectors.
         activation: ``None``, ``"relu"`` or ``"relu6"``.
-        out: optional output array, as in :func:`conv2d`.
+        out, explicit_padding: as in :func:`conv2d`.
 
     Returns:
         ``(N, Ho, Wo, Cin * depth_multiplier)`` in the dtype of ``x``.
     """
     x = _as_float_array(x, "inputs")
     kernel = _as_float_array(kernel, "kernel", dtype=x.dtype)
-    geo = _geometry(
-        x, kernel, strides, padding, dilation_rate, 1, "depthwise_conv2d", depthwise=True
+    geo = _padded_geometry(
+        x,
+        kernel,
+        strides,
+        padding,
+        explicit_padding,
+        dilation_rate,
+        1,
+        "depthwise_conv2d",
+        depthwise=True,
     )
     g = geo
     mult = kernel.shape[3]

@@ -104,7 +104,15 @@ class Conv2D(BaseConv):
             **self._conv_args(),
         )
 
-    def call_fused(self, inputs, batch_norm=None, residual=None, activation=None, out=None):
+    def call_fused(
+        self,
+        inputs,
+        batch_norm=None,
+        residual=None,
+        activation=None,
+        out=None,
+        explicit_padding=None,
+    ):
         """Inference of this layer followed by an inference-mode ``BatchNormalization``, the
         addition of ``residual`` (an ``Add`` with another tensor) and an activation, in one
         pass (``ops.conv2d``'s epilogue), or ``None`` when they cannot be fused.
@@ -114,7 +122,8 @@ class Conv2D(BaseConv):
         and checked by this layer (as ``__call__`` does). Fusable: channels last, this layer's
         own activation linear (a plain ReLU only when nothing else is fused), a
         ``residual`` of the output's shape and dtype, ``activation`` ``None``/``"relu"``/
-        ``"relu6"``. ``out``: an array to write the output into (see ``ops.conv2d``).
+        ``"relu6"``. ``out``: an array to write the output into; ``explicit_padding``: the zeros
+        of a ``ZeroPadding2D`` in front of a ``"valid"`` convolution (see ``ops.conv2d``).
         """
         if self.data_format != "channels_last":
             return None
@@ -145,6 +154,7 @@ class Conv2D(BaseConv):
             residual=residual,
             activation=activation,
             out=out,
+            explicit_padding=explicit_padding,
             **self._conv_args(),
         )
 

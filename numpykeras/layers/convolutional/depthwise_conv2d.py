@@ -95,11 +95,12 @@ class DepthwiseConv2D(ConvComputeMixin, BaseConv):
     def _conv(self, x):
         return ops.depthwise_conv2d(x, self.kernel.value, **self._conv_args())
 
-    def call_fused(self, inputs, batch_norm=None, activation=None, out=None):
+    def call_fused(self, inputs, batch_norm=None, activation=None, out=None, explicit_padding=None):
         """Inference of this layer followed by an inference-mode ``BatchNormalization`` and an
         activation (``None``, ``"relu"``, ``"relu6"``) in one pass, or ``None`` when they cannot
         be fused (channels first, or an activation of this layer's own). ``inputs`` must already
-        be converted and checked by this layer; ``out`` is as in ``Conv2D.call_fused``."""
+        be converted and checked by this layer; ``out`` and ``explicit_padding`` are as in
+        ``Conv2D.call_fused``."""
         if self.data_format != "channels_last" or self.activation is not activations.linear:
             return None
         bias = None if self.bias is None else self.bias.value
@@ -116,6 +117,7 @@ class DepthwiseConv2D(ConvComputeMixin, BaseConv):
             scale=scale,
             activation=activation,
             out=out,
+            explicit_padding=explicit_padding,
             **self._conv_args(),
         )
 
