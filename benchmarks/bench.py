@@ -150,7 +150,7 @@ def make_plan(quick, with_imagenet=True):
         for b, reps in imagenet["on_batch"].items():
             imagenet_rows.append(
                 (
-                    "imagenet",
+                    "predict_on_batch",
                     f"{IMAGENET_LABELS[model]}: predict_on_batch images/s (batch {b}, "
                     f"median of {reps})",
                     on_batch(model, b, reps),
@@ -158,7 +158,7 @@ def make_plan(quick, with_imagenet=True):
             )
         imagenet_rows.append(
             (
-                "imagenet",
+                "predict",
                 f"{IMAGENET_LABELS[model]}: predict() images/s (batch {batch_im}, {n_im} images)",
                 predict(model, n_im, batch_im),
             )
@@ -372,7 +372,7 @@ sys.path[:0] = [{source!r}, {bench!r}]
 {load}
 import json
 import numpy as np
-probs = model.predict(np.full((1, 32, 32, 3), 0.5, dtype="float32"), verbose=0)
+probs = model.predict(np.full((1, {size}, {size}, 3), 0.5, dtype="float32"), verbose=0)
 print(json.dumps(np.asarray(probs, dtype=np.float64).ravel().tolist()))
 """
 
@@ -444,17 +444,19 @@ def share_imagenet_weights(workers, plan, directory, notes):
     plan["imagenet"] = [row for row in plan["imagenet"] if row[2]["model"] in kept]
 
 
-def cold_start(framework, threads, env, mode, directory):
-    """Wall seconds, peak RSS (MiB) and outputs of one fresh ``python -c`` run."""
+def cold_start(framework, threads, env, mode, directory, model="cnn32", size=32):
+    """Wall seconds, peak RSS (MiB) and outputs of one fresh ``python -c`` run: import, load
+    ``model`` (the files ``save`` wrote in ``directory``) as ``mode`` says, predict one image."""
     load = COLD_MODES[mode][1].format(
-        keras_path=os.path.join(directory, "cnn32.keras"),
-        weights_path=os.path.join(directory, "cnn32.weights.h5"),
+        keras_path=os.path.join(directory, f"{model}.keras"),
+        weights_path=os.path.join(directory, f"{model}.weights.h5"),
     )
     code = COLD_START_CODE.format(
         source=env.get("NUMPYKERAS_BENCH_SOURCE", REPO_ROOT),
         bench=BENCH_DIR,
         imports=COLD_IMPORTS[framework].format(threads=threads),
         load=load,
+        size=size,
     )
     with tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
@@ -472,6 +474,35 @@ def cold_start(framework, threads, env, mode, directory):
             raise WorkerError(f"the {framework} cold start failed:\n{tail}")
     # ru_maxrss is in KiB on Linux
     return seconds, usage.ru_maxrss / 1024.0, json.loads(out.strip().splitlines()[-1])
+
+
+def resnet_cold_starts(args, env, directory, frameworks, notes):
+    """``{framework: {"seconds", "rss"}}`` of ResNet50 cold starts (import, ``load_model`` of
+    the ``.keras`` file Keras wrote, predict one 224x224 image), or ``None`` if one fails."""
+    result = {fw: {"seconds": [], "rss": [], "outputs": None} for fw in frameworks}
+    try:
+        for r in range(args.cold_rounds):
+            for fw in frameworks if r % 2 == 0 else frameworks[::-1]:
+                seconds, rss, outputs = cold_start(
+                    fw, args.threads, env, "load_model", directory, model="resnet50", size=224
+                )
+                result[fw]["seconds"].append(seconds)
+                result[fw]["rss"].append(rss)
+                result[fw]["outputs"] = outputs
+    except WorkerError as e:
+        progress(f"ResNet50 cold start failed, left out: {e}")
+        notes.append("ResNet50 cold start: left out (a cold start failed)")
+        return None
+    if "tensorflow" in result:
+        diff = max(
+            abs(a - b)
+            for a, b in zip(result["numpykeras"]["outputs"], result["tensorflow"]["outputs"])
+        )
+        notes.append(
+            "ResNet50 cold start: both sides load_model the .keras file written by Keras; "
+            f"their predictions differ by at most {diff:.1e}"
+        )
+    return result
 
 
 # ----------------------------------------------------------------------------------- reporting
@@ -710,14 +741,30 @@ def report(args, plan, samples, cold, info, notes, load_before, load_after):
             "### ImageNet models, 224x224x3 (`applications.*(weights=None)`, the same weights)"
         )
         out.append("")
-        out.extend(
-            metric_rows(
-                [
-                    (metric, label, values(task, "numpykeras"), values(task, "tensorflow"))
-                    for metric, label, task in plan["imagenet"]
-                ]
+        rows = [
+            (metric, label, values(task, "numpykeras"), values(task, "tensorflow"))
+            for metric, label, task in plan["imagenet"]
+        ]
+        resnet_cold = (cold or {}).get("resnet50")
+        if resnet_cold:
+            rows.append(
+                (
+                    "cold_start",
+                    "ResNet50: cold start s (fresh `python -c`: import, load_model(.keras), "
+                    "predict 1 image)",
+                    resnet_cold["numpykeras"]["seconds"],
+                    resnet_cold.get("tensorflow", {}).get("seconds", []),
+                )
             )
-        )
+            rows.append(
+                (
+                    "peak_rss",
+                    "ResNet50: peak memory MiB (RSS of that cold start)",
+                    resnet_cold["numpykeras"]["rss"],
+                    resnet_cold.get("tensorflow", {}).get("rss", []),
+                )
+            )
+        out.extend(metric_rows(rows))
         out.append("")
 
     out.append("### Scaling: time per batch vs batch size (reference CNN, 32x32x3)")
@@ -862,6 +909,15 @@ def run(args, tmp):
         cold_mode = choose_cold_mode(workers, info["numpykeras"], tmp, notes)
         if plan["imagenet"]:
             share_imagenet_weights(workers, plan, tmp, notes)
+        resnet_cold = args.cold_rounds and any(
+            task["model"] == "resnet50" for _, _, task in plan["imagenet"]
+        )
+        if resnet_cold:
+            try:  # a .keras file for the ResNet50 cold start (by Keras when it runs)
+                workers[-1].request("save", model="resnet50", dir=tmp)
+            except WorkerError as e:
+                progress(f"ResNet50 could not be saved, no ResNet50 cold start: {e}")
+                resnet_cold = False
         tasks = unique_tasks(plan)
 
         progress(f"{args.rounds} alternating rounds of {len(tasks)} tasks ...")
@@ -889,6 +945,9 @@ def run(args, tmp):
                 for a, b in zip(cold["numpykeras"]["outputs"], cold["tensorflow"]["outputs"])
             )
             notes.append(f"cold-start predictions of the two differ by at most {diff:.1e}")
+        if resnet_cold:
+            progress(f"{args.cold_rounds} ResNet50 cold start(s) per framework ...")
+            cold["resnet50"] = resnet_cold_starts(args, env, tmp, list(info), notes)
 
     load_after = load_average()
     notes.insert(0, f"1-minute load average at the end of each round: {', '.join(round_loads)}")

@@ -159,6 +159,12 @@ def fuse_chain(layers: list, dtype, can_add: bool):
             return none
         count, fusion, add = fuse_chain(layers[1:], dtype, can_add)
         if fusion is None:
+            # the padding alone: the conv's own activation must be one it can fuse
+            own = conv.activation
+            if not (
+                own is activations.linear or (own is activations.relu and conv_kind(conv) == "conv")
+            ):
+                return none
             fusion = Fusion(conv, None, None, None, None, None)
         elif fusion.max_pool is not None:
             return none

@@ -146,10 +146,16 @@ def map_chunks(work, starts: list) -> list:
     parts = [starts[i::threads] for i in range(threads)]
     _enter_single_blas()
     try:
-        # every part runs on a kernel thread while the caller waits
-        futures = [_state["executor"].submit(work, p) for p in parts]
-        wait(futures)  # all of them, even if one fails, before BLAS gets its threads back
-        return [f.result() for f in futures]
+        # the first part runs in the calling thread (marked as a kernel thread meanwhile, so
+        # it never splits again), the others on the pool's threads: one hand-off fewer
+        futures = [_state["executor"].submit(work, p) for p in parts[1:]]
+        _local.kernel_thread = True
+        try:
+            first = work(parts[0])
+        finally:
+            _local.kernel_thread = False
+            wait(futures)  # all of them, even if one fails, before BLAS gets its threads back
+        return [first] + [f.result() for f in futures]
     finally:
         _exit_single_blas()
 

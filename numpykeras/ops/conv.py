@@ -1146,8 +1146,10 @@ def depthwise_conv2d(
         kernel = kernel * scale.reshape(g.cin, mult)  # output channel c*M + m: kernel[..., c, m]
     if bias is not None:
         bias = bias.reshape(g.cin, mult).T  # (M, Cin): the bias of ym[m]
+    y = None
     if mult == 1:  # ym[0] is the output itself
-        ym = _output(out, (g.n, g.ho, g.wo, g.cout), x.dtype)[None]
+        y = _output(out, (g.n, g.ho, g.wo, g.cout), x.dtype)
+        ym = y[None]
     else:  # channel c*M + m lives in ym[m]
         ym = np.empty((mult, g.n, g.ho, g.wo, g.cin), dtype=x.dtype)
     # tiles[i, j, m] = kernel[i, j, :, m] repeated over the Wo output columns: (Wo, Cin), so
@@ -1185,8 +1187,8 @@ def depthwise_conv2d(
                 _bias_act(yc, None if bias is None else bias[m], activation)
 
     map_chunks(work, units)
-    if mult == 1:
-        return ym[0]
+    if y is not None:
+        return y  # the array itself (not a view of it): the inference BufferPool can reuse it
     y = ym.transpose(1, 2, 3, 4, 0).reshape(g.n, g.ho, g.wo, g.cout)  # a copy
     if out is not None:
         _output(out, y.shape, y.dtype)[...] = y

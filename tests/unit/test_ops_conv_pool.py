@@ -202,6 +202,7 @@ def split_threads(monkeypatch):
     monkeypatch.setattr(conv_module, "_SPLIT_MIN_BYTES", 0)
     monkeypatch.setattr(pooling, "_SPLIT_MIN_BYTES", 0)
     monkeypatch.setattr(_parallel, "_SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(conv_module, "_SPLIT_MIN_MACS", 0)  # conv.py's own copy of the name
     yield
     executor.shutdown()
 
