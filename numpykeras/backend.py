@@ -96,8 +96,10 @@ class Variable:
         trainable: whether optimizers update it.
     """
 
-    def __init__(self, value, name="variable", trainable=True, dtype=None, path=None):
-        self._value = np.array(value, dtype=standardize_dtype(dtype))
+    def __init__(self, value, name="variable", trainable=True, dtype=None, path=None, copy=True):
+        # copy=False adopts `value` when it already has the dtype (the caller gives it up)
+        dtype = standardize_dtype(dtype)
+        self._value = np.array(value, dtype=dtype) if copy else np.asarray(value, dtype=dtype)
         self.name = name
         self.path = path or name
         self.trainable = bool(trainable)

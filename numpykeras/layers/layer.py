@@ -9,6 +9,7 @@ training step's tape).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import defaultdict
 
@@ -150,6 +151,27 @@ _LAYER_KWARGS = {
 }
 
 
+_init_state = threading.local()
+
+
+@contextlib.contextmanager
+def skip_initializers(skip: bool = True):
+    """Within this block (in this thread), ``add_weight`` fills new weights with zeros instead
+    of calling their initializers.
+
+    For loaders that assign every weight right after building the model (``load_model`` of a
+    file with weights; a load that does not cover every weight fails and discards the model):
+    drawing 25 million random numbers for ResNet50 only to overwrite them took a third of its
+    cold start. Keras's initializers still run for models built in code.
+    """
+    previous = getattr(_init_state, "skip", False)
+    _init_state.skip = bool(skip)
+    try:
+        yield
+    finally:
+        _init_state.skip = previous
+
+
 class Layer:
     """Base class of all layers (and of models).
 
@@ -220,12 +242,21 @@ class Layer:
         if initializer is None:
             initializer = "glorot_uniform" if "float" in dtype else "zeros"
         initializer = initializers.get(initializer)
-        value = np.asarray(initializer(shape, dtype=dtype), dtype=dtype)
+        skip = getattr(_init_state, "skip", False)
+        if skip:
+            value = np.zeros(shape, dtype=dtype)  # a loader assigns every value (see below)
+        else:
+            value = np.asarray(initializer(shape, dtype=dtype), dtype=dtype)
         name = name or f"variable_{len(self._trainable_vars) + len(self._non_trainable_vars)}"
         scope = current_path()
         path = f"{scope}/{self.name}/{name}" if scope else f"{self.name}/{name}"
         variable = Variable(
-            value, name=name, trainable=trainable and self.trainable, dtype=dtype, path=path
+            value,
+            name=name,
+            trainable=trainable and self.trainable,
+            dtype=dtype,
+            path=path,
+            copy=not skip,  # an initializer may hand out an array it keeps; zeros are ours
         )
         variable.regularizer = regularizers.get(regularizer)
         variable.constraint = constraints.get(constraint)

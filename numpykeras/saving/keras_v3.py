@@ -25,12 +25,14 @@ import datetime
 import io
 import json
 import os
+import struct
 import warnings
 import zipfile
 
 import h5py
 import numpy as np
 
+from numpykeras.layers.layer import skip_initializers
 from numpykeras.saving import h5_utils
 from numpykeras.saving.atomic import atomic_write
 
@@ -413,7 +415,10 @@ class KerasArchive:
                         self.metadata = json.loads(zf.read(METADATA_FILENAME))
                     except ValueError:
                         self.metadata = None
-                self.weights = zf.read(VARS_FILENAME) if VARS_FILENAME in names else None
+                self.weights = zf.getinfo(VARS_FILENAME) if VARS_FILENAME in names else None
+                self._weights_offset = None
+                if self.weights is not None and self.weights.compress_type == zipfile.ZIP_STORED:
+                    self._weights_offset = _stored_member_offset(self.filepath, self.weights)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
             raise h5_utils.CorruptFileError(
                 f"Could not read the `.keras` file '{self.filepath}' ({e}). The archive is "
@@ -432,12 +437,101 @@ class KerasArchive:
             )
 
     def open_weights(self) -> h5py.File:
+        """The ``model.weights.h5`` member as an open HDF5 file.
+
+        Keras stores the member uncompressed, so it is read in place, through a window on the
+        archive's bytes: a 100 MB model is not copied into memory first. A compressed member
+        (another zip tool) is decompressed into memory instead.
+        """
         if self.weights is None:
             raise h5_utils.CorruptFileError(
                 f"The `.keras` file '{self.filepath}' has no '{VARS_FILENAME}' member, so it "
                 "holds no weights."
             )
-        return h5_utils.open_h5(io.BytesIO(self.weights), f"{self.filepath}/{VARS_FILENAME}")
+        name = f"{self.filepath}/{VARS_FILENAME}"
+        if self._weights_offset is not None:
+            window = _FileWindow(self.filepath, self._weights_offset, self.weights.file_size)
+            return _ClosingH5(h5_utils.open_h5(window, name), window)
+        try:
+            with zipfile.ZipFile(self.filepath, "r") as zf:
+                data = zf.read(VARS_FILENAME)
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise h5_utils.CorruptFileError(
+                f"Could not read '{name}' ({e}). The archive is truncated or corrupt."
+            ) from None
+        return h5_utils.open_h5(io.BytesIO(data), name)
+
+
+def _stored_member_offset(filepath, info: zipfile.ZipInfo):
+    """Where the data of the uncompressed member ``info`` starts in the zip file, or ``None``
+    when its local header does not check out (then the member is read through ``zipfile``)."""
+    with open(filepath, "rb") as f:
+        f.seek(info.header_offset)
+        header = f.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            return None
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        start = info.header_offset + 30 + name_len + extra_len
+        f.seek(0, os.SEEK_END)
+        if start + info.file_size > f.tell():
+            return None
+    return start
+
+
+class _FileWindow(io.RawIOBase):
+    """A read-only, seekable view of ``size`` bytes of a file starting at ``start``."""
+
+    def __init__(self, path, start: int, size: int):
+        super().__init__()
+        self._file = open(path, "rb")
+        self._start, self._size, self._pos = start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        count = max(0, min(len(buffer), self._size - self._pos))
+        if count == 0:
+            return 0
+        self._file.seek(self._start + self._pos)
+        got = self._file.readinto(memoryview(buffer)[:count])
+        self._pos += got
+        return got
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+        super().close()
+
+
+class _ClosingH5:
+    """An open ``h5py.File`` used as a context manager that also closes its file object."""
+
+    def __init__(self, h5, fileobj):
+        self._h5, self._fileobj = h5, fileobj
+
+    def __enter__(self):
+        return self._h5.__enter__()
+
+    def __exit__(self, *exc):
+        try:
+            return self._h5.__exit__(*exc)
+        finally:
+            self._fileobj.close()
+
+    def __getattr__(self, name):
+        return getattr(self._h5, name)
 
 
 def load_weights_from_archive(model, filepath, skip_mismatch=False) -> None:
@@ -459,10 +553,13 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
     archive = KerasArchive(filepath)
     config = archive.config
-    model = deserialize_layer(normalize_model_config(config), custom_objects=custom_objects)
-    build_config = config.get("build_config")
-    if not model.built and build_config and build_config.get("input_shape") is not None:
-        model.build(tuple(build_config["input_shape"]))
+    # The file's weights replace every initial value (or the load fails and the model is
+    # discarded), so with weights in the file the layers skip drawing random initial values.
+    with skip_initializers(archive.weights is not None):
+        model = deserialize_layer(normalize_model_config(config), custom_objects=custom_objects)
+        build_config = config.get("build_config")
+        if not model.built and build_config and build_config.get("input_shape") is not None:
+            model.build(tuple(build_config["input_shape"]))
     compile_config = config.get("compile_config")
     if compile and compile_config:
         compile_from_config(model, compile_config, custom_objects=custom_objects)

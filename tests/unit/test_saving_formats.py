@@ -469,3 +469,116 @@ def test_functional_load_model_round_trip(tmp_path, name):
     out = loaded.predict(x, verbose=0)
     assert isinstance(out, np.ndarray)
     assert np.array_equal(out, model.predict(x, verbose=0))
+
+
+# --------------------------------------------------------------------------- reading .keras
+
+
+def _rezip(src, dst, compression):
+    """``src``'s members written again into ``dst`` with ``compression`` (other zip tools)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", compression=compression) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_keras_weights_member_read_in_place_or_decompressed(tmp_path, compression):
+    # Keras stores model.weights.h5 uncompressed and numpykeras reads it through a window on
+    # the archive; a member another tool compressed is decompressed into memory instead.
+    from numpykeras.saving import keras_v3
+
+    model = make_model()
+    randomize(model)
+    model.save(tmp_path / "m.keras")
+    path = tmp_path / f"rezipped_{compression}.keras"
+    _rezip(tmp_path / "m.keras", path, compression)
+    archive = keras_v3.KerasArchive(path)
+    assert (archive._weights_offset is not None) == (compression == zipfile.ZIP_STORED)
+    loaded = nk.models.load_model(path, compile=False)
+    assert_same_weights(model, loaded)
+    other = make_model(seed=4)
+    other.load_weights(path)
+    assert_same_weights(model, other)
+
+
+def test_file_window_reads_and_seeks_within_its_range(tmp_path):
+    from numpykeras.saving.keras_v3 import _FileWindow
+
+    path = tmp_path / "bytes.bin"
+    path.write_bytes(bytes(range(100)))
+    window = _FileWindow(path, 10, 20)  # bytes 10..29
+    assert window.read(5) == bytes(range(10, 15))
+    assert window.tell() == 5
+    window.seek(-3, 2)
+    assert window.read() == bytes(range(27, 30))  # stops at the end of the window
+    assert window.read(4) == b""
+    window.seek(2)
+    window.seek(3, 1)
+    assert window.read(2) == bytes(range(15, 17))
+    window.close()
+    assert window.closed
+
+
+def test_load_model_skips_initializers_but_assigns_every_weight(tmp_path, monkeypatch):
+    # load_model builds the layers without drawing initial values (every one is replaced by the
+    # file's, or the load fails): no initializer runs, and each weight equals the saved one.
+    from numpykeras import initializers
+
+    model = make_model()
+    randomize(model)
+    model.save(tmp_path / "m.keras")
+    calls = []
+    original = initializers.GlorotUniform.__call__
+    monkeypatch.setattr(
+        initializers.GlorotUniform,
+        "__call__",
+        lambda self, *a, **k: calls.append(1) or original(self, *a, **k),
+    )
+    loaded = nk.models.load_model(tmp_path / "m.keras", compile=False)
+    assert calls == []
+    assert_same_weights(model, loaded)
+    make_model()  # models built in code still run their initializers
+    assert calls
+
+
+def test_skip_initializers_is_scoped_and_per_thread():
+    import threading
+
+    from numpykeras.layers.layer import skip_initializers
+
+    def build():
+        layer = L.Dense(3, bias_initializer="ones")
+        layer.build((None, 4))
+        return layer
+
+    with skip_initializers():
+        inside = build()
+        other = []
+        thread = threading.Thread(target=lambda: other.append(build()))
+        thread.start()
+        thread.join()
+    after = build()
+    assert not inside.kernel.numpy().any() and not inside.bias.numpy().any()
+    assert other[0].kernel.numpy().any() and (other[0].bias.numpy() == 1).all()
+    assert after.kernel.numpy().any() and (after.bias.numpy() == 1).all()
+
+
+def test_failed_load_model_with_skipped_initializers_raises(tmp_path):
+    # a file whose weights do not cover the model fails (nothing half-initialised is returned)
+    from numpykeras.saving import keras_v3
+
+    model = make_model()
+    model.save(tmp_path / "m.keras")
+    broken = tmp_path / "broken.keras"
+    with zipfile.ZipFile(tmp_path / "m.keras") as zin, zipfile.ZipFile(broken, "w") as zout:
+        for info in zin.infolist():
+            data_ = zin.read(info.filename)
+            if info.filename == keras_v3.VARS_FILENAME:
+                tmp = tmp_path / "w.h5"
+                tmp.write_bytes(data_)
+                with h5py.File(tmp, "r+") as f:
+                    del f["layers/dense/vars/1"]
+                data_ = tmp.read_bytes()
+            zout.writestr(info.filename, data_)
+    with pytest.raises(ValueError, match="could not be loaded"):
+        nk.models.load_model(broken, compile=False)
