@@ -58,6 +58,8 @@ from numpykeras.ops.padding import (
 
 # Target size of one chunk's column matrix (bytes); the batch is split so each chunk stays near it.
 _CHUNK_BYTES = 4 * 1024 * 1024
+# Depthwise convolutions with at least this many channels use one einsum per block.
+_DEPTHWISE_EINSUM_MIN_CHANNELS = 64
 # Forward blocks (see _forward_units) hold up to this many bytes of column matrix, split between
 # the kernel threads: larger than the backward chunks, as a block's matmul gets more efficient
 # with more rows and the forward pass keeps nothing else in cache (measured on ResNet50).
@@ -494,7 +496,11 @@ class _RowSource:
         if g.padded:
             hin = (max_rows - 1) * g.sh + (g.kh - 1) * g.dh + 1
             wp = g.w + g.pad_left + g.pad_right
-            self.xpad = scratch("xpad", (max_b, hin, wp, g.cin), x.dtype, zero=True)
+            self.xpad = scratch("xpad", (max_b, hin, wp, g.cin), x.dtype)
+            # the left and right padding columns are zeroed once; each block writes the
+            # interior columns of its rows and zeroes its top / bottom padding rows itself
+            self.xpad[:, :, : g.pad_left] = 0
+            self.xpad[:, :, g.pad_left + g.w :] = 0
 
     def __call__(self, n0: int, b: int, r0: int, r1: int) -> np.ndarray:
         """Input rows for output rows ``r0:r1`` of samples ``n0:n0+b``: (b, hin, W + pads, Cin)."""
@@ -1162,6 +1168,11 @@ def depthwise_conv2d(
     max_b = max(u[1] for u in units)
     max_rows = max(u[3] - u[2] for u in units)
 
+    # Many channels: one einsum pass per block (its inner loop runs over the contiguous
+    # channels) beats kh * kw multiply-add passes; few channels: the passes over whole rows.
+    use_einsum = g.cin >= _DEPTHWISE_EINSUM_MIN_CHANNELS
+    taps = np.ascontiguousarray(kernel.transpose(3, 0, 1, 2))  # (M, kh, kw, Cin)
+
     def work(part):  # the output blocks in `part`, in one thread
         source = _RowSource(x, geo, max_b, max_rows)
         tmp = scratch("tmp", (max_b, max_rows, g.wo, g.cin), x.dtype)
@@ -1171,6 +1182,18 @@ def depthwise_conv2d(
             t = tmp[:b, :rows]
             for m in range(mult):
                 yc = ym[m, n0 : n0 + b, r0:r1]  # (b, rows, Wo, Cin)
+                if use_einsum:
+                    # y[n, r, w, c] = sum_ij windows[n, r, w, i, j, c] * k[i, j, c]: one pass
+                    s0, s1, s2, s3 = src.strides
+                    windows = as_strided(
+                        src,
+                        shape=(b, rows, g.wo, g.kh, g.kw, g.cin),
+                        strides=(s0, s1 * g.sh, s2 * g.sw, s1 * g.dh, s2 * g.dw, s3),
+                        writeable=False,
+                    )
+                    np.einsum("nrwijc,ijc->nrwc", windows, taps[m], out=yc)
+                    _bias_act(yc, None if bias is None else bias[m], activation)
+                    continue
                 for i in range(g.kh):
                     for j in range(g.kw):
                         # the inputs that kernel offset (i, j) meets: (b, rows, Wo, Cin)

@@ -319,8 +319,13 @@ def _depthwise_cases():
     return cases
 
 
+@pytest.mark.parametrize("einsum", [False, True])
 @pytest.mark.parametrize("shape, kernel_size, strides, dilation, padding, mult", _depthwise_cases())
-def test_depthwise_conv2d_matches_reference(shape, kernel_size, strides, dilation, padding, mult):
+def test_depthwise_conv2d_matches_reference(
+    monkeypatch, shape, kernel_size, strides, dilation, padding, mult, einsum
+):
+    # both forward paths: multiply-add passes (few channels) and one einsum (many channels)
+    monkeypatch.setattr(conv_module, "_DEPTHWISE_EINSUM_MIN_CHANNELS", 1 if einsum else 10**9)
     rng = np.random.default_rng(sum(kernel_size) + strides + 5 * dilation + mult)
     x = rng.standard_normal(shape)
     k = rng.standard_normal(kernel_size + (shape[3], mult))

@@ -386,15 +386,24 @@ def _check_depthwise_combos(name, batch):
             close(out, expected, what + " into out")
 
 
+@pytest.fixture(params=["passes", "einsum"])
+def depthwise_path(request, monkeypatch):
+    """Both depthwise forward paths: kh * kw multiply-add passes (few channels) and one einsum
+    per block (many channels), chosen by ``_DEPTHWISE_EINSUM_MIN_CHANNELS``."""
+    threshold = 10**9 if request.param == "passes" else 1
+    monkeypatch.setattr(conv_module, "_DEPTHWISE_EINSUM_MIN_CHANNELS", threshold)
+    return request.param
+
+
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("name", list(DEPTHWISE_CASES))
-def test_depthwise_epilogue_default(name, batch):
+def test_depthwise_epilogue_default(depthwise_path, name, batch):
     _check_depthwise_combos(name, batch)
 
 
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("name", list(DEPTHWISE_CASES))
-def test_depthwise_epilogue_row_bands(monkeypatch, record_units, name, batch):
+def test_depthwise_epilogue_row_bands(depthwise_path, monkeypatch, record_units, name, batch):
     (h, w), mult, strides, padding = DEPTHWISE_CASES[name]
     wo = ref.out_len_and_pad(w, 3, strides, 1, padding)[0]
     wp = w + sum(ref.out_len_and_pad(w, 3, strides, 1, padding)[1])
@@ -407,7 +416,7 @@ def test_depthwise_epilogue_row_bands(monkeypatch, record_units, name, batch):
 
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("name", list(DEPTHWISE_CASES))
-def test_depthwise_epilogue_split_threads(kernel_split_threads, name, batch):
+def test_depthwise_epilogue_split_threads(depthwise_path, kernel_split_threads, name, batch):
     _check_depthwise_combos(name, batch)
 
 
