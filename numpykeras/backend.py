@@ -124,6 +124,25 @@ class Variable:
         self._value[...] = value
         return self
 
+    def _adopt(self, value) -> None:
+        """Take ``value`` (of this variable's shape) as the value array itself, without a copy
+        when it is already a C-contiguous, writeable array of the dtype that owns its memory
+        (as arrays just read from a file are). For loaders only: nothing may keep ``value``."""
+        value = np.asarray(value)
+        if value.shape != self._value.shape:
+            raise ValueError(
+                f"Cannot adopt a value of shape {value.shape} for {self!r}: the shapes differ."
+            )
+        if not (
+            value.dtype == self._value.dtype
+            and value.flags.c_contiguous
+            and value.flags.writeable
+            and value.flags.owndata
+        ):
+            value = np.array(value, dtype=self._value.dtype)
+        self._value = value
+        self._adopt_on_load = False
+
     def assign_add(self, delta) -> Variable:
         self._value += np.asarray(delta, dtype=self._value.dtype)
         return self

@@ -349,9 +349,17 @@ def plan_weights_load(h5file, model, filepath, skip_mismatch=False):
 
 
 def apply_assignments(assignments) -> None:
-    """Assign the staged values (shapes were checked when staging)."""
+    """Assign the staged values (shapes were checked when staging).
+
+    A variable created under ``skip_initializers`` (``load_model``) adopts the array read from
+    the file instead of copying it into its placeholder zeros: writing 100 MB of fresh pages
+    once more cost ResNet50 a fifth of its cold start.
+    """
     for variable, value in assignments:
-        variable.assign(np.asarray(value, dtype=variable.dtype))
+        if getattr(variable, "_adopt_on_load", False):
+            variable._adopt(value)
+        else:
+            variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
 def load_weights_from_h5(model, h5file, filepath, skip_mismatch=False) -> None:

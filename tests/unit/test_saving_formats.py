@@ -537,6 +537,16 @@ def test_load_model_skips_initializers_but_assigns_every_weight(tmp_path, monkey
     loaded = nk.models.load_model(tmp_path / "m.keras", compile=False)
     assert calls == []
     assert_same_weights(model, loaded)
+    # the arrays read from the file became the weights (no copy into the placeholders): each
+    # owns its memory, is writeable, and no placeholder is left waiting for a value
+    for v in loaded.weights:
+        assert v.value.flags.owndata and v.value.flags.writeable and v.value.flags.c_contiguous
+        assert not getattr(v, "_adopt_on_load", False)
+    before = [w.copy() for w in loaded.get_weights()]
+    loaded.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x, y = data()
+    loaded.fit(x, y, epochs=1, verbose=0)  # trains in place like any model
+    assert any(not np.array_equal(a, b) for a, b in zip(before, loaded.get_weights()))
     make_model()  # models built in code still run their initializers
     assert calls
 
