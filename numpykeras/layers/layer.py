@@ -383,11 +383,14 @@ class Layer:
         return input_shape
 
     # -- calling ----------------------------------------------------------------------------
-    def __call__(self, inputs, training=False, **kwargs):
+    def __call__(self, inputs, training=None, **kwargs):
         if _any_symbolic(inputs):
             from numpykeras.layers.node import call_symbolic
 
+            if training is not None:  # recorded: the graph always runs this call so (Keras)
+                kwargs["training"] = bool(training)
             return call_symbolic(self, inputs, kwargs)
+        training = bool(training)
         inputs = self._convert_inputs(inputs)
         self._maybe_build(_shapes_of(inputs))
         self._check_inputs(inputs)

@@ -260,6 +260,12 @@ def run_fused(fusion: Fusion, x, residual=None, pool: BufferPool | None = None):
     return conv.call_fused(x, batch_norm=fusion.batch_norm, activation=fusion.activation, **kwargs)
 
 
+def _inference_call(node) -> bool:
+    """The node calls its layer with no extra arguments (``training=False`` is what inference
+    does anyway)."""
+    return not node.call_kwargs or node.call_kwargs == {"training": False}
+
+
 def functional_plan(model) -> list:
     """The inference plan of a ``Functional`` model (see the module docstring)."""
     from numpykeras.layers.input_layer import InputLayer
@@ -289,9 +295,9 @@ def functional_plan(model) -> list:
             continue
         chain = [node]
         head = conv_kind(node.layer) is not None or _zero_padding(node.layer, node.layer.dtype)
-        if head and not node.call_kwargs:
+        if head and _inference_call(node):
             nxt = sole_reader(node)
-            while nxt is not None and len(chain) < 5 and not nxt.call_kwargs:
+            while nxt is not None and len(chain) < 5 and _inference_call(nxt):
                 if id(nxt) in absorbed:  # an Add already fused into another chain
                     break
                 chain.append(nxt)

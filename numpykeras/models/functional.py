@@ -301,9 +301,9 @@ class Functional(Model):
             plan = self._plan = _fusion.functional_plan(self)
         return plan
 
-    def _run_inference(self, inputs):
-        """``call`` at inference: the plan's steps, with fused chains and values dropped after
-        their last reader."""
+    def _run_inference(self, inputs, training=False):
+        """``call`` at inference (``training`` False, or None for a plain ``model(x)``): the
+        plan's steps, with fused chains and values dropped after their last reader."""
         values = {id(t): x for t, x in zip(self._inputs, self._standardize_inputs(inputs))}
         pool = _fusion.BufferPool()
         for step in self._inference_plan():
@@ -319,9 +319,9 @@ class Functional(Model):
                     del y
                 else:
                     for node in step.nodes:  # not fusable with these inputs: one by one
-                        self._run_node(node, values, False, None)
+                        self._run_node(node, values, training, None)
             else:
-                self._run_node(step.nodes[0], values, False, None)
+                self._run_node(step.nodes[0], values, training, None)
             for key in step.free:
                 pool.release(values, key)
         result = [values[id(t)] for t in self._outputs]
@@ -332,8 +332,18 @@ class Functional(Model):
     def _run_node(self, node, values, training, tape):
         layer = node.layer
         args = _pack(node.call_args, [values[id(t)] for t in _flat(node.call_args)])
+        kwargs = node.call_kwargs
+        if "training" in kwargs:
+            # `layer(x, training=...)` recorded when the graph was built applies only when the
+            # model itself is called without `training` (`model(x)`); fit, evaluate and
+            # predict pass their own, which wins, as in Keras 3 (keras-team/keras#20285)
+            kwargs = dict(kwargs)
+            recorded = kwargs.pop("training")
+            if training is None:
+                training = recorded
+        training = bool(training)
         if tape is None:
-            out = layer(args, training=training, **node.call_kwargs)
+            out = layer(args, training=training, **kwargs)
         else:
             args = layer._convert_inputs(args)
             layer._check_inputs(args)
@@ -345,7 +355,7 @@ class Functional(Model):
 
     def _run(self, inputs, training, tape):
         if tape is None and not training:
-            return self._run_inference(inputs)
+            return self._run_inference(inputs, training)
         values = {id(t): x for t, x in zip(self._inputs, self._standardize_inputs(inputs))}
         for node in self._nodes:
             if not isinstance(node.layer, InputLayer):
@@ -355,16 +365,21 @@ class Functional(Model):
             return result[0]  # a one-element output list gives the array itself, as in Keras
         return _pack_io(self._output_struct, result)
 
-    def __call__(self, inputs, training=False, **kwargs):
+    def __call__(self, inputs, training=None, **kwargs):
         from numpykeras.layers.layer import _any_symbolic
 
         if _any_symbolic(inputs):
             from numpykeras.layers.node import call_symbolic
 
+            if training is not None:  # recorded, as for any layer (see Layer.__call__)
+                kwargs["training"] = bool(training)
             return call_symbolic(self, inputs, kwargs)
         return self.call(inputs, training=training)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=None):
+        """The outputs for ``inputs``; ``training=None`` (a plain ``model(x)``) lets calls that
+        recorded ``training=...`` when the graph was built use it, and means inference
+        elsewhere."""
         return self._run(inputs, training, None)
 
     def forward(self, inputs, training=False):
@@ -600,6 +615,15 @@ def _io_list(value):
     return [(None, v) for v in value], False
 
 
+def _call_kwargs(kwargs):
+    """A saved node's call arguments that numpykeras replays: ``training`` when it was given
+    (``base_model(x, training=False)``, the fine-tuning idiom), without ``mask``."""
+    out = {k: v for k, v in kwargs.items() if k not in ("training", "mask")}
+    if isinstance(kwargs.get("training"), bool):
+        out["training"] = kwargs["training"]
+    return out
+
+
 def _parse_node_args(node_data):
     """A call node's input references ``[(layer_name, node_index, tensor_index)]`` and structure."""
     if isinstance(node_data, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
@@ -617,12 +641,12 @@ def _parse_node_args(node_data):
             return a
 
         structure = convert(args[0]) if len(args) == 1 else [convert(a) for a in args]
-        return structure, {k: v for k, v in kwargs.items() if k not in ("training", "mask")}
+        return structure, _call_kwargs(kwargs)
     # Keras 2: [[layer_name, node_index, tensor_index, kwargs], ...]
     refs = [("__ref__", e[0], e[1], e[2]) for e in node_data]
     kwargs = {}
     if node_data and len(node_data[0]) > 3 and isinstance(node_data[0][3], dict):
-        kwargs = {k: v for k, v in node_data[0][3].items() if k not in ("training", "mask")}
+        kwargs = _call_kwargs(node_data[0][3])
     return (refs[0] if len(refs) == 1 else refs), kwargs
 
 

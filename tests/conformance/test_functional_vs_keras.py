@@ -101,6 +101,21 @@ def two_outputs(m, as_dict=False):
 # --------------------------------------------------------------------------- data
 
 
+def fine_tuning(m):
+    """The transfer-learning idiom: a base model called with ``training=False``, so during
+    ``fit`` its BatchNormalization normalizes with (and keeps) its moving statistics while its
+    other weights still train."""
+    layers = m.layers
+    base_in = m.Input((8,), name="base_in")
+    h = layers.Dense(6, name="base_dense")(base_in)
+    h = layers.BatchNormalization(name="base_bn")(h)
+    base = m.Model(base_in, layers.Activation("relu", name="base_relu")(h), name="base")
+    inp = m.Input((8,), name="features")
+    z = base(inp, training=False)
+    out = layers.Dense(NUM_CLASSES, activation="softmax", name="head")(z)
+    return m.Model(inp, out, name="fine_tuning")
+
+
 def _features(seed, n, dim=8):
     return np.random.default_rng(seed).normal(size=(n, dim)).astype("float32")
 
@@ -207,7 +222,9 @@ def _classifier_compile(m):
 
 
 @pytest.mark.parametrize(
-    "build", [branches_and_merges, shared_layer, nested_models], ids=lambda f: f.__name__
+    "build",
+    [branches_and_merges, shared_layer, nested_models, fine_tuning],
+    ids=lambda f: f.__name__,
 )
 def test_single_input_graph_trains_as_keras(keras, build):
     x, y = _features(0, N_TRAIN), _labels(0, N_TRAIN)
@@ -407,3 +424,35 @@ def test_summary_text_equals_keras(keras, build):
     theirs.summary(print_fn=lambda text, **kwargs: theirs_text.append(text))
     assert "".join(ours_text) == "".join(theirs_text)
     assert "Connected to" in "".join(ours_text)
+
+
+def test_recorded_training_argument_as_keras(keras, tmp_path):
+    # `layer(x, training=...)` given when the graph is built: Keras 3 replays it only when the
+    # model is called without `training` (`model(x)`); fit / predict pass their own flag, which
+    # wins (keras-team/keras#20285). A Dropout(0.5) recorded with training=True is therefore
+    # active in model(x) and off in predict; the call argument survives .keras files both ways.
+    def mc_dropout(m):
+        inp = m.Input((8,), name="features")
+        h = m.layers.Dense(16, activation="relu", name="hidden")(inp)
+        h = m.layers.Dropout(0.5, name="mc_dropout")(h, training=True)
+        return m.Model(inp, m.layers.Dense(NUM_CLASSES, name="head")(h), name="mc")
+
+    x = _features(0, N_VAL)
+    ours, theirs = _pair(keras, mc_dropout)
+    theirs.save(tmp_path / "keras_made.keras")
+    ours.save(tmp_path / "ours.keras")
+    models = [
+        (ours, theirs),
+        (nk.models.load_model(tmp_path / "keras_made.keras"), theirs),
+        (ours, keras.models.load_model(tmp_path / "ours.keras")),
+    ]
+    for model, k_model in models:
+        _compare_predictions(
+            model.predict(x, verbose=0), k_model.predict(x, verbose=0), assert_forward_close
+        )
+        for call in (model, k_model):
+            a, b = np.asarray(call(x)), np.asarray(call(x))
+            assert not np.allclose(a, b)  # dropout active in a plain call, in both
+        assert_forward_close(
+            np.asarray(model(x, training=False)), np.asarray(k_model(x, training=False))
+        )
