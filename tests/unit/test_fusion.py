@@ -8,7 +8,6 @@ BatchNorm layers get random gamma, beta and moving statistics so the folded affi
 identity, and the inputs are large enough that ReLU6 clips on both sides.
 """
 
-import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +19,7 @@ from numpykeras.layers.input_layer import InputLayer
 from numpykeras.models import _fusion
 from numpykeras.models.functional import Functional, _flat, _pack
 
+from concurrency import run_in_threads
 from tolerances import (
     FORWARD_ATOL,
     FORWARD_RTOL,
@@ -822,21 +822,7 @@ def test_predict_from_four_threads_matches_one_thread():
     x = _x(batch=6)
     expected = model.predict(x, batch_size=3, verbose=0)
     _close(expected, _unfused(model, x), "one thread")
-    results, errors = [None] * 4, []
-
-    def work(i):
-        try:
-            for _ in range(4):
-                results[i] = model.predict(x, batch_size=3, verbose=0)
-        except Exception as e:  # surfaced below
-            errors.append(e)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    results = run_in_threads(lambda: model.predict(x, batch_size=3, verbose=0), repeats=4)
     for r in results:
         _close(r, expected, "predict in 4 threads")
 

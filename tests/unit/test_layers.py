@@ -5,7 +5,6 @@ Gradient checks live in ``test_layers_gradients.py``.
 """
 
 import math
-import threading
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from numpykeras.layers.layer import clear_session
 
 import reference_ops as ref
 import tolerances as tol
+from concurrency import run_in_threads
 
 
 def _rng(seed=0):
@@ -574,21 +574,7 @@ def test_predict_is_thread_safe():
     _randomize(model)
     x = _x((16, 6, 6, 2))
     expected = model.predict(x, batch_size=4, verbose=0)
-    results, errors = [None] * 4, []
-
-    def work(i):
-        try:
-            for _ in range(3):
-                results[i] = model.predict(x, batch_size=4, verbose=0)
-        except Exception as e:  # surfaced below
-            errors.append(e)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    results = run_in_threads(lambda: model.predict(x, batch_size=4, verbose=0))
     for r in results:
         np.testing.assert_array_equal(r, expected)
 

@@ -185,30 +185,8 @@ def test_conv_results_never_alias_scratch():
         np.testing.assert_array_equal(before, after)
 
 
-@pytest.fixture
-def split_threads(monkeypatch):
-    """Forces the kernels to split their chunks between 3 threads (whatever the BLAS), with tiny
-    chunks and no minimum size, so the multi-thread paths run on small test shapes."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from numpykeras.ops import _parallel, pooling
-
-    executor = ThreadPoolExecutor(3)
-    monkeypatch.setattr(
-        _parallel, "_state", {"threads": 3, "set_threads": None, "executor": executor}
-    )
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 3000)
-    monkeypatch.setattr(conv_module, "_FORWARD_CHUNK_BYTES", 3000)
-    monkeypatch.setattr(conv_module, "_SPLIT_MIN_BYTES", 0)
-    monkeypatch.setattr(pooling, "_SPLIT_MIN_BYTES", 0)
-    monkeypatch.setattr(_parallel, "_SPLIT_MIN_MACS", 0)
-    monkeypatch.setattr(conv_module, "_SPLIT_MIN_MACS", 0)  # conv.py's own copy of the name
-    yield
-    executor.shutdown()
-
-
 @pytest.mark.parametrize("shape", [(7, 9, 10, 3), (7, 8, 9, 9)])  # channel-major and NHWC columns
-def test_conv_kernels_split_between_threads_match_reference(split_threads, shape):
+def test_conv_kernels_split_between_threads_match_reference(kernel_split_threads, shape):
     rng = np.random.default_rng(shape[3])
     x = rng.standard_normal(shape)
     k = rng.standard_normal((3, 3, shape[3], 5))
@@ -237,7 +215,7 @@ def test_conv_kernels_split_between_threads_match_reference(split_threads, shape
         close(dk1, dk1_ref, "split 1x1 dkernel")
 
 
-def test_depthwise_and_pooling_split_between_threads_match_reference(split_threads):
+def test_depthwise_and_pooling_split_between_threads_match_reference(kernel_split_threads):
     rng = np.random.default_rng(8)
     x = rng.standard_normal((7, 8, 9, 4))
     k = rng.standard_normal((3, 3, 4, 2))
@@ -261,7 +239,7 @@ def test_depthwise_and_pooling_split_between_threads_match_reference(split_threa
         )
 
 
-def test_dense_split_between_threads_matches_plain_matmul(split_threads):
+def test_dense_split_between_threads_matches_plain_matmul(kernel_split_threads):
     rng = np.random.default_rng(9)
     layer = layers.Dense(7, activation="relu", dtype="float64")
     x = rng.standard_normal((12, 5))

@@ -248,3 +248,16 @@ class ConvComputeMixin:
         if self.bias is not None:
             grads[self.bias] = dz.reshape(-1, dz.shape[-1]).sum(axis=0)
         return (None if dx is None else self._from_last(dx)), grads
+
+
+def fold_batch_norm(layer, batch_norm):
+    """``(scale, bias)`` such that ``batch_norm(conv(x) + layer.bias) == conv(x) * scale + bias``
+    at inference (``scale`` is ``None`` without a ``batch_norm``), or ``None`` when the two
+    layers' dtypes differ (then they are not fused)."""
+    bias = None if layer.bias is None else layer.bias.value
+    if batch_norm is None:
+        return None, bias
+    if batch_norm.dtype != layer.dtype:
+        return None
+    scale, offset = batch_norm.inference_affine()
+    return scale, (offset if bias is None else bias * scale + offset)

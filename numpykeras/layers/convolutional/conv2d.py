@@ -17,7 +17,7 @@ from numpykeras.layers._common import (
     is_plain_relu,
     logits_if_fusable,
 )
-from numpykeras.layers.convolutional.base_conv import BaseConv
+from numpykeras.layers.convolutional.base_conv import BaseConv, fold_batch_norm
 
 
 def _to_nhwc(x):
@@ -127,19 +127,16 @@ class Conv2D(BaseConv):
         """
         if self.data_format != "channels_last":
             return None
-        bias = None if self.bias is None else self.bias.value
-        scale = None
         if self.activation is not activations.linear:
             if not is_plain_relu(self.activation) or batch_norm or residual is not None:
                 return None
             if activation not in (None, "relu"):
                 return None
             activation = "relu"
-        if batch_norm is not None:
-            if batch_norm.dtype != self.dtype:
-                return None
-            scale, offset = batch_norm.inference_affine()
-            bias = offset if bias is None else bias * scale + offset
+        folded = fold_batch_norm(self, batch_norm)
+        if folded is None:
+            return None
+        scale, bias = folded
         if residual is not None:
             shape = self.compute_output_shape(inputs.shape)
             if not isinstance(residual, np.ndarray) or residual.shape != tuple(shape):

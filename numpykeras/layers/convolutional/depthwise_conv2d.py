@@ -7,7 +7,11 @@ Output channel ``c * depth_multiplier + m`` is input channel ``c`` cross-correla
 from __future__ import annotations
 
 from numpykeras import activations, constraints, initializers, ops, regularizers
-from numpykeras.layers.convolutional.base_conv import BaseConv, ConvComputeMixin
+from numpykeras.layers.convolutional.base_conv import (
+    BaseConv,
+    ConvComputeMixin,
+    fold_batch_norm,
+)
 from numpykeras.layers.layer import Layer
 
 
@@ -103,13 +107,10 @@ class DepthwiseConv2D(ConvComputeMixin, BaseConv):
         ``Conv2D.call_fused``."""
         if self.data_format != "channels_last" or self.activation is not activations.linear:
             return None
-        bias = None if self.bias is None else self.bias.value
-        scale = None
-        if batch_norm is not None:
-            if batch_norm.dtype != self.dtype:
-                return None
-            scale, offset = batch_norm.inference_affine()
-            bias = offset if bias is None else bias * scale + offset
+        folded = fold_batch_norm(self, batch_norm)
+        if folded is None:
+            return None
+        scale, bias = folded
         return ops.depthwise_conv2d(
             inputs,
             self.kernel.value,
