@@ -4,8 +4,10 @@ At inference a ``BatchNormalization`` is an affine map per channel, a ReLU is a 
 ``Add`` one more addition, so after a convolution all three can be applied to each block of the
 convolution's output while it is in cache (``ops.conv2d``'s epilogue) instead of in three more
 passes over memory. ResNet's ``conv -> BN -> add -> relu`` and MobileNet's
-``depthwise -> BN -> relu6`` each become one kernel call. The arithmetic is the same up to
-rounding: the normalization's scale multiplies the kernel instead of the output.
+``depthwise -> BN -> relu6`` each become one kernel call, and a ``ZeroPadding2D`` in front of a
+"valid" convolution is written where the convolution gathers its windows. The arithmetic is the
+same up to rounding: the normalization's scale multiplies a copy of the kernel (when the output
+is the larger of the two) or each output block, instead of the whole output afterwards.
 
 A plan is a list of :class:`Step` built once from the model's graph (it holds layers, never
 weights or data, so weight updates and concurrent ``predict`` calls need nothing from it).
@@ -34,7 +36,7 @@ from numpykeras import activations
 class Step(NamedTuple):
     """One step of an inference plan.
 
-    ``nodes``: the graph nodes it computes (one, or a fused chain, conv first). ``fused``: the
+    ``nodes``: the graph nodes it computes (one, or a fused chain in graph order). ``fused``: the
     fusion, or ``None`` for a plain layer call. ``free``: ids of the tensors no later step reads.
     """
 
