@@ -17,6 +17,7 @@ from numpykeras.layers.node import KerasTensor
 from numpykeras.models import _fusion
 from numpykeras.models.model import Model
 from numpykeras.models.sequential import _accumulate
+from numpykeras.ops._parallel import single_threaded_blas
 
 
 def _flat(structure):
@@ -376,6 +377,7 @@ class Functional(Model):
             return call_symbolic(self, inputs, kwargs)
         return self.call(inputs, training=training)
 
+    @single_threaded_blas
     def call(self, inputs, training=None):
         """The outputs for ``inputs``; ``training=None`` (a plain ``model(x)``) lets calls that
         recorded ``training=...`` when the graph was built use it, and means inference

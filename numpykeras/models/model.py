@@ -23,6 +23,7 @@ import numpy as np
 
 from numpykeras import backend
 from numpykeras.layers.layer import Layer
+from numpykeras.ops._parallel import single_threaded_blas
 
 # --------------------------------------------------------------------------- data helpers
 
@@ -557,6 +558,7 @@ class Model(Layer):
             self._loss_obj(y, stand_in)
 
     # -- fit ----------------------------------------------------------------------------------
+    @single_threaded_blas
     def fit(
         self,
         x=None,
@@ -673,6 +675,7 @@ class Model(Layer):
         return self.history
 
     # -- evaluate / predict -------------------------------------------------------------------
+    @single_threaded_blas
     def evaluate(
         self,
         x=None,
@@ -730,6 +733,7 @@ class Model(Layer):
             return logs
         return self._logs_in_keras_order(logs)
 
+    @single_threaded_blas
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Runs inference in batches; returns float32 NumPy arrays."""
         from numpykeras import callbacks as callbacks_module
@@ -760,6 +764,7 @@ class Model(Layer):
         callback_list.on_predict_end()
         return _concat_outputs(outputs)
 
+    @single_threaded_blas
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient update on one batch; returns the loss and metrics (as ``evaluate``)."""
         self._require_compiled()
@@ -770,6 +775,7 @@ class Model(Layer):
         self._train_batch(x, y, sample_weight)
         return self._batch_result(return_dict)
 
+    @single_threaded_blas
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss and metrics on one batch, without updating weights."""
         self._require_compiled()
@@ -779,6 +785,7 @@ class Model(Layer):
         self._test_batch(x, y, sample_weight)
         return self._batch_result(return_dict)
 
+    @single_threaded_blas
     def predict_on_batch(self, x):
         """Inference on one batch; returns float32 NumPy arrays."""
         return self(_map(_to_array, x), training=False)

@@ -11,6 +11,7 @@ from numpykeras.layers.layer import Layer, name_scope, standardize_shape
 from numpykeras.layers.node import KerasTensor
 from numpykeras.models import _fusion
 from numpykeras.models.model import Model
+from numpykeras.ops._parallel import single_threaded_blas
 
 
 class Sequential(Model):
@@ -209,6 +210,7 @@ class Sequential(Model):
                 f"shape={expected}, found shape={shape}"
             )
 
+    @single_threaded_blas
     def call(self, inputs, training=False):
         layers = self.layers
         if not training and isinstance(inputs, np.ndarray):
