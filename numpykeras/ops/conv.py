@@ -64,9 +64,8 @@ _DEPTHWISE_EINSUM_MIN_CHANNELS = 64
 # the kernel threads: larger than the backward chunks, as a block's matmul gets more efficient
 # with more rows and the forward pass keeps nothing else in cache (measured on ResNet50).
 _FORWARD_CHUNK_BYTES = 8 * 1024 * 1024
-# Smaller work (bytes of column matrix, or of padded input for depthwise) stays in one thread
-# (see _parallel._SPLIT_MIN_MACS for why it was raised from 256 KiB).
-_SPLIT_MIN_BYTES = 1024 * 1024
+# Smaller work (bytes of column matrix, or of padded input for depthwise) stays in one thread.
+_SPLIT_MIN_BYTES = 256 * 1024
 # Below this many input channels the column matrix is channel-major (see _Im2ColChannelsFirst).
 _CHANNELS_FIRST_MAX_CIN = 8
 # Activations that conv2d can apply in place, block by block.
