@@ -96,6 +96,10 @@ class Variable:
         trainable: whether optimizers update it.
     """
 
+    # True for a placeholder made while a loader builds the model (``skip_initializers``): the
+    # first loaded value replaces its array (``_adopt``) instead of being copied into it
+    _adopt_on_load = False
+
     def __init__(self, value, name="variable", trainable=True, dtype=None, path=None, copy=True):
         # copy=False adopts `value` when it already has the dtype (the caller gives it up)
         dtype = standardize_dtype(dtype)

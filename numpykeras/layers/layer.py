@@ -258,7 +258,7 @@ class Layer:
             path=path,
             copy=not skip,  # an initializer may hand out an array it keeps; zeros are ours
         )
-        variable._adopt_on_load = skip  # its first loaded value replaces the placeholder
+        variable._adopt_on_load = skip
         variable.regularizer = regularizers.get(regularizer)
         variable.constraint = constraints.get(constraint)
         (self._trainable_vars if trainable else self._non_trainable_vars).append(variable)

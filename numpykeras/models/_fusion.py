@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from numpykeras import activations
+from numpykeras.ops.padding import padded_shape
 
 
 class Step(NamedTuple):
@@ -256,8 +257,7 @@ def run_fused(fusion: Fusion, x, residual=None, pool: BufferPool | None = None):
     if pool is not None and isinstance(x, np.ndarray) and x.ndim == 4:
         shape = x.shape
         if fusion.padding is not None:
-            (t, b), (left, right) = fusion.padding
-            shape = (shape[0], shape[1] + t + b, shape[2] + left + right, shape[3])
+            shape = padded_shape(shape, ((0, 0),) + tuple(fusion.padding) + ((0, 0),))
         kwargs["out"] = pool.take(conv.compute_output_shape(shape), x.dtype)
     return conv.call_fused(x, batch_norm=fusion.batch_norm, activation=fusion.activation, **kwargs)
 

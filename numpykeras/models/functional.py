@@ -321,13 +321,19 @@ class Functional(Model):
                 else:
                     for node in step.nodes:  # not fusable with these inputs: one by one
                         self._run_node(node, values, training, None)
+                    for node in step.nodes[:-1]:  # the chain's inner tensors: no other reader
+                        values.pop(id(node.output_tensors[0]), None)
             else:
                 self._run_node(step.nodes[0], values, training, None)
             for key in step.free:
                 pool.release(values, key)
+        return self._model_outputs(values)
+
+    def _model_outputs(self, values):
+        """The model's output structure from the computed ``values`` (``{id(tensor): array}``)."""
         result = [values[id(t)] for t in self._outputs]
         if len(result) == 1 and not isinstance(self._output_struct, dict):
-            return result[0]
+            return result[0]  # a one-element output list gives the array itself, as in Keras
         return _pack_io(self._output_struct, result)
 
     def _run_node(self, node, values, training, tape):
@@ -361,10 +367,7 @@ class Functional(Model):
         for node in self._nodes:
             if not isinstance(node.layer, InputLayer):
                 self._run_node(node, values, training, tape)
-        result = [values[id(t)] for t in self._outputs]
-        if len(result) == 1 and not isinstance(self._output_struct, dict):
-            return result[0]  # a one-element output list gives the array itself, as in Keras
-        return _pack_io(self._output_struct, result)
+        return self._model_outputs(values)
 
     def __call__(self, inputs, training=None, **kwargs):
         from numpykeras.layers.layer import _any_symbolic

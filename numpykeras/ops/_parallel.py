@@ -139,7 +139,8 @@ def single_threaded_blas(fn):
 
     Each restore to two threads wakes OpenBLAS's own worker thread, which then spins on a core
     for a while, right when the next layer's kernel threads need both cores: on ResNet50 that
-    toggling cost 27% of a one-image prediction and 13% at batch 8. Inside the call every large
+    toggling cost 30% of a one-image prediction (104 against 72 ms; batch 8 did not change beyond
+    noise). Inside the call every large
     matmul already runs on the kernel threads (``matmul`` below), so nothing is lost. Nested
     calls share the window (counted); without kernel threads this changes nothing.
     """

@@ -517,6 +517,18 @@ class _RowSource:
         buf[:, hi - start :, inner] = 0  # rows of the bottom padding
         return buf
 
+    def windows(self, src: np.ndarray, rows: int) -> np.ndarray:
+        """The kernel windows of ``src`` (from ``__call__``) for ``rows`` output rows, a
+        read-only view: ``w[n, oh, ow, i, j, c] = src[n, oh*sh + i*dh, ow*sw + j*dw, c]``."""
+        g = self.geo
+        s0, s1, s2, s3 = src.strides
+        return as_strided(
+            src,
+            shape=(src.shape[0], rows, g.wo, g.kh, g.kw, g.cin),
+            strides=(s0, s1 * g.sh, s2 * g.sw, s1 * g.dh, s2 * g.dw, s3),
+            writeable=False,
+        )
+
 
 class _RowIm2Col:
     """Column matrix of one output block ``(n0, b, r0, r1)`` (see :func:`_forward_units`), in the
@@ -533,18 +545,9 @@ class _RowIm2Col:
             self.buf[:, self.width] = 1
 
     def __call__(self, n0: int, b: int, r0: int, r1: int) -> np.ndarray:
-        g = self.geo
-        src = self.source(n0, b, r0, r1)
-        s0, s1, s2, s3 = src.strides
         rows = r1 - r0
-        # cols[n, oh, ow, i, j, c] = src[n, oh*sh + i*dh, ow*sw + j*dw, c]
-        windows = as_strided(
-            src,
-            shape=(b, rows, g.wo, g.kh, g.kw, g.cin),
-            strides=(s0, s1 * g.sh, s2 * g.sw, s1 * g.dh, s2 * g.dw, s3),
-            writeable=False,
-        )
-        m = b * rows * g.wo
+        windows = self.source.windows(self.source(n0, b, r0, r1), rows)  # (b, rows, Wo, kh, kw, C)
+        m = b * rows * self.geo.wo
         cols = self.buf[:m]
         np.copyto(cols[:, : self.width].reshape(windows.shape), windows)
         return cols
@@ -1065,8 +1068,15 @@ def _depthwise_chunk(geo: _Geometry, itemsize: int) -> int:
     return _split_chunk(geo.n, per_sample, 1024 * 1024 * kernel_threads())
 
 
+def _depthwise_tiles(kernel: np.ndarray, wo: int) -> np.ndarray:
+    """``tiles[i, j, m] = kernel[i, j, :, m]`` repeated over ``wo`` output columns:
+    ``(kh, kw, M, Wo, Cin)``, so each multiply-add of a kernel offset runs over whole rows."""
+    k = kernel.transpose(0, 1, 3, 2)[:, :, :, None, :]  # (kh, kw, M, 1, Cin)
+    return np.ascontiguousarray(np.broadcast_to(k, k.shape[:3] + (wo, kernel.shape[2])))
+
+
 class _DepthwisePlan:
-    """Buffers and views shared by the depthwise forward and backward passes (one per call).
+    """Buffers and views of the depthwise backward pass (one per call).
 
     The input chunk is copied into a zero-bordered buffer so every kernel offset reads a full
     ``(b, Ho, Wo, Cin)`` view; with stride 1 its ``(Wo, Cin)`` rows are contiguous, and the kernel
@@ -1080,9 +1090,7 @@ class _DepthwisePlan:
         hp, wp = g.h + g.pad_top + g.pad_bottom, g.w + g.pad_left + g.pad_right
         self.xpad = scratch("xpad", (self.chunk, hp, wp, g.cin), dtype, zero=True)
         self.tmp = scratch("tmp", (self.chunk, g.ho, g.wo, g.cin), dtype)
-        # tiles[i, j, m] = kernel[i, j, :, m] repeated over the Wo output columns: (Wo, Cin)
-        k = kernel.transpose(0, 1, 3, 2)[:, :, :, None, :]  # (kh, kw, M, 1, Cin)
-        self.tiles = np.ascontiguousarray(np.broadcast_to(k, k.shape[:3] + (g.wo, g.cin)))
+        self.tiles = _depthwise_tiles(kernel, g.wo)  # (kh, kw, M, Wo, Cin)
 
     def interior(self, buf: np.ndarray) -> np.ndarray:
         g = self.geo
@@ -1158,42 +1166,34 @@ def depthwise_conv2d(
         ym = y[None]
     else:  # channel c*M + m lives in ym[m]
         ym = np.empty((mult, g.n, g.ho, g.wo, g.cin), dtype=x.dtype)
-    # tiles[i, j, m] = kernel[i, j, :, m] repeated over the Wo output columns: (Wo, Cin), so
-    # each multiply-add below runs over whole rows
-    k = kernel.transpose(0, 1, 3, 2)[:, :, :, None, :]  # (kh, kw, M, 1, Cin)
-    tiles = np.ascontiguousarray(np.broadcast_to(k, k.shape[:3] + (g.wo, g.cin)))
     wp = g.w + g.pad_left + g.pad_right
     # per output row: the input rows it reads, a temporary and the output
     units = _forward_units(geo, (g.sh * wp + 2 * g.wo) * g.cin * x.itemsize)
     max_b = max(u[1] for u in units)
     max_rows = max(u[3] - u[2] for u in units)
-
     # Many channels: one einsum pass per block (its inner loop runs over the contiguous
     # channels) beats kh * kw multiply-add passes; few channels: the passes over whole rows.
     use_einsum = g.cin >= _DEPTHWISE_EINSUM_MIN_CHANNELS
-    taps = np.ascontiguousarray(kernel.transpose(3, 0, 1, 2))  # (M, kh, kw, Cin)
+    if use_einsum:
+        taps = np.ascontiguousarray(kernel.transpose(3, 0, 1, 2))  # (M, kh, kw, Cin)
+    else:
+        tiles = _depthwise_tiles(kernel, g.wo)  # (kh, kw, M, Wo, Cin)
 
     def work(part):  # the output blocks in `part`, in one thread
         source = _RowSource(x, geo, max_b, max_rows)
-        tmp = scratch("tmp", (max_b, max_rows, g.wo, g.cin), x.dtype)
+        if not use_einsum:
+            tmp = scratch("tmp", (max_b, max_rows, g.wo, g.cin), x.dtype)
         for n0, b, r0, r1 in part:
             src = source(n0, b, r0, r1)  # (b, hin, W + pads, Cin)
             rows = r1 - r0
-            t = tmp[:b, :rows]
             for m in range(mult):
                 yc = ym[m, n0 : n0 + b, r0:r1]  # (b, rows, Wo, Cin)
                 if use_einsum:
                     # y[n, r, w, c] = sum_ij windows[n, r, w, i, j, c] * k[i, j, c]: one pass
-                    s0, s1, s2, s3 = src.strides
-                    windows = as_strided(
-                        src,
-                        shape=(b, rows, g.wo, g.kh, g.kw, g.cin),
-                        strides=(s0, s1 * g.sh, s2 * g.sw, s1 * g.dh, s2 * g.dw, s3),
-                        writeable=False,
-                    )
-                    np.einsum("nrwijc,ijc->nrwc", windows, taps[m], out=yc)
+                    np.einsum("nrwijc,ijc->nrwc", source.windows(src, rows), taps[m], out=yc)
                     _bias_act(yc, None if bias is None else bias[m], activation)
                     continue
+                t = tmp[:b, :rows]
                 for i in range(g.kh):
                     for j in range(g.kw):
                         # the inputs that kernel offset (i, j) meets: (b, rows, Wo, Cin)

@@ -153,6 +153,11 @@ def offset_slices(offset, input_length, output_length, stride, pad_before):
     return slice(o_lo, o_hi), slice(r_lo, r_hi, stride)
 
 
+def padded_shape(shape, pad_width) -> tuple:
+    """``shape`` after adding ``pad_width`` (``((before, after), ...)``, one pair per axis)."""
+    return tuple(d + int(a) + int(b) for d, (a, b) in zip(shape, pad_width))
+
+
 def pad_zeros(x: np.ndarray, pad_width) -> np.ndarray:
     """``np.pad(x, pad_width)`` with zeros, in one copy of ``x`` plus the zero borders.
 
@@ -164,7 +169,7 @@ def pad_zeros(x: np.ndarray, pad_width) -> np.ndarray:
         pad_width: ``((before, after), ...)``, one pair per axis of ``x``.
     """
     pad_width = tuple((int(a), int(b)) for a, b in pad_width)
-    shape = tuple(d + a + b for d, (a, b) in zip(x.shape, pad_width))
+    shape = padded_shape(x.shape, pad_width)
     out = np.empty(shape, dtype=x.dtype)
     inner = []
     for axis, (a, b) in enumerate(pad_width):

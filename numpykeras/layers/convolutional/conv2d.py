@@ -18,6 +18,7 @@ from numpykeras.layers._common import (
     logits_if_fusable,
 )
 from numpykeras.layers.convolutional.base_conv import BaseConv, fold_batch_norm
+from numpykeras.ops.padding import padded_shape
 
 
 def _to_nhwc(x):
@@ -117,8 +118,8 @@ class Conv2D(BaseConv):
         addition of ``residual`` (an ``Add`` with another tensor) and an activation, in one
         pass (``ops.conv2d``'s epilogue), or ``None`` when they cannot be fused.
 
-        ``activation(batch_norm(conv(x) + bias) + residual)``: the normalization's scale is
-        folded into the kernel and its offset into the bias. ``inputs`` must already be converted
+        ``activation(batch_norm(conv(x) + bias) + residual)``: the normalization's scale and
+        offset become the convolution's ``scale`` and ``bias``. ``inputs`` must already be converted
         and checked by this layer (as ``__call__`` does). Fusable: channels last, this layer's
         own activation linear (a plain ReLU only when nothing else is fused), a
         ``residual`` of the output's shape and dtype, ``activation`` ``None``/``"relu"``/
@@ -138,7 +139,10 @@ class Conv2D(BaseConv):
             return None
         scale, bias = folded
         if residual is not None:
-            shape = self.compute_output_shape(inputs.shape)
+            shape = inputs.shape
+            if explicit_padding is not None:
+                shape = padded_shape(shape, ((0, 0),) + tuple(explicit_padding) + ((0, 0),))
+            shape = self.compute_output_shape(shape)
             if not isinstance(residual, np.ndarray) or residual.shape != tuple(shape):
                 return None
             if residual.dtype != inputs.dtype:
