@@ -19,6 +19,7 @@ from numpykeras import (  # noqa: E402
 from numpykeras.backend import Variable  # noqa: E402
 from numpykeras.layers import Input, InputLayer, Layer  # noqa: E402
 from numpykeras.models import Model, Sequential  # noqa: E402
+from numpykeras.ops.autodiff import GradientTape  # noqa: E402
 
 
 def __getattr__(name):
@@ -34,6 +35,7 @@ def __getattr__(name):
         "datasets",
         "utils",
         "ops",
+        "random",
     }:
         module = importlib.import_module(f"numpykeras.{name}")
         globals()[name] = module
@@ -63,4 +65,7 @@ __all__ = [
     "Model",
     "Sequential",
     "Variable",
+    "GradientTape",
+    "ops",
+    "random",
 ]

@@ -190,3 +190,57 @@ def to_float_array(x, dtype=None) -> np.ndarray:
     if isinstance(x, Variable):
         x = x.value
     return np.asarray(x, dtype=dtype)
+
+
+# --------------------------------------------------------------------------- variable operators
+
+
+def _variable_operator(op_name, reflected=False):
+    def method(self, other):
+        from numpykeras.ops import numpy as numpy_ops  # ops import this module
+
+        op = getattr(numpy_ops, op_name)
+        return op(other, self) if reflected else op(self, other)
+
+    method.__name__ = f"__{'r' if reflected else ''}{op_name}__"
+    return method
+
+
+def _variable_unary(op_name):
+    def method(self, *args):
+        from numpykeras.ops import numpy as numpy_ops
+
+        return getattr(numpy_ops, op_name)(self, *args)
+
+    method.__name__ = f"__{op_name}__"
+    return method
+
+
+# Arithmetic on a Variable runs the ops (and records under a GradientTape), like tf.Variable.
+# `==`, `!=` and hashing stay by identity: variables are dict keys throughout the code base.
+# `__array_priority__` makes `ndarray + variable` defer to the variable's reflected operator.
+for _dunder, _op in (
+    ("add", "add"),
+    ("sub", "subtract"),
+    ("mul", "multiply"),
+    ("truediv", "divide"),
+    ("floordiv", "floor_divide"),
+    ("mod", "mod"),
+    ("pow", "power"),
+    ("matmul", "matmul"),
+):
+    setattr(Variable, f"__{_dunder}__", _variable_operator(_op))
+    setattr(Variable, f"__r{_dunder}__", _variable_operator(_op, reflected=True))
+for _dunder, _op in (
+    ("lt", "less"),
+    ("le", "less_equal"),
+    ("gt", "greater"),
+    ("ge", "greater_equal"),
+):
+    setattr(Variable, f"__{_dunder}__", _variable_operator(_op))
+Variable.__neg__ = _variable_unary("negative")
+Variable.__abs__ = _variable_unary("abs")
+Variable.__getitem__ = _variable_unary("get_item")
+Variable.__pos__ = lambda self: self
+Variable.__array_priority__ = 1000
+del _dunder, _op

@@ -164,13 +164,30 @@ def _inside(x, low, high) -> np.ndarray:
 # returns the gradient with respect to the ``y_pred`` it received (same shape).
 
 
+def _check_broadcastable(y_true, y_pred, original_true_shape=None):
+    """A clear ``ValueError`` naming both shapes when targets and predictions cannot be
+    combined elementwise (NumPy would raise its own broadcast error mid-computation)."""
+    try:
+        np.broadcast_shapes(np.shape(y_true), np.shape(y_pred))
+    except ValueError:
+        shape = np.shape(y_true) if original_true_shape is None else original_true_shape
+        raise ValueError(
+            "Arguments `target` and `output` must have compatible shapes: the same shape (a "
+            "trailing axis of size 1 may be added or dropped), or shapes that broadcast. "
+            f"Received: target.shape={_shape_str(shape)}, "
+            f"output.shape={_shape_str(np.shape(y_pred))}"
+        ) from None
+
+
 def _prepare(y_true, y_pred, squeeze=True):
     y_pred = _as_float(y_pred)
     y_true = _as_float(y_true, y_pred.dtype)
+    true_shape = y_true.shape
     if squeeze:
         y_true, y_pred_sq = squeeze_or_expand_to_same_rank(y_true, y_pred)
     else:
         y_pred_sq = y_pred
+    _check_broadcastable(y_true, y_pred_sq, true_shape)
     return y_true, y_pred_sq, y_pred.shape
 
 
@@ -280,7 +297,9 @@ def _kl_divergence_impl(y_true, y_pred):
     y_pred = _as_float(y_pred)
     dtype = y_pred.dtype
     eps, one = _scalar(backend.epsilon(), dtype), _scalar(1.0, dtype)
-    t = np.clip(_as_float(y_true, dtype), eps, one)
+    y_true = _as_float(y_true, dtype)
+    _check_broadcastable(y_true, y_pred)
+    t = np.clip(y_true, eps, one)
     p = np.clip(y_pred, eps, one)
     values = np.sum(t * np.log(t / p), axis=-1)
 
@@ -295,6 +314,7 @@ def _poisson_impl(y_true, y_pred):
     y_pred = _as_float(y_pred)
     dtype = y_pred.dtype
     y_true = _as_float(y_true, dtype)
+    _check_broadcastable(y_true, y_pred)
     shifted = y_pred + _scalar(backend.epsilon(), dtype)
     values, vjp = _mean_last(
         y_pred - y_true * np.log(shifted), lambda: 1 - y_true / shifted, y_pred.shape
@@ -312,6 +332,7 @@ def _convert_binary_labels_to_hinge(y_true):
 def _hinge_impl(y_true, y_pred):
     y_pred = _as_float(y_pred)
     y_true = _convert_binary_labels_to_hinge(_as_float(y_true, y_pred.dtype))
+    _check_broadcastable(y_true, y_pred)
     margin = 1 - y_true * y_pred
     active = margin >= 0  # TF's maximum passes the gradient on ties
     values, vjp = _mean_last(np.maximum(margin, 0), lambda: -y_true * active, y_pred.shape)
@@ -321,6 +342,7 @@ def _hinge_impl(y_true, y_pred):
 def _squared_hinge_impl(y_true, y_pred):
     y_pred = _as_float(y_pred)
     y_true = _convert_binary_labels_to_hinge(_as_float(y_true, y_pred.dtype))
+    _check_broadcastable(y_true, y_pred)
     clipped = np.maximum(1 - y_true * y_pred, 0)
     values, vjp = _mean_last(np.square(clipped), lambda: -2 * clipped * y_true, y_pred.shape)
     return values, vjp, None
@@ -329,6 +351,7 @@ def _squared_hinge_impl(y_true, y_pred):
 def _categorical_hinge_impl(y_true, y_pred):
     y_pred = _as_float(y_pred)
     y_true = _as_float(y_true, y_pred.dtype)
+    _check_broadcastable(y_true, y_pred)
     pos = np.sum(y_true * y_pred, axis=-1)
     others = (1 - y_true) * y_pred
     neg = np.max(others, axis=-1)
@@ -714,6 +737,15 @@ def reduce_weighted_values(
     if weights is not None:
         weights = np.asarray(weights, dtype=dtype)
         expanded, weights = squeeze_or_expand_to_same_rank(values, weights)
+        try:
+            np.broadcast_shapes(expanded.shape, weights.shape)
+        except ValueError:
+            raise ValueError(
+                "Argument `sample_weight` must have a shape that broadcasts to the loss values "
+                "(one weight per sample, or per loss entry). Received: sample_weight.shape="
+                f"{_shape_str(np.shape(sample_weight))}, loss values shape="
+                f"{_shape_str(values.shape)}"
+            ) from None
         weighted = expanded * weights
     else:
         weighted = values
@@ -848,6 +880,36 @@ class Loss:
         grad = np.asarray(vjp(d_values), dtype=self.dtype)
         return np.asarray(np.sum(loss), dtype=self.dtype)[()], grad
 
+    def call_from_logits(self, y_true, y_pred, logits, activation=None, sample_weight=None):
+        """The reduced loss, as ``__call__`` returns it, computed from ``logits`` as
+        :meth:`value_and_grad` computes it in training (Keras's TensorFlow backend uses the
+        logits of a final softmax/sigmoid in ``evaluate`` as in ``fit``).
+
+        Args:
+            y_true: targets.
+            y_pred: the predictions, ``activation(logits)``.
+            logits: the pre-activation values, ``y_pred``'s shape.
+            activation: ``"softmax"`` or ``"sigmoid"`` (see :meth:`value_and_grad`).
+            sample_weight: optional weights, as in ``__call__``.
+
+        Returns:
+            What ``__call__`` returns; losses that do not use logits (see
+            :attr:`supports_logits`) compute from ``y_pred``.
+        """
+        if not self.supports_logits:
+            return self(y_true, y_pred, sample_weight=sample_weight)
+        y_true, y_pred = self._convert(y_true, y_pred)
+        logits = _as_float(logits, self.dtype)
+        if logits.shape != y_pred.shape:
+            raise ValueError(
+                "Arguments `logits` and `y_pred` must have the same shape. Received: "
+                f"logits.shape={_shape_str(logits.shape)}, "
+                f"y_pred.shape={_shape_str(y_pred.shape)}"
+            )
+        values, _, mask = self._forward_logits(y_true, y_pred, logits, activation)
+        loss, _ = reduce_weighted_values(values, sample_weight, mask, self.reduction, self.dtype)
+        return loss[()] if loss.ndim == 0 else loss
+
     def _forward_logits(self, y_true, y_pred, logits, activation):
         raise NotImplementedError
 
@@ -902,7 +964,10 @@ class LossFunctionWrapper(Loss):
     def _forward(self, y_true, y_pred, need_grad):
         impl = _IMPLEMENTATIONS.get(self.fn)
         shape = y_pred.shape
+        true_shape = np.shape(y_true)
         y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        if impl is not None and self.fn not in _LOGIT_LOSSES:
+            _check_broadcastable(y_true, y_pred, true_shape)
         if impl is None:
             if need_grad:
                 Loss.call_and_vjp(self, y_true, y_pred)  # raises the explanatory error

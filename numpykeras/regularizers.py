@@ -25,6 +25,9 @@ __all__ = [
     "Regularizer",
     "deserialize",
     "get",
+    "l1",
+    "l1_l2",
+    "l2",
     "serialize",
 ]
 
@@ -222,6 +225,13 @@ class OrthogonalRegularizer(Regularizer):
 
     def get_config(self):
         return {"factor": self.factor, "mode": self.mode}
+
+
+# Keras 3's function-style names: aliases of the classes (``l1_l2(l1=0.01, l2=0.01)`` is an
+# ``L1L2``; like the class, and as in Keras 3, its factors default to 0).
+l1 = L1
+l2 = L2
+l1_l2 = L1L2
 
 
 # --------------------------------------------------------------------------- (de)serialization

@@ -57,27 +57,36 @@ def load_cifar_batch(fpath, label_key="labels"):
     return data.reshape(data.shape[0], 3, 32, 32), d[label_key]
 
 
-def _unavailable(dataset, error, files, directory, origin_base=None, extra=""):
-    """A ``DataNotAvailableError`` that names the missing files and where to put them."""
-    names = ", ".join(files)
-    where = f"from {origin_base} " if origin_base else ""
+def _unavailable(dataset, error, path, extra=""):
+    """A one-line ``DataNotAvailableError`` naming the URL and the path to save the file at
+    (raised ``from None``: the chained download errors only repeat it)."""
     return DataNotAvailableError(
         f"The {dataset} dataset is not in the Keras cache and could not be downloaded "
-        f"({error}). Download {names} {where}on a machine with internet access and put "
-        f"{'it' if len(files) == 1 else 'them'} in {directory}{extra}"
+        f"({error.reason}). On a machine with internet access, download {error.url} and save "
+        f"it as {path}{extra}",
+        url=error.url,
+        reason=error.reason,
+        path=path,
     )
 
 
-def fetch_file(dataset, fname, origin, file_hash=None, cache_subdir="datasets"):
-    """``get_file`` for one dataset file, with a dataset-specific message when offline."""
+def fetch_file(dataset, fname, origin, file_hash=None, cache_subdir="datasets", extra=""):
+    """``get_file`` for one dataset file, with a dataset-specific message when offline.
+
+    Args:
+        dataset: display name for messages (``"MNIST"``).
+        fname: the file's name in the cache.
+        origin: its URL.
+        file_hash: its sha256, or ``None``.
+        cache_subdir: the cache folder, relative to the cache root.
+        extra: appended to the offline message.
+    """
     try:
         return file_utils.get_file(
             fname=fname, origin=origin, file_hash=file_hash, cache_subdir=cache_subdir
         )
     except DataNotAvailableError as e:
-        directory = os.path.join(file_utils.cache_roots()[-1], cache_subdir)
-        reason = e.__cause__ if e.__cause__ is not None else e
-        raise _unavailable(dataset, reason, [origin], directory, extra=f" as {fname}") from e
+        raise _unavailable(dataset, e, e.path, extra) from None
 
 
 def cifar_folder(dataset, folder, origin, file_hash, required_files):
@@ -139,14 +148,13 @@ def cifar_folder(dataset, folder, origin, file_hash, required_files):
             fname=target_name, origin=origin, extract=True, file_hash=file_hash
         )
     except DataNotAvailableError as e:
-        reason = e.__cause__ if e.__cause__ is not None else e
         extra = (
-            f" as {server_name} (or put its extracted folder {folder}/ there)."
-            if not rejected
-            else f" as {server_name}. These cached files were ignored because their sha256 "
-            f"does not match {file_hash} (incomplete or corrupted): {', '.join(rejected)}"
+            f". These cached files were ignored because their sha256 does not match "
+            f"{file_hash} (incomplete or corrupted): {', '.join(rejected)}"
+            if rejected
+            else ""
         )
-        raise _unavailable(dataset, reason, [origin], roots[-1], extra=extra) from e
+        raise _unavailable(dataset, e, os.path.join(roots[-1], server_name), extra) from None
     path = os.path.join(path, folder)
     if not complete(path):
         missing = [f for f in required_files if not os.path.isfile(os.path.join(path, f))]

@@ -48,8 +48,11 @@ def load_data():
     Raises:
         DataNotAvailableError: if a file is not cached and cannot be downloaded.
     """
+    extra = f" (the same folder needs all four files of {ORIGIN_BASE}: {', '.join(FILES)})"
     paths = [
-        fetch_file("Fashion-MNIST", fname, ORIGIN_BASE + fname, cache_subdir=CACHE_SUBDIR)
+        fetch_file(
+            "Fashion-MNIST", fname, ORIGIN_BASE + fname, cache_subdir=CACHE_SUBDIR, extra=extra
+        )
         for fname in FILES
     ]
     y_train = _read_idx(paths[0], _LABELS_MAGIC, 8)

@@ -10,6 +10,7 @@ training step's tape).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 from collections import defaultdict
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from numpykeras import backend
 from numpykeras.backend import Variable
+from numpykeras.layers.node import KerasTensor
 from numpykeras.saving.object_registration import to_snake_case  # noqa: F401  (re-exported)
 
 # --------------------------------------------------------------------------- naming
@@ -373,8 +375,12 @@ class Layer:
                 self._initial_weights = None
 
     def build_from_config(self, config) -> None:
-        if config and config.get("input_shape") is not None:
+        if not config:
+            return
+        if config.get("input_shape") is not None:
             self._maybe_build(_shape_from_config(config["input_shape"]))
+        elif "input_shape" not in config and all(k.endswith("_shape") for k in config):
+            self._maybe_build_named({k: _shape_from_config(v) for k, v in config.items()})
 
     def get_build_config(self):
         return self._build_shapes_dict
@@ -383,26 +389,107 @@ class Layer:
         return input_shape
 
     # -- calling ----------------------------------------------------------------------------
-    def __call__(self, inputs, training=None, **kwargs):
-        if _any_symbolic(inputs):
+    def __call__(self, *args, **kwargs):
+        """Calls the layer: ``layer(x)``, ``layer(x, y)``, ``layer(x, training=True)``, ...
+
+        As in Keras 3, ``training`` reaches ``call()`` only if ``call`` has a ``training``
+        argument (when not given, it is inherited from the layer call this one runs inside, if
+        any); ``mask`` only if ``call`` has a ``mask`` argument (or ``**kwargs``). Further
+        positional arguments and keyword arguments go to ``call`` as given. On symbolic tensors
+        (``keras.Input``) the call is recorded as a node of a graph instead.
+        """
+        sig = type(self).__dict__.get("_call_signature_cache") or _call_signature(type(self))
+        training = kwargs.pop("training", None)
+        mask = kwargs.pop("mask", None)
+        if args:
+            inputs, rest = args[0], args[1:]
+        elif sig.first in kwargs:
+            inputs, rest = kwargs.pop(sig.first), ()
+        else:
+            raise TypeError(
+                f"Layer '{self.name}' ({type(self).__name__}) was called without inputs: "
+                f"missing a required argument: '{sig.first}'."
+            )
+        if mask is not None and not sig.accepts_mask:
+            raise TypeError(
+                f"Layer '{self.name}' ({type(self).__name__}) got an unexpected keyword argument "
+                "'mask': its `call()` method takes no `mask` argument."
+            )
+        if type(inputs) is not np.ndarray:
+            _check_positional_tensors((inputs,))
+        if rest:
+            _check_positional_tensors(rest)
+        if (
+            _any_symbolic(inputs)
+            or (rest and _any_symbolic(rest))
+            or (kwargs and _any_symbolic(list(kwargs.values())))
+            or (mask is not None and _any_symbolic(mask))
+        ):
             from numpykeras.layers.node import call_symbolic
 
             if training is not None:  # recorded: the graph always runs this call so (Keras)
                 kwargs["training"] = bool(training)
-            return call_symbolic(self, inputs, kwargs)
-        training = bool(training)
+            if mask is not None:
+                kwargs["mask"] = mask
+            return call_symbolic(self, (inputs,) + tuple(rest), kwargs)
         inputs = self._convert_inputs(inputs)
-        self._maybe_build(_shapes_of(inputs))
+        if rest:
+            rest = tuple(_autocast(a, self.dtype) for a in rest)
+        if kwargs:
+            kwargs = {k: _autocast(v, self.dtype) for k, v in kwargs.items()}
+        if not self.built and sig.build_shape_args is not None:
+            self._maybe_build_named(_named_shapes(sig, (inputs,) + rest, kwargs))
+        else:
+            self._maybe_build(_shapes_of(inputs))
         self._check_inputs(inputs)
-        return self.call(inputs, training=training, **kwargs)
+        if mask is not None:
+            kwargs["mask"] = mask
+        if training is None:
+            training = getattr(_CALL_CONTEXT, "training", None)
+        return self._invoke(sig, inputs, rest, kwargs, training)
+
+    def _invoke(self, sig, inputs, rest, kwargs, training):
+        """``self.call(inputs, *rest, **kwargs)``, with ``training`` if ``call`` takes it and it
+        is not ``None``; layers called inside inherit ``training`` (Keras's call context)."""
+        if training is not None:
+            training = bool(training)
+            if sig.accepts_training:
+                kwargs["training"] = training
+        outer = getattr(_CALL_CONTEXT, "training", None)
+        if training is None or training is outer:
+            return self.call(inputs, *rest, **kwargs)
+        _CALL_CONTEXT.training = training
+        try:
+            return self.call(inputs, *rest, **kwargs)
+        finally:
+            _CALL_CONTEXT.training = outer
+
+    def _call_with_training(self, inputs, training):
+        """``call(inputs)`` with ``training`` passed as ``__call__`` passes it (for ``forward``)."""
+        sig = type(self).__dict__.get("_call_signature_cache") or _call_signature(type(self))
+        return self._invoke(sig, inputs, (), {}, training)
+
+    def _maybe_build_named(self, shapes: dict) -> None:
+        """``build(x_shape=..., y_shape=...)`` for a ``build`` taking the shape of each of
+        several ``call`` arguments (Keras's convention: ``<argument>_shape``)."""
+        if self.built:
+            return
+        with self._build_lock:
+            if self.built:
+                return
+            self.build(**shapes)
+            self.built = True
+            self._build_shapes_dict = {k: _shape_to_config(v) for k, v in shapes.items()}
 
     def _convert_inputs(self, inputs):
+        if isinstance(inputs, np.ndarray) and inputs.dtype == self.dtype:
+            return inputs
         if isinstance(inputs, (list, tuple)):
             return [self._convert_inputs(x) for x in inputs]
         if isinstance(inputs, dict):
             return {k: self._convert_inputs(v) for k, v in inputs.items()}
-        if isinstance(inputs, np.ndarray) and inputs.dtype == self.dtype:
-            return inputs
+        if isinstance(inputs, _PYTHON_SCALARS):
+            raise ValueError(_positional_message(inputs))
         try:
             return backend.to_float_array(inputs, self.dtype)
         except (TypeError, ValueError) as e:
@@ -435,7 +522,7 @@ class Layer:
     # -- training ---------------------------------------------------------------------------
     def forward(self, inputs, training=False):
         """Training forward pass: ``(outputs, cache)``; the default cache is the inputs."""
-        return self.call(inputs, training=training), inputs
+        return self._call_with_training(inputs, training), inputs
 
     def backward(self, dy, cache, need_dx=True):
         """Given ``dy = dL/doutputs`` and the cache from ``forward``, return ``(dx, grads)``.
@@ -513,9 +600,122 @@ class Layer:
 # --------------------------------------------------------------------------- helpers
 
 
-def _any_symbolic(inputs) -> bool:
-    from numpykeras.layers.node import KerasTensor
+# Layer calls in progress in this thread: the `training` value nested calls inherit.
+_CALL_CONTEXT = threading.local()
 
+# Python values that are not tensors: never converted when passed positionally (Keras).
+_PYTHON_SCALARS = (bool, int, float, complex, str, bytes)
+
+
+class _CallSignature:
+    """What a layer class's ``call`` (and ``build``) accept, inspected once per class.
+
+    Attributes:
+        first: the name of ``call``'s first argument (the inputs).
+        accepts_training: ``call`` has a ``training`` argument (Keras passes ``training`` to
+            no other ``call``, not even one with ``**kwargs``).
+        accepts_mask: ``call`` has a ``mask`` argument or ``**kwargs``.
+        arg_names: ``call``'s named arguments, in order.
+        build_shape_args: ``None`` when ``build`` takes one shape (that of the first
+            argument); else the names of its ``<argument>_shape`` parameters.
+    """
+
+    __slots__ = ("first", "accepts_training", "accepts_mask", "arg_names", "build_shape_args")
+
+    def __init__(self, cls):
+        params = _method_parameters(cls.call)
+        named = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        var_keyword = any(p.kind == p.VAR_KEYWORD for p in params)
+        self.first = named[0] if named else "inputs"
+        self.arg_names = named
+        self.accepts_training = "training" in named
+        self.accepts_mask = "mask" in named or var_keyword
+        self.build_shape_args = None
+        build_names = [
+            p.name
+            for p in _method_parameters(cls.build)
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        if len(build_names) > 1:
+            for name in build_names:
+                if not name.endswith("_shape") or name[: -len("_shape")] not in named:
+                    raise ValueError(
+                        "For a `build()` method with more than one argument, all arguments "
+                        "should have a `_shape` suffix and match an argument from `call()`. "
+                        f"E.g. `build(self, foo_shape, bar_shape)` For layer '{cls.__name__}', "
+                        f"received `build()` argument `{name}`, which does not match an "
+                        f"argument of `call()` ({named})."
+                    )
+            self.build_shape_args = build_names
+
+
+def _method_parameters(fn) -> list:
+    """The parameters of an unbound method, without ``self``."""
+    params = list(inspect.signature(fn).parameters.values())
+    return params[1:] if params and params[0].kind != params[0].VAR_POSITIONAL else params
+
+
+def _call_signature(cls) -> _CallSignature:
+    """``cls``'s :class:`_CallSignature`, computed on first use and kept on the class."""
+    sig = cls.__dict__.get("_call_signature_cache")
+    if sig is None:
+        sig = _CallSignature(cls)
+        cls._call_signature_cache = sig
+    return sig
+
+
+def _positional_message(value) -> str:
+    return (
+        "Only input tensors may be passed as positional arguments. The following argument value "
+        f"should be passed as a keyword argument: {value} (of type {type(value)})"
+    )
+
+
+def _check_positional_tensors(args) -> None:
+    """Positional arguments after the first must be arrays (or ``None``), as in Keras."""
+    for value in args:
+        if isinstance(value, (list, tuple)):
+            _check_positional_tensors(value)
+        elif isinstance(value, dict):
+            _check_positional_tensors(list(value.values()))
+        elif isinstance(value, _PYTHON_SCALARS):
+            raise ValueError(_positional_message(value))
+
+
+def _autocast(value, dtype):
+    """A further argument of a call: arrays (in lists, tuples, dicts) as NumPy arrays, floating
+    ones in the layer's ``dtype``; integer and boolean arrays and other values as given (Keras
+    casts only floating inputs)."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_autocast(v, dtype) for v in value)
+    if isinstance(value, dict):
+        return {k: _autocast(v, dtype) for k, v in value.items()}
+    if isinstance(value, Variable):
+        value = value.value
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype != dtype:
+        return value.astype(dtype)
+    return value
+
+
+def _named_shapes(sig, args, kwargs, shape_of=None) -> dict:
+    """``{"<argument>_shape": shape}`` for a ``build`` taking several shapes (see
+    :class:`_CallSignature`); arguments not given are ``None``. ``shape_of`` gives the shape
+    (structure) of an argument; by default that of arrays, batch axis ``None``."""
+    shape_of = shape_of or _shapes_of
+    values = dict(zip(sig.arg_names, args))
+    values.update(kwargs)
+    shapes = {}
+    for name in sig.build_shape_args:
+        value = values.get(name[: -len("_shape")])
+        shapes[name] = None if value is None else shape_of(value)
+    return shapes
+
+
+def _any_symbolic(inputs) -> bool:
+    """Whether ``inputs`` (an array, a KerasTensor, or a list/tuple/dict of them) holds a
+    ``KerasTensor``."""
+    if type(inputs) is np.ndarray:
+        return False
     if isinstance(inputs, KerasTensor):
         return True
     if isinstance(inputs, (list, tuple)):

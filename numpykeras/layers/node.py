@@ -7,6 +7,9 @@ tensors, output tensors) instead of computing anything.
 
 from __future__ import annotations
 
+import inspect
+import warnings
+
 import numpy as np
 
 
@@ -38,13 +41,26 @@ class KerasTensor:
 
 
 class Node:
-    """One call of ``layer`` on ``input_tensors`` that produced ``output_tensors``."""
+    """One call of ``layer`` that produced ``output_tensors``.
 
-    def __init__(self, layer, call_args, outputs, call_kwargs=None):
+    Attributes:
+        call_args: the first positional argument of the call (the inputs: a tensor, or a list
+            or dict of them).
+        extra_args: the further positional arguments (``layer(a, b)``), a tuple.
+        call_kwargs: the keyword arguments (``training`` when it was given; tensors too).
+        input_tensors: every ``KerasTensor`` the call read, in argument order.
+    """
+
+    def __init__(self, layer, call_args, outputs, call_kwargs=None, extra_args=()):
         self.layer = layer
         self.call_args = call_args  # the structure the layer was called with
+        self.extra_args = tuple(extra_args)
         self.call_kwargs = dict(call_kwargs or {})
-        self.input_tensors = [t for t in _flatten(call_args) if isinstance(t, KerasTensor)]
+        self.input_tensors = [
+            t
+            for t in _flatten([call_args, list(self.extra_args), list(self.call_kwargs.values())])
+            if isinstance(t, KerasTensor)
+        ]
         self.outputs = outputs
         self.output_tensors = list(_flatten(outputs))
         node_index = len(layer._inbound_nodes)
@@ -80,22 +96,132 @@ def _map(fn, structure):
     return fn(structure)
 
 
-def call_symbolic(layer, inputs, call_kwargs):
-    """Build ``layer`` for the symbolic ``inputs``, check them, and return symbolic outputs."""
-    shapes = _map(lambda t: t.shape if isinstance(t, KerasTensor) else np.shape(t), inputs)
-    layer._maybe_build(shapes)
-    layer._check_inputs(_map(lambda t: _ShapeOnly(t.shape), inputs))
-    out_shapes = layer.compute_output_shape(shapes)
+def _shape(t):
+    return t.shape if isinstance(t, KerasTensor) else np.shape(t)
+
+
+def call_symbolic(layer, args, call_kwargs):
+    """Build ``layer`` for the symbolic arguments, check them, and return symbolic outputs.
+
+    Args:
+        layer: the layer called.
+        args: the positional arguments (a tuple; the first is the inputs).
+        call_kwargs: the keyword arguments (``training`` if given, tensors, other values).
+    """
+    from numpykeras.layers.layer import _call_signature, _named_shapes
+
+    inputs, extra = args[0], tuple(args[1:])
+    sig = _call_signature(type(layer))
+    shapes = _map(_shape, inputs)
+    if not layer.built and sig.build_shape_args is not None:
+        layer._maybe_build_named(
+            _named_shapes(sig, args, call_kwargs, shape_of=lambda v: _map(_shape, v))
+        )
+    else:
+        layer._maybe_build(shapes)
+    layer._check_inputs(_map(lambda t: _ShapeOnly(_shape(t)), inputs))
+    out_shapes, dtype = _output_shapes(layer, sig, args, call_kwargs)
 
     def is_shape(s):
         return isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s)
 
     if is_shape(out_shapes):
-        outputs = KerasTensor(out_shapes, dtype=layer.dtype, name=f"keras_tensor_{id(layer)}")
+        outputs = KerasTensor(out_shapes, dtype=dtype, name=f"keras_tensor_{id(layer)}")
     else:
-        outputs = _map_shapes(lambda s: KerasTensor(s, dtype=layer.dtype), out_shapes, is_shape)
-    Node(layer, inputs, outputs, call_kwargs)
+        outputs = _map_shapes(lambda s: KerasTensor(s, dtype=dtype), out_shapes, is_shape)
+    Node(layer, inputs, outputs, call_kwargs, extra_args=extra)
     return outputs
+
+
+def _output_shapes(layer, sig, args, call_kwargs):
+    """``(output shape structure, dtype)`` of a symbolic call.
+
+    ``compute_output_shape`` gives it, called as Keras calls it: with the shape of the first
+    argument, or, when it takes several ``<argument>_shape`` parameters, with each named
+    argument's shape. A layer defined outside numpykeras that does not implement
+    ``compute_output_shape`` is run once on zeros of its input shapes instead, since Keras
+    finds such a layer's output shape by tracing its ``call``.
+    """
+    if uses_traced_shapes(layer):
+        traced = _trace_output_shapes(layer, args, call_kwargs)
+        if traced is not None:
+            return traced
+    names = [
+        p.name
+        for p in inspect.signature(layer.compute_output_shape).parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if len(names) > 1:
+        values = dict(zip(_call_arg_names(layer), args))
+        values.update(call_kwargs)
+        shapes = {}
+        for name in names:
+            value = values.get(name[: -len("_shape")]) if name.endswith("_shape") else None
+            shapes[name] = None if value is None else _map(_shape, value)
+        return layer.compute_output_shape(**shapes), layer.dtype
+    return layer.compute_output_shape(_map(_shape, args[0])), layer.dtype
+
+
+def uses_traced_shapes(layer) -> bool:
+    """Whether ``layer``'s output shapes come from running it (a layer defined outside
+    numpykeras without its own ``compute_output_shape``), not from ``compute_output_shape``."""
+    from numpykeras.layers.layer import Layer
+
+    cls = type(layer)
+    return cls.compute_output_shape is Layer.compute_output_shape and not (
+        cls.__module__.startswith("numpykeras.")
+    )
+
+
+def _call_arg_names(layer) -> list:
+    from numpykeras.layers.layer import _call_signature
+
+    return _call_signature(type(layer)).arg_names
+
+
+# The batch size of the zeros a layer without ``compute_output_shape`` is traced on.
+_TRACE_BATCH = 2
+
+
+def _trace_output_shapes(layer, args, call_kwargs):
+    """Run ``layer`` on zeros shaped like its symbolic arguments: ``(output shapes, dtype)``,
+    or ``None`` when that is not possible (an unknown size other than the batch axis)."""
+    tensors = [t for t in _flatten([list(args), list(call_kwargs.values())])]
+    tensors = [t for t in tensors if isinstance(t, KerasTensor)]
+    if any(None in t.shape[1:] for t in tensors):
+        return None
+    batch_unknown = any(t.shape and t.shape[0] is None for t in tensors)
+
+    def zeros(t):
+        if not isinstance(t, KerasTensor):
+            return t
+        shape = tuple(_TRACE_BATCH if d is None else d for d in t.shape)
+        return np.zeros(shape, dtype=t.dtype)
+
+    kwargs = {k: _map(zeros, v) for k, v in call_kwargs.items()}
+    training = kwargs.pop("training", None)
+    try:
+        with np.errstate(all="ignore"):
+            out = layer(*[_map(zeros, a) for a in args], training=training, **kwargs)
+    except Exception as e:  # noqa: BLE001  the layer's own error, reported below
+        warnings.warn(
+            f"Layer '{layer.name}' ({type(layer).__name__}) has no `compute_output_shape()` "
+            "and could not be run on zeros of its input shapes to find its output shape "
+            f"({type(e).__name__}: {e}). Its outputs are assumed to have its inputs' shape; "
+            "implement `compute_output_shape()` if they do not.",
+            stacklevel=4,
+        )
+        return None
+    dtypes = [np.asarray(o).dtype for o in _flatten(out) if o is not None]
+    dtype = str(dtypes[0]) if dtypes else layer.dtype
+
+    def shape_of(o):
+        shape = tuple(int(d) for d in np.shape(o))
+        if batch_unknown and shape and shape[0] == _TRACE_BATCH:
+            shape = (None,) + shape[1:]
+        return shape
+
+    return _map(shape_of, out), dtype
 
 
 def _map_shapes(fn, shapes, is_shape):

@@ -265,6 +265,8 @@ def run_fused(fusion: Fusion, x, residual=None, pool: BufferPool | None = None):
 def _inference_call(node) -> bool:
     """The node calls its layer with no extra arguments (``training=False`` is what inference
     does anyway)."""
+    if node.extra_args:
+        return False
     return not node.call_kwargs or node.call_kwargs == {"training": False}
 
 
@@ -277,7 +279,7 @@ def functional_plan(model) -> list:
     output_ids = {id(t) for t in model._outputs}
     readers: dict = {}  # id(tensor) -> nodes reading it (a node twice if it reads it twice)
     for node in nodes:
-        for t in _flat(node.call_args):
+        for t in node.input_tensors:
             readers.setdefault(id(t), []).append(node)
 
     def sole_reader(node):
@@ -330,11 +332,9 @@ def functional_plan(model) -> list:
 
 def step_inputs(step_nodes, fusion) -> list:
     """The tensors a step reads from earlier steps (or the model's inputs)."""
-    from numpykeras.models.functional import _flat
-
     if fusion is None:
-        return _flat(step_nodes[0].call_args)
-    inputs = list(_flat(step_nodes[0].call_args))
+        return list(step_nodes[0].input_tensors)
+    inputs = list(step_nodes[0].input_tensors)
     if fusion.residual is not None:
         inputs.append(fusion.residual)
     return inputs

@@ -13,7 +13,7 @@ import numpy as np
 
 from numpykeras.layers.input_layer import InputLayer
 from numpykeras.layers.layer import name_scope
-from numpykeras.layers.node import KerasTensor
+from numpykeras.layers.node import KerasTensor, uses_traced_shapes
 from numpykeras.models import _fusion
 from numpykeras.models.model import Model
 from numpykeras.models.sequential import _accumulate
@@ -225,7 +225,8 @@ class Functional(Model):
         shapes = [t.shape for t in self._outputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
-    def compute_output_shape(self, input_shape):
+    def _node_shapes(self, input_shape):
+        """``{id(tensor): shape}`` for every tensor of the graph, for inputs of ``input_shape``."""
         if isinstance(input_shape, dict):
             shapes = [input_shape[k] for k in sorted(input_shape)]
         else:
@@ -234,11 +235,24 @@ class Functional(Model):
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):
                 continue
-            args = _pack(node.call_args, [values[id(t)] for t in _flat(node.call_args)])
-            out = node.layer.compute_output_shape(args)
-            outs = [out] if len(node.output_tensors) == 1 else list(out)
+            if _recorded_shapes_only(node):
+                # Shapes found when the graph was built (a call with several tensor arguments,
+                # or a layer traced because it has no compute_output_shape): only the batch
+                # size can differ.
+                batch = [values[id(t)][0] for t in node.input_tensors if values[id(t)]]
+                outs = [
+                    (batch[0],) + tuple(t.shape[1:]) if batch and t.shape else t.shape
+                    for t in node.output_tensors
+                ]
+            else:
+                out = node.layer.compute_output_shape(_resolve(node.call_args, values))
+                outs = [out] if len(node.output_tensors) == 1 else list(out)
             for t, s in zip(node.output_tensors, outs):
                 values[id(t)] = s
+        return values
+
+    def compute_output_shape(self, input_shape):
+        values = self._node_shapes(input_shape)
         result = [values[id(t)] for t in self._outputs]
         return _pack_io(self._output_struct, result) if len(result) > 1 else result[0]
 
@@ -279,7 +293,13 @@ class Functional(Model):
         for i, (t, x) in enumerate(zip(self._inputs, flat)):
             x = np.asarray(x)
             if x.dtype != t.dtype and t.dtype.startswith("float"):
-                x = x.astype(t.dtype)
+                try:
+                    x = x.astype(t.dtype)
+                except (TypeError, ValueError) as e:
+                    raise ValueError(
+                        f"Layer '{self.name}' expected a numeric array as input {i}. Received: "
+                        f"an array of dtype {x.dtype} ({e})"
+                    ) from None
             expected = t.shape
             if len(x.shape) != len(expected) or any(
                 e is not None and e != s for e, s in zip(expected, x.shape)
@@ -302,10 +322,21 @@ class Functional(Model):
             plan = self._plan = _fusion.functional_plan(self)
         return plan
 
-    def _run_inference(self, inputs, training=False):
+    def _run_inference(self, inputs, training=False, captured=None):
         """``call`` at inference (``training`` False, or None for a plain ``model(x)``): the
-        plan's steps, with fused chains and values dropped after their last reader."""
-        values = {id(t): x for t, x in zip(self._inputs, self._standardize_inputs(inputs))}
+        plan's steps, with fused chains and values dropped after their last reader.
+
+        With a list ``captured``, the unfused nodes producing model outputs run their
+        ``forward`` and append ``(node, cache)`` to it (for the outputs' logits).
+        """
+        flat = self._standardize_inputs(inputs)
+        if any(x.ndim and x.shape[0] == 0 for x in flat):
+            return self._empty_outputs([x.shape for x in flat])
+        values = {id(t): x for t, x in zip(self._inputs, flat)}
+        del flat
+        output_nodes = None
+        if captured is not None:
+            output_nodes = {id(self._output_node(i)) for i in range(len(self._outputs))}
         pool = _fusion.BufferPool()
         for step in self._inference_plan():
             if step.fused is not None:
@@ -324,9 +355,23 @@ class Functional(Model):
                     for node in step.nodes[:-1]:  # the chain's inner tensors: no other reader
                         values.pop(id(node.output_tensors[0]), None)
             else:
-                self._run_node(step.nodes[0], values, training, None)
+                node = step.nodes[0]
+                tape = captured if output_nodes and id(node) in output_nodes else None
+                self._run_node(node, values, training, tape)
             for key in step.free:
                 pool.release(values, key)
+        return self._model_outputs(values)
+
+    def _empty_outputs(self, input_shapes):
+        """The outputs for inputs with 0 samples: empty arrays of the output shapes."""
+        shape_arg = input_shapes if len(input_shapes) > 1 else input_shapes[0]
+        if isinstance(self._input_struct, dict):
+            shape_arg = dict(zip(sorted(self._input_struct), input_shapes))
+        shapes = self._node_shapes(shape_arg)
+        values = {
+            id(t): np.zeros(tuple(0 if d is None else d for d in shapes[id(t)]), dtype=t.dtype)
+            for t in self._outputs
+        }
         return self._model_outputs(values)
 
     def _model_outputs(self, values):
@@ -338,19 +383,28 @@ class Functional(Model):
 
     def _run_node(self, node, values, training, tape):
         layer = node.layer
-        args = _pack(node.call_args, [values[id(t)] for t in _flat(node.call_args)])
+        args = _resolve(node.call_args, values)
         kwargs = node.call_kwargs
-        if "training" in kwargs:
-            # `layer(x, training=...)` recorded when the graph was built applies only when the
-            # model itself is called without `training` (`model(x)`); fit, evaluate and
-            # predict pass their own, which wins, as in Keras 3 (keras-team/keras#20285)
-            kwargs = dict(kwargs)
-            recorded = kwargs.pop("training")
-            if training is None:
-                training = recorded
+        extra = node.extra_args
+        if kwargs:
+            kwargs = {k: _resolve(v, values) for k, v in kwargs.items()}
+            if "training" in kwargs:
+                # `layer(x, training=...)` recorded when the graph was built applies only when
+                # the model itself is called without `training` (`model(x)`); fit, evaluate and
+                # predict pass their own, which wins, as in Keras 3.
+                recorded = kwargs.pop("training")
+                if training is None:
+                    training = recorded
+        if extra:
+            extra = tuple(_resolve(a, values) for a in extra)
         training = bool(training)
         if tape is None:
-            out = layer(args, training=training, **kwargs)
+            out = layer(args, *extra, training=training, **kwargs)
+        elif extra or kwargs:
+            # Layers with several tensor arguments run as called; they have no backward pass
+            # of their own (their `backward` gets no cache and says so).
+            out = layer(args, *extra, training=training, **kwargs)
+            tape.append((node, None))
         else:
             args = layer._convert_inputs(args)
             layer._check_inputs(args)
@@ -363,22 +417,57 @@ class Functional(Model):
     def _run(self, inputs, training, tape):
         if tape is None and not training:
             return self._run_inference(inputs, training)
-        values = {id(t): x for t, x in zip(self._inputs, self._standardize_inputs(inputs))}
+        flat = self._standardize_inputs(inputs)
+        if tape is None and any(x.ndim and x.shape[0] == 0 for x in flat):
+            return self._empty_outputs([x.shape for x in flat])
+        values = {id(t): x for t, x in zip(self._inputs, flat)}
         for node in self._nodes:
             if not isinstance(node.layer, InputLayer):
                 self._run_node(node, values, training, tape)
         return self._model_outputs(values)
 
-    def __call__(self, inputs, training=None, **kwargs):
-        from numpykeras.layers.layer import _any_symbolic
+    def __call__(self, *args, **kwargs):
+        from numpykeras.layers.layer import (
+            _CALL_CONTEXT,
+            _any_symbolic,
+            _check_positional_tensors,
+        )
 
+        training = kwargs.pop("training", None)
+        if kwargs.get("mask") is None:
+            kwargs.pop("mask", None)
+        if not args and "inputs" in kwargs:
+            args = (kwargs.pop("inputs"),)
+        if len(args) != 1 or kwargs:
+            raise TypeError(
+                f"Model '{self.name}' takes its inputs as one argument: a tensor, or a list or "
+                f"dict of tensors (`model([a, b])` for several inputs), plus `training`. "
+                f"Received {len(args)} positional argument(s) and keyword arguments "
+                f"{sorted(kwargs)}."
+            )
+        inputs = args[0]
         if _any_symbolic(inputs):
             from numpykeras.layers.node import call_symbolic
 
             if training is not None:  # recorded, as for any layer (see Layer.__call__)
                 kwargs["training"] = bool(training)
-            return call_symbolic(self, inputs, kwargs)
+            return call_symbolic(self, (inputs,), kwargs)
+        if not isinstance(inputs, np.ndarray):
+            _check_positional_tensors([inputs])
+        if training is None:
+            training = getattr(_CALL_CONTEXT, "training", None)
         return self.call(inputs, training=training)
+
+    def _input_count(self):
+        return len(self._inputs)
+
+    def _outputs_and_logits(self, x):
+        """Inference outputs, and the logits of each output that ends in a softmax/sigmoid
+        (see ``Model._outputs_and_logits``): the output nodes run their ``forward``."""
+        captured = []
+        out = self._run_inference(x, False, captured)
+        logits = self.outputs_logits(captured)
+        return out, (logits[0] if self._multi is None else logits)
 
     @single_threaded_blas
     def call(self, inputs, training=None):
@@ -556,7 +645,10 @@ class Functional(Model):
                 if id(node) not in node_ids or isinstance(layer, InputLayer):
                     continue
                 inbound.append(
-                    {"args": [args_config(node.call_args)], "kwargs": dict(node.call_kwargs)}
+                    {
+                        "args": [args_config(a) for a in (node.call_args,) + node.extra_args],
+                        "kwargs": args_config(dict(node.call_kwargs)),
+                    }
                 )
             entry["inbound_nodes"] = inbound
             layer_configs.append(entry)
@@ -596,6 +688,29 @@ class Functional(Model):
         return functional_from_config(cls, config, custom_objects)
 
 
+def _resolve(structure, values):
+    """``structure`` with each KerasTensor replaced by its value in ``values``
+    (``{id(tensor): value}``); other entries stay as they are."""
+    if isinstance(structure, KerasTensor):
+        return values[id(structure)]
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_resolve(s, values) for s in structure)
+    if isinstance(structure, dict):
+        return {k: _resolve(v, values) for k, v in structure.items()}
+    return structure
+
+
+def _recorded_shapes_only(node) -> bool:
+    """Whether ``compute_output_shape`` can't give the shapes of ``node``'s outputs, so the
+    shapes recorded when the graph was built are used: a call with further tensor arguments,
+    or a layer whose output shape was traced (see ``layers/node.py``)."""
+    if node.extra_args or any(
+        isinstance(t, KerasTensor) for t in _flat(list(node.call_kwargs.values()))
+    ):
+        return True
+    return uses_traced_shapes(node.layer)
+
+
 def _add_structures(a, b):
     """``a + b`` for two arrays or two equal lists of arrays (``None`` entries are zero)."""
     if isinstance(a, (list, tuple)):
@@ -630,7 +745,9 @@ def _call_kwargs(kwargs):
 
 
 def _parse_node_args(node_data):
-    """A call node's input references ``[(layer_name, node_index, tensor_index)]`` and structure."""
+    """A call node's arguments with input references ``("__ref__", layer_name, node_index,
+    tensor_index)`` in place of tensors: ``(first argument, further positional arguments,
+    keyword arguments)``."""
     if isinstance(node_data, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
         args = node_data.get("args", [])
         kwargs = node_data.get("kwargs", {}) or {}
@@ -645,14 +762,15 @@ def _parse_node_args(node_data):
                 return {k: convert(v) for k, v in a.items()}
             return a
 
-        structure = convert(args[0]) if len(args) == 1 else [convert(a) for a in args]
-        return structure, _call_kwargs(kwargs)
+        converted = [convert(a) for a in args]
+        first = converted[0] if converted else []
+        return first, tuple(converted[1:]), convert(_call_kwargs(kwargs))
     # Keras 2: [[layer_name, node_index, tensor_index, kwargs], ...]
     refs = [("__ref__", e[0], e[1], e[2]) for e in node_data]
     kwargs = {}
     if node_data and len(node_data[0]) > 3 and isinstance(node_data[0][3], dict):
         kwargs = _call_kwargs(node_data[0][3])
-    return (refs[0] if len(refs) == 1 else refs), kwargs
+    return (refs[0] if len(refs) == 1 else refs), (), kwargs
 
 
 def functional_from_config(cls, config, custom_objects=None):
@@ -699,12 +817,12 @@ def functional_from_config(cls, config, custom_objects=None):
         progress = False
         for layer, nodes in pending:
             while nodes:
-                structure, kwargs = _parse_node_args(nodes[0])
-                if not ready(structure):
+                structure, extra, kwargs = _parse_node_args(nodes[0])
+                if not ready([structure, list(extra), kwargs]):
                     break
                 nodes.pop(0)
                 with name_scope(config.get("name", "functional")):
-                    out = layer(resolve(structure), **kwargs)
+                    out = layer(resolve(structure), *[resolve(a) for a in extra], **resolve(kwargs))
                 produced[(layer.name, node_counts[layer.name])] = out
                 node_counts[layer.name] += 1
                 progress = True

@@ -14,6 +14,7 @@ see ``_MultiOutputs`` for how ``compile``'s arguments are matched to the outputs
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import math
 import numbers
@@ -63,6 +64,102 @@ def _to_array(x, dtype=None):
     if arr.dtype == np.float64 or arr.dtype.kind in "iub":
         return arr.astype(backend.floatx(), copy=False) if arr.dtype.kind == "f" else arr
     return arr
+
+
+def _short_repr(value, limit=200) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _is_array_like(value) -> bool:
+    """What Keras's array data adapter slices: arrays, tensors (``.numpy()``), objects with
+    ``__array__`` (pandas DataFrame and Series among them)."""
+    if isinstance(value, np.ndarray):
+        return True
+    if isinstance(value, (list, tuple, dict, str, bytes, numbers.Number)):
+        return False
+    return hasattr(value, "__array__") or callable(getattr(value, "numpy", None))
+
+
+def _standardize_data(value, name, dtype=None):
+    """``x``, ``y`` or ``sample_weight`` as NumPy arrays, in the same list/tuple/dict structure.
+
+    Leaves may be arrays or array-likes (see :func:`_is_array_like`) or ``None``; as in Keras 3,
+    anything else (a nested list of numbers, a string, a scalar) raises Keras's "Unrecognized
+    data type" ``ValueError``, and so does an array without a batch axis.
+    """
+    if value is None:
+        return None
+
+    def convert(leaf):
+        if leaf is None:
+            return None
+        if not _is_array_like(leaf):
+            hint = ""
+            if isinstance(value, (list, tuple)) and isinstance(leaf, numbers.Number):
+                hint = (
+                    f" A Python list of numbers is not accepted: pass `np.asarray({name})` "
+                    "for one array, or a list of arrays for several inputs or outputs."
+                )
+            raise ValueError(
+                f"Unrecognized data type: {name}={_short_repr(value)} (of type {type(value)})."
+                + hint
+            )
+        arr = _to_array(leaf, dtype)
+        if arr.ndim == 0:
+            raise ValueError(
+                f"Argument `{name}` must be an array with a batch axis (one entry per sample). "
+                f"Received a scalar: {name}={_short_repr(value)} (of type {type(leaf)})"
+            )
+        return arr
+
+    if isinstance(value, (list, tuple, dict)):
+        return _map(convert, value)
+    return convert(value)
+
+
+def _positive_int(value, name, default=None):
+    """``value`` as an int, checked to be a positive integer (``None`` gives ``default``)."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"Argument `{name}` must be a positive integer (or None). Received: {name}="
+            f"{value!r} (of type {type(value).__name__})"
+        )
+    if value <= 0:
+        raise ValueError(
+            f"Argument `{name}` must be a positive integer (or None). Received: {name}={value}"
+        )
+    return int(value)
+
+
+def _verbosity(verbose) -> int:
+    """``verbose`` (``"auto"``, or a number: 0 silent, 1 progress bar, 2 one line per epoch)."""
+    if verbose == "auto":
+        return 1
+    if not isinstance(verbose, (int, np.integer)):
+        raise ValueError(
+            "Argument `verbose` must be 'auto', 0, 1 or 2. "
+            f"Received: verbose={verbose!r} (of type {type(verbose).__name__})"
+        )
+    return int(verbose)
+
+
+def _check_not_empty(n, x, where):
+    """A clear error for data with 0 samples (instead of a failure deep inside a layer).
+
+    ``where`` names the call, e.g. ``"`predict()`"``.
+    """
+    if n == 0:
+        shapes = [tuple(a.shape) for a in _flatten(x) if a is not None]
+        if not shapes:
+            raise ValueError(f"{where} received no input data: x={x!r}.")
+        raise ValueError(
+            f"{where} received no data: the input has 0 samples (x shape"
+            f"{'s' if len(shapes) > 1 else ''} {', '.join(str(s) for s in shapes)}). "
+            "Pass at least one sample."
+        )
 
 
 def _num_samples(structure, what="x"):
@@ -123,7 +220,7 @@ class Model(Layer):
     """
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+        if cls is Model and _functional_init_arguments(args, kwargs):
             from numpykeras.models.functional import Functional
 
             # Python then runs Functional.__init__ with the same arguments.
@@ -131,8 +228,21 @@ class Model(Layer):
         return super().__new__(cls)
 
     def __init__(self, *args, trainable=True, name=None, **kwargs):
-        if args or "inputs" in kwargs:
-            raise TypeError("Pass `inputs` and `outputs` to `Model` to build a Functional model.")
+        if _functional_init_arguments(args, kwargs):
+            # A subclass of Model given `inputs` and `outputs` (`super().__init__(inputs=...,
+            # outputs=...)` in its `__init__`, or `MyModel(inputs, outputs)`) becomes a
+            # subclass of Functional, as in Keras 3.
+            from numpykeras.models.functional import Functional
+
+            _inject_functional_class(type(self))
+            Functional.__init__(self, *args, trainable=trainable, name=name, **kwargs)
+            return
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            raise TypeError(
+                "A functional model needs both `inputs` and `outputs`: `Model(inputs, outputs)` "
+                f"or `Model(inputs=..., outputs=...)`. Received {len(args)} positional "
+                f"argument(s) and keyword arguments {sorted(kwargs)}."
+            )
         super().__init__(trainable=trainable, name=name, **kwargs)
         self.optimizer = None
         self.loss = None
@@ -486,19 +596,52 @@ class Model(Layer):
         for m in self._weighted_metrics:
             m.update_state(y, y_pred, sample_weight=sample_weight)
 
-    def _test_batch(self, x, y, sample_weight):
+    def _outputs_and_logits(self, x):
+        """Inference outputs, with the logits of outputs that end in a softmax/sigmoid.
+
+        Returns ``(y_pred, logits)``: ``logits`` as ``output_logits`` gives it for a single
+        output (``(logits, activation)`` or ``None``), a list of those for several outputs.
+        Subclasses that can see their last layers override this; by default there are none.
+        """
         y_pred = self(x, training=False)
+        if self._multi is not None:
+            return y_pred, [None] * self._multi.n
+        return y_pred, None
+
+    def _test_batch(self, x, y, sample_weight):
+        # Crossentropies are computed from the logits of a final softmax/sigmoid, as in
+        # training: Keras's TensorFlow backend does so in `fit` and `evaluate` alike.
+        if self._multi is None and isinstance(self._loss_obj, _PendingLoss):
+            self._ensure_loss(y, self(_take(x, slice(0, 1)), training=False))
+        if self._multi is not None:
+            wants_logits = (
+                any(loss is not None and loss.supports_logits for loss in self._multi.losses)
+                or not self._multi.built
+            )
+        else:
+            wants_logits = self._loss_obj.supports_logits
+        if wants_logits:
+            y_pred, logits = self._outputs_and_logits(x)
+        else:
+            y_pred = self(x, training=False)
+            logits = None if self._multi is None else [None] * self._multi.n
         if self._multi is not None:
             spec = self._multi
             preds = spec.flat_preds(y_pred)
             spec.build(y, preds)
-            values, loss = spec.loss_values(y, preds, sample_weight)
+            values, loss = spec.loss_values(y, preds, sample_weight, logits)
             loss += self._regularization()[0]
             self._loss_tracker.update_state(loss, sample_weight=_num_samples(x))
             spec.update_metrics(values, y, preds, sample_weight, _num_samples(x))
             return loss
         self._ensure_loss(y, y_pred)
-        loss = float(self._loss_obj(y, y_pred, sample_weight=sample_weight))
+        if logits is not None and self._loss_obj.supports_logits:
+            loss = self._loss_obj.call_from_logits(
+                y, y_pred, logits[0], logits[1], sample_weight=sample_weight
+            )
+        else:
+            loss = self._loss_obj(y, y_pred, sample_weight=sample_weight)
+        loss = float(loss)
         if self._single_loss_weight is not None:
             loss *= self._single_loss_weight
         reg_loss, _ = self._regularization()
@@ -507,41 +650,74 @@ class Model(Layer):
         return loss
 
     # -- data preparation ---------------------------------------------------------------------
-    def _prepare_xy(self, x, y, sample_weight, class_weight=None):
+    def _input_count(self):
+        """The number of inputs the model takes, or ``None`` if it is not known (a subclassed
+        model)."""
+        return None
+
+    def _standardize_x(self, x):
+        """``x`` as arrays; a one-element list or tuple given to a single-input model is that
+        element (Keras accepts ``[x]`` wherever it accepts ``x``)."""
+        x = _standardize_data(x, "x")
+        if isinstance(x, (list, tuple)) and self._input_count() == 1:
+            if len(x) != 1:
+                raise ValueError(
+                    f'Model "{self.name}" has 1 input, but `x` is a {type(x).__name__} of '
+                    f"{len(x)} arrays. Pass one array (or a list holding one array)."
+                )
+            x = x[0]
+        return x
+
+    def _prepare_xy(self, x, y, sample_weight, class_weight=None, where="`fit()`"):
+        """``(x, y, sample_weight, number of samples)`` as arrays, checked, with the model built.
+
+        ``where`` names the call in the error for empty data.
+        """
+        x = self._standardize_x(x)
+        if not _has_arrays(x):
+            raise ValueError(f"{where} received no input data: x={x!r}.")
+        y = _standardize_data(y, "y")
+        sample_weight = _standardize_data(sample_weight, "sample_weight", backend.floatx())
         if self._multi is not None:
-            return self._prepare_multi(x, y, sample_weight, class_weight)
-        x = _map(_to_array, x)
-        y = _map(_to_array, y)
-        if sample_weight is not None:
-            sample_weight = _to_array(sample_weight, backend.floatx())
+            if class_weight is not None:
+                raise ValueError(
+                    "`class_weight` is only supported for Models with a single output."
+                )
+            if y is not None:
+                sample_weight = self._multi.flat_sample_weights(sample_weight, y)
+                y = self._multi.flat_targets(y)
+            elif sample_weight is not None:
+                sample_weight = [sample_weight] * self._multi.n
+        else:
+            y = _single_output_data(y, "y")
+            sample_weight = _single_output_data(sample_weight, "sample_weight")
+        n = _check_cardinality(x, y, sample_weight)
+        _check_not_empty(n, x, where)
+        self._maybe_build(_first_shape(x))
         if class_weight is not None:
             if sample_weight is not None:
                 raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
-            sample_weight = _class_weights_to_sample_weights(y, class_weight)
-        n = _check_cardinality(x, y, sample_weight)
+            sample_weight = _class_weights_to_sample_weights(y, class_weight, self._class_count(x))
         return x, y, sample_weight, n
 
-    def _prepare_multi(self, x, y, sample_weight, class_weight):
-        """As ``_prepare_xy`` for several outputs: ``y`` and ``sample_weight`` become flat lists
-        in output order (``None`` for an output without targets or weights)."""
-        if class_weight is not None:
-            raise ValueError("`class_weight` is only supported for Models with a single output.")
-        x = _map(_to_array, x)
-        y = _map(_to_array, y)
-        if isinstance(sample_weight, (list, tuple, dict)):
-            sample_weight = _map(lambda a: _to_array(a, backend.floatx()), sample_weight)
-        elif sample_weight is not None:
-            sample_weight = _to_array(sample_weight, backend.floatx())
-        if y is not None:
-            sample_weight = self._multi.flat_sample_weights(sample_weight, y)
-            y = self._multi.flat_targets(y)
-        elif sample_weight is not None:
-            sample_weight = [sample_weight] * self._multi.n
-        n = _check_cardinality(x, y, sample_weight)
-        return x, y, sample_weight, n
+    def _class_count(self, x):
+        """The number of classes ``class_weight`` keys may name: the size of the output's last
+        axis, or 2 when it is 1 (one sigmoid unit)."""
+        units = None
+        try:
+            outputs = self.outputs
+            if len(outputs) == 1 and outputs[0].shape:
+                units = outputs[0].shape[-1]
+        except (AttributeError, TypeError):
+            pass
+        if units is None:
+            probe = self(_take(x, slice(0, 1)), training=False)
+            units = np.shape(probe)[-1] if np.ndim(probe) > 1 else 1
+        return 2 if units == 1 else int(units)
 
-    def _validate_targets(self, x, y):
-        """Check labels against the loss on a tiny forward pass, before any weight changes."""
+    def _validate_targets(self, x, y, sample_weight=None):
+        """Check labels (and sample weights) against the loss on a tiny forward pass, before
+        any weight changes."""
         if y is None:
             raise ValueError(
                 "Target data is missing. Your model has `loss`: "
@@ -555,7 +731,9 @@ class Model(Layer):
         if isinstance(y, np.ndarray) and isinstance(probe, np.ndarray):
             # The loss checks label ranges and shapes on every label against a stand-in prediction.
             stand_in = np.broadcast_to(probe, (len(y),) + probe.shape[1:])
-            self._loss_obj(y, stand_in)
+            if not isinstance(sample_weight, np.ndarray):
+                sample_weight = None
+            self._loss_obj(y, stand_in, sample_weight=sample_weight)
 
     # -- fit ----------------------------------------------------------------------------------
     @single_threaded_blas
@@ -582,6 +760,20 @@ class Model(Layer):
         from numpykeras import callbacks as callbacks_module
 
         self._require_compiled()
+        batch_size = _positive_int(batch_size, "batch_size", 32)
+        for value, name in ((epochs, "epochs"), (initial_epoch, "initial_epoch")):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(
+                    f"Argument `{name}` must be a non-negative integer. Received: {name}="
+                    f"{value!r} (of type {type(value).__name__})"
+                )
+            if value < 0:
+                raise ValueError(
+                    f"Argument `{name}` must be a non-negative integer. Received: {name}={value}"
+                )
+        validation_batch_size = _positive_int(validation_batch_size, "validation_batch_size")
+        steps_per_epoch = _positive_int(steps_per_epoch, "steps_per_epoch")
+        validation_steps = _positive_int(validation_steps, "validation_steps")
         if isinstance(x, tuple) and y is None and len(x) in (2, 3):
             x, y, *rest = x
             sample_weight = rest[0] if rest else sample_weight
@@ -593,6 +785,11 @@ class Model(Layer):
                     f"Received: validation_split={validation_split}"
                 )
             split_at = int(math.floor(n * (1.0 - validation_split)))
+            if split_at == 0:
+                raise ValueError(
+                    f"`validation_split={validation_split}` leaves no training data: "
+                    f"{n} sample(s) in total, 0 for training. Use a smaller `validation_split`."
+                )
             val = (_take(x, slice(split_at, None)), _take(y, slice(split_at, None)))
             val_sw = _take(sample_weight, slice(split_at, None))
             x, y = _take(x, slice(0, split_at)), _take(y, slice(0, split_at))
@@ -601,19 +798,13 @@ class Model(Layer):
             validation_data = val + (val_sw,)
         if validation_data is not None:
             vx, vy, vsw = _unpack_validation(validation_data)
-            vx, vy, vsw, _ = self._prepare_xy(vx, vy, vsw)
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size <= 0:
-            raise ValueError(f"`batch_size` must be a positive integer. Received: {batch_size}")
-        if n == 0:
-            raise ValueError("Expected input data to be non-empty.")
-        self._maybe_build(_first_shape(x))
-        self._validate_targets(x, y)
+            vx, vy, vsw, _ = self._prepare_xy(vx, vy, vsw, where="The `validation_data` of `fit()`")
+        self._validate_targets(x, y, sample_weight)
         if validation_data is not None:
-            self._validate_targets(vx, vy)
+            self._validate_targets(vx, vy, vsw)
 
         steps = steps_per_epoch or math.ceil(n / batch_size)
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = _verbosity(verbose)
         callback_list = callbacks_module.CallbackList(
             callbacks,
             add_history=True,
@@ -695,13 +886,13 @@ class Model(Layer):
         if kwargs:
             raise ValueError(f"Arguments not recognized: {kwargs}")
         self._require_compiled()
-        x, y, sample_weight, n = self._prepare_xy(x, y, sample_weight)
-        batch_size = 32 if batch_size is None else int(batch_size)
-        self._maybe_build(_first_shape(x))
+        batch_size = _positive_int(batch_size, "batch_size", 32)
+        steps = _positive_int(steps, "steps")
+        x, y, sample_weight, n = self._prepare_xy(x, y, sample_weight, where="`evaluate()`")
         if not _internal:
-            self._validate_targets(x, y)
+            self._validate_targets(x, y, sample_weight)
         total_steps = steps or math.ceil(n / batch_size)
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = _verbosity(verbose)
         callback_list = callbacks_module.CallbackList(
             callbacks,
             add_progbar=verbose != 0,
@@ -738,13 +929,20 @@ class Model(Layer):
         """Runs inference in batches; returns float32 NumPy arrays."""
         from numpykeras import callbacks as callbacks_module
 
-        if isinstance(x, tuple) and len(x) in (2, 3) and not isinstance(x[0], (int, float)):
-            x = x[0] if len(x) else x
-        x = _map(_to_array, x)
+        batch_size = _positive_int(batch_size, "batch_size", 32)
+        steps = _positive_int(steps, "steps")
+        if (
+            isinstance(x, tuple)
+            and len(x) in (2, 3)
+            and self._input_count() == 1
+            and _is_array_like(x[0])
+        ):
+            x = x[0]  # (x, y) or (x, y, sample_weight): Keras predicts from x
+        x = self._standardize_x(x)
         n = _num_samples(x)
-        batch_size = 32 if batch_size is None else int(batch_size)
+        _check_not_empty(n, x, "`predict()`")
         total_steps = steps or max(1, math.ceil(n / batch_size))
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = _verbosity(verbose)
         callback_list = callbacks_module.CallbackList(
             callbacks,
             add_progbar=verbose != 0,
@@ -768,9 +966,10 @@ class Model(Layer):
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient update on one batch; returns the loss and metrics (as ``evaluate``)."""
         self._require_compiled()
-        x, y, sample_weight, _ = self._prepare_xy(x, y, sample_weight, class_weight)
-        self._maybe_build(_first_shape(x))
-        self._validate_targets(x, y)
+        x, y, sample_weight, _ = self._prepare_xy(
+            x, y, sample_weight, class_weight, where="`train_on_batch()`"
+        )
+        self._validate_targets(x, y, sample_weight)
         self.reset_metrics()
         self._train_batch(x, y, sample_weight)
         return self._batch_result(return_dict)
@@ -779,8 +978,7 @@ class Model(Layer):
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss and metrics on one batch, without updating weights."""
         self._require_compiled()
-        x, y, sample_weight, _ = self._prepare_xy(x, y, sample_weight)
-        self._maybe_build(_first_shape(x))
+        x, y, sample_weight, _ = self._prepare_xy(x, y, sample_weight, where="`test_on_batch()`")
         self.reset_metrics()
         self._test_batch(x, y, sample_weight)
         return self._batch_result(return_dict)
@@ -788,7 +986,7 @@ class Model(Layer):
     @single_threaded_blas
     def predict_on_batch(self, x):
         """Inference on one batch; returns float32 NumPy arrays."""
-        return self(_map(_to_array, x), training=False)
+        return self(self._standardize_x(x), training=False)
 
     def _batch_result(self, return_dict):
         logs = self._metric_logs()
@@ -841,11 +1039,63 @@ class Model(Layer):
 
         return json.dumps(serialize_keras_object(self), default=_json_default, **kwargs)
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A model from its ``get_config()``: a functional config (``layers``,
+        ``input_layers``, ``output_layers``) rebuilds the graph, as in Keras; any other config
+        is passed to the class's constructor."""
+        from numpykeras.models.functional import Functional, functional_from_config
+
+        functional_keys = ("name", "layers", "input_layers", "output_layers")
+        if all(key in config for key in functional_keys):
+            init = inspect.getfullargspec(cls.__init__)
+            functional_args = inspect.getfullargspec(Functional.__init__).args[1:]
+            if (
+                cls in (Model, Functional)
+                or init.args[1:] == functional_args
+                or (init.varargs == "args" and init.varkw == "kwargs")
+            ):
+                return functional_from_config(cls, config, custom_objects=custom_objects)
+        try:
+            return cls(**config)
+        except TypeError as e:
+            raise TypeError(
+                f"Unable to revive model from config. When overriding the `get_config()` "
+                f"method, make sure that the returned config contains all items used as "
+                f"arguments in the constructor to {cls}, which is the default behavior. You "
+                f"can override this default behavior by defining a `from_config(cls, config)` "
+                f"class method to specify how to create an instance of {cls.__name__} from "
+                f"its config.\n\nReceived config={config}\n\nError encountered during "
+                f"deserialization: {e}"
+            ) from e
+
     def get_compile_config(self):
         return copy.deepcopy(self._compile_config) if self.compiled else None
 
     def _summary_rows(self):
         return [(layer, None, None) for layer in self.layers]
+
+
+def _functional_init_arguments(args, kwargs) -> bool:
+    """Whether ``Model(...)`` was given ``inputs`` and ``outputs`` (Keras's test)."""
+    return (
+        len(args) == 2
+        or (len(args) == 1 and "outputs" in kwargs)
+        or ("inputs" in kwargs and "outputs" in kwargs)
+    )
+
+
+def _inject_functional_class(cls):
+    """Put ``Functional`` in place of ``Model`` among the bases of ``cls`` (and of its bases),
+    as Keras 3 does for a ``Model`` subclass built from ``inputs`` and ``outputs``."""
+    from numpykeras.models.functional import Functional
+
+    if cls is Model:
+        return Functional
+    if cls is object or issubclass(cls, Functional) or not issubclass(cls, Model):
+        return cls
+    cls.__bases__ = tuple(_inject_functional_class(base) for base in cls.__bases__)
+    return cls
 
 
 class _PendingLoss:
@@ -883,19 +1133,74 @@ def _unpack_validation(validation_data):
     return vx, vy, vsw
 
 
-def _class_weights_to_sample_weights(y, class_weight):
-    if isinstance(y, (list, tuple, dict)):
-        raise ValueError("`class_weight` is only supported for Models with a single output.")
+def _single_output_data(value, name):
+    """``y`` or ``sample_weight`` of a single-output model: a one-element list, tuple is its
+    element, as in Keras."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(
+                f"The model has a single output, but `{name}` is a {type(value).__name__} of "
+                f"{len(value)} arrays. Pass one array (or a list holding one array)."
+            )
+        return value[0]
+    if isinstance(value, dict):
+        raise ValueError(
+            f"The model has a single output, but `{name}` is a dict with keys "
+            f"{list(value)}. Pass one array."
+        )
+    return value
+
+
+def _class_index(key):
+    """A ``class_weight`` key as an int, or ``None`` if it is not an integer."""
+    if isinstance(key, (bool, np.bool_)):
+        return None
+    if isinstance(key, (int, np.integer)):
+        return int(key)
+    if isinstance(key, (float, np.floating)) and float(key).is_integer():
+        return int(key)  # {1.0: w} matches label 1 in Keras's dict lookup too
+    return None
+
+
+def _class_weights_to_sample_weights(y, class_weight, num_classes):
+    """One weight per sample from ``class_weight`` (``{class index: weight}``); a class not in
+    it weighs 1, as in Keras. Keys are checked against the model's ``num_classes``."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(
+            "Argument `class_weight` must be a dict mapping class indices to weights. "
+            f"Received: class_weight={_short_repr(class_weight)} (of type "
+            f"{type(class_weight).__name__})"
+        )
+    bad = [
+        k for k in class_weight if _class_index(k) is None or not 0 <= _class_index(k) < num_classes
+    ]
+    if bad:
+        raise ValueError(
+            f"Invalid `class_weight` key(s) {bad}: keys must be class indices, integers in "
+            f"[0, {num_classes}) for this model (its output has "
+            f"{1 if num_classes == 2 else num_classes} unit(s)). "
+            f"Received: class_weight={_short_repr(class_weight)}"
+        )
+    table = np.ones(num_classes, dtype=backend.floatx())
+    for key, weight in class_weight.items():
+        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, numbers.Real):
+            raise TypeError(
+                f"`class_weight` values must be numbers. Received: class_weight[{key!r}]="
+                f"{weight!r} (of type {type(weight).__name__})"
+            )
+        if not math.isfinite(weight):
+            raise ValueError(
+                f"`class_weight` values must be finite. Received: class_weight[{key!r}]={weight}"
+            )
+        table[_class_index(key)] = weight
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:
         classes = np.argmax(y, axis=1)
     else:
         classes = np.round(y.reshape(len(y), -1)[:, 0]).astype(np.int64)
-    max_class = max(class_weight) if class_weight else -1
-    table = np.ones(max(max_class, classes.max(initial=0)) + 1, dtype=backend.floatx())
-    for cls, weight in class_weight.items():
-        table[int(cls)] = weight
-    return table[classes]
+    inside = (classes >= 0) & (classes < num_classes)
+    # Labels outside the classes weigh 1 (the loss reports them).
+    return np.where(inside, table[np.where(inside, classes, 0)], 1).astype(backend.floatx())
 
 
 def _nan_guard(callback_list) -> bool:
@@ -1263,14 +1568,22 @@ class _MultiOutputs:
                         f"predictions of shape {p.shape[1:]} per sample. {e}"
                     ) from e
 
-    def loss_values(self, ys, preds, sample_weights):
-        """``(per-output losses, weighted total)`` without gradients."""
+    def loss_values(self, ys, preds, sample_weights, logits=None):
+        """``(per-output losses, weighted total)`` without gradients; a crossentropy uses the
+        output's logits when ``logits[i]`` gives them (``(logits, activation)``)."""
         values = [None] * self.n
         total = 0.0
         for i, (loss, weight) in enumerate(zip(self.losses, self.weights)):
             if loss is None:
                 continue
-            values[i] = float(loss(ys[i], preds[i], sample_weight=sample_weights[i]))
+            fusable = None if logits is None else logits[i]
+            if fusable is not None and loss.supports_logits:
+                value = loss.call_from_logits(
+                    ys[i], preds[i], fusable[0], fusable[1], sample_weight=sample_weights[i]
+                )
+            else:
+                value = loss(ys[i], preds[i], sample_weight=sample_weights[i])
+            values[i] = float(value)
             total += values[i] * (1.0 if weight is None else weight)
         return values, total
 

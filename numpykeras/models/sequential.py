@@ -192,9 +192,31 @@ class Sequential(Model):
         return rows
 
     # -- computation --------------------------------------------------------------------------
+    def _input_count(self):
+        return 1
+
+    def _standardize_x(self, x):
+        x = super()._standardize_x(x)
+        if isinstance(x, dict):
+            self._convert_inputs(x)  # raises: a Sequential model takes one array
+        return x
+
     def _convert_inputs(self, inputs):
-        # Fix (h9): as Keras, `model(x)` converts to the input layer's dtype, not the model's
-        # float32 (a float64 model called on float64 data must not round its inputs).
+        if isinstance(inputs, (list, tuple)):
+            # One input: `model([x])` is `model(x)`, as in Keras.
+            if len(inputs) != 1:
+                raise ValueError(
+                    f'Layer "{self.name}" expects 1 input(s), but it received {len(inputs)} '
+                    "input tensors."
+                )
+            inputs = inputs[0]
+        elif isinstance(inputs, dict):
+            raise ValueError(
+                f'Layer "{self.name}" expects 1 input(s), an array, but it received a dict with '
+                f"keys {list(inputs)}."
+            )
+        # As Keras, `model(x)` converts to the input layer's dtype, not the model's float32
+        # (a float64 model called on float64 data must not round its inputs).
         if self._layers and self._layers[0].dtype != self.dtype:
             return self._layers[0]._convert_inputs(inputs)
         return super()._convert_inputs(inputs)
@@ -213,12 +235,43 @@ class Sequential(Model):
     @single_threaded_blas
     def call(self, inputs, training=False):
         layers = self.layers
+        if isinstance(inputs, np.ndarray) and inputs.ndim and inputs.shape[0] == 0:
+            return self._empty_outputs(inputs.shape)
         if not training and isinstance(inputs, np.ndarray):
             return self._call_inference(inputs, layers)
         x = inputs
         for layer in layers:
             x = layer(x, training=training)
         return x
+
+    def _empty_outputs(self, input_shape):
+        """The output for inputs with 0 samples: an empty array of the output shape."""
+        shape = self._output_tensor.shape
+        if None in shape[1:]:
+            shape = self.compute_output_shape(tuple(input_shape))
+        return np.zeros((0,) + tuple(shape[1:]), dtype=self._output_tensor.dtype)
+
+    def _outputs_and_logits(self, x):
+        """Inference outputs, and the logits of a last layer that ends in a softmax/sigmoid
+        (see ``Model._outputs_and_logits``): the last layer runs its ``forward``."""
+        layers = self.layers
+        if (
+            not isinstance(x, np.ndarray)
+            or not layers
+            or type(layers[-1]).output_logits is Layer.output_logits
+        ):
+            return super()._outputs_and_logits(x)
+        x = self._convert_inputs(x)
+        self._maybe_build(_batchless(x.shape))
+        self._check_inputs(x)
+        if x.ndim and x.shape[0] == 0:
+            return self._empty_outputs(x.shape), None
+        last = layers[-1]
+        h = self._call_inference(x, layers[:-1])
+        h = last._convert_inputs(h)
+        last._check_inputs(h)
+        y, cache = last.forward(h, training=False)
+        return y, last.output_logits(cache)
 
     def _call_inference(self, x, layers):
         """Inference on arrays: each layer as ``layer(x)``, except the chains that run as one

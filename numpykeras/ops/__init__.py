@@ -1,8 +1,16 @@
-"""Stateless NumPy kernels used by the layers: convolution, pooling and padding arithmetic.
+"""``keras.ops`` on NumPy (differentiable under ``GradientTape``), plus the stateless kernels
+the layers use: convolution, pooling and padding arithmetic.
 
 Data is NHWC and convolution kernels are HWIO ``(kh, kw, in, out)``, as in Keras with TensorFlow.
+As in Keras the ops are flat (``ops.add``, ``ops.relu``) and also grouped in ``ops.numpy``,
+``ops.nn``, ``ops.linalg`` and ``ops.core``.
 """
 
+import sys as _sys
+import types as _types
+
+from numpykeras.ops import autodiff, core, linalg, math, nn, numpy  # noqa: E402
+from numpykeras.ops.autodiff import GradientTape, Tensor  # noqa: E402
 from numpykeras.ops.conv import (
     conv2d,
     conv2d_backward,
@@ -11,6 +19,12 @@ from numpykeras.ops.conv import (
     depthwise_conv2d,
     depthwise_conv2d_backward,
 )
+from numpykeras.ops.core import *  # noqa: E402,F403
+from numpykeras.ops.linalg import *  # noqa: E402,F403
+from numpykeras.ops.math import *  # noqa: E402,F403
+from numpykeras.ops.nn import *  # noqa: E402,F403
+from numpykeras.ops.numpy import *  # noqa: E402,F403
+from numpykeras.ops.numpy import __all__ as _numpy_all  # noqa: E402
 from numpykeras.ops.padding import (
     conv_output_length,
     normalize_padding,
@@ -27,7 +41,31 @@ from numpykeras.ops.pooling import (
     max_pool2d_forward,
 )
 
+
+class _ConvModule(_types.ModuleType):
+    """``numpykeras.ops.conv`` is both the kernels module (``ops/conv.py``, which the layers and
+    tests use) and ``keras.ops.conv``: calling the module runs :func:`nn.conv`."""
+
+    def __call__(self, *args, **kwargs):
+        return nn.conv(*args, **kwargs)
+
+
+_sys.modules["numpykeras.ops.conv"].__class__ = _ConvModule
+conv = _sys.modules["numpykeras.ops.conv"]
+
 __all__ = [
+    *core.__all__,
+    *linalg.__all__,
+    *math.__all__,
+    *nn.__all__,
+    *_numpy_all,
+    "GradientTape",
+    "Tensor",
+    "core",
+    "linalg",
+    "math",
+    "nn",
+    "numpy",
     "MaxPoolCache",
     "avg_pool2d",
     "avg_pool2d_backward",

@@ -27,6 +27,7 @@ import os
 import warnings
 
 import h5py
+import numpy as np
 
 from numpykeras.saving import h5_utils
 from numpykeras.saving.atomic import atomic_write
@@ -448,9 +449,43 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False) -> None:
 # --------------------------------------------------------------------------- reading models
 
 
+def _short_name(weight_name: str) -> str:
+    """``"Adam/iterations:0"`` -> ``"iteration"``, ``"adam/learning_rate"`` -> ``"learning_rate"``
+    (the last part of a saved optimizer weight's name)."""
+    name = weight_name.split("/")[-1].split(":")[0]
+    return "iteration" if name == "iterations" else name
+
+
+_COUNTERS = ("iteration", "learning_rate")
+
+
+def _nothing_lost(optimizer, names, values) -> bool:
+    """Whether an optimizer state that doesn't fit ``optimizer`` loses nothing but its slots
+    that ``optimizer`` would start from zero anyway, or never read.
+
+    tf_keras saves only ``iteration`` for an optimizer that was compiled but never built (no
+    training step): its slots would be fresh zeros, as here, if the count is 0 or there are no
+    slots. And it saves momentum slots for ``SGD`` without momentum, which never reads them.
+    """
+    from numpykeras.optimizers import SGD
+
+    saved = {_short_name(n): v for n, v in zip(names, values)}
+    if "iteration" not in saved or np.shape(saved["iteration"]) != ():
+        return False
+    saved_slots = [n for n in names if _short_name(n) not in _COUNTERS]
+    slots = [v for v in optimizer.variables if v.name not in _COUNTERS]
+    if not saved_slots:
+        return int(saved["iteration"]) == 0 or not slots
+    return not slots and isinstance(optimizer, SGD) and optimizer.momentum == 0
+
+
 def _plan_optimizer(f, model, filepath, assignments, warning_messages) -> None:
     """Stage the optimizer state of a full-model file, in Keras 3 order (iteration,
-    learning_rate, slots) or Keras 2 order (iteration, slots: no learning_rate)."""
+    learning_rate, slots) or Keras 2 order (iteration, slots: no learning_rate).
+
+    A state that doesn't fit the optimizer is skipped with Keras's warning, unless nothing is
+    lost (:func:`_nothing_lost`): then its iteration count (and learning rate) are restored.
+    """
     optimizer = model.optimizer
     if optimizer is None or "optimizer_weights" not in f:
         return
@@ -459,18 +494,24 @@ def _plan_optimizer(f, model, filepath, assignments, warning_messages) -> None:
     values = [h5_utils.read_dataset(group, name, filepath) for name in names]
     variables = optimizer.variables
     has_lr_var = any(v.name == "learning_rate" for v in variables)
-    saved_lr = any(n.split("/")[-1].split(":")[0] == "learning_rate" for n in names)
+    saved_lr = any(_short_name(n) == "learning_rate" for n in names)
     if has_lr_var and not saved_lr and len(values) == len(variables) - 1:
         variables = [v for v in variables if v.name != "learning_rate"]
-    if len(values) != len(variables) or any(
-        tuple(v.shape) != tuple(value.shape) for v, value in zip(variables, values)
+    if len(values) == len(variables) and all(
+        tuple(v.shape) == tuple(value.shape) for v, value in zip(variables, values)
     ):
-        warning_messages.append(
-            "Error in loading the saved optimizer state. As a result, your model is starting "
-            "with a freshly initialized optimizer."
-        )
+        assignments.extend(zip(variables, values))
         return
-    assignments.extend(zip(variables, values))
+    if _nothing_lost(optimizer, names, values):
+        saved = {_short_name(n): value for n, value in zip(names, values)}
+        for v in optimizer.variables:
+            if v.name in _COUNTERS and v.name in saved and saved[v.name].shape == v.shape:
+                assignments.append((v, saved[v.name]))
+        return
+    warning_messages.append(
+        "Error in loading the saved optimizer state. As a result, your model is starting "
+        "with a freshly initialized optimizer."
+    )
 
 
 def load_model(filepath, custom_objects=None, compile=True):

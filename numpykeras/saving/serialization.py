@@ -71,6 +71,7 @@ def serialize_keras_object(obj) -> dict:
 def _lookup_class(class_name, registered_name, module, custom_objects):
     from numpykeras import layers as layers_module
     from numpykeras import models as models_module
+    from numpykeras.models.functional import Functional
 
     for name in filter(None, (registered_name, class_name)):
         obj = get_registered_object(name, custom_objects)
@@ -78,13 +79,9 @@ def _lookup_class(class_name, registered_name, module, custom_objects):
             return obj
     builtin = dict(layers_module._layer_classes())
     builtin["Sequential"] = models_module.Sequential
-    builtin["Model"] = models_module.Model
-    try:
-        from numpykeras.models.functional import Functional
-
-        builtin["Functional"] = Functional
-    except ImportError:  # pragma: no cover - the Functional API is optional here
-        pass
+    # Keras 2.0-2.2 (and tf.keras before 2.4) name a functional model's class "Model".
+    builtin["Model"] = Functional
+    builtin["Functional"] = Functional
     return builtin.get(class_name)
 
 

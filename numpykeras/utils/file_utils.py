@@ -9,6 +9,7 @@ archives are extracted into a temporary folder that is renamed into place the sa
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
@@ -40,7 +41,16 @@ class DataNotAvailableError(FileNotFoundError, ConnectionError):
     It is both a ``FileNotFoundError`` (the file is missing) and a ``ConnectionError`` (it could
     not be fetched), so either ``except`` clause catches it. The message names the URL and the
     exact path where a manually downloaded copy should be put.
+
+    Attributes:
+        url: the address that could not be fetched.
+        reason: why, in one line (the network error).
+        path: where a copy of the file would be found (``None`` until known).
     """
+
+    def __init__(self, message, url=None, reason=None, path=None):
+        super().__init__(message)
+        self.url, self.reason, self.path = url, reason, path
 
 
 def keras_home() -> str:
@@ -199,20 +209,20 @@ def _download(origin, target, file_hash=None, hash_algorithm="auto") -> None:
     )
     try:
         with os.fdopen(fd, "wb") as out:
+            reason = None
             try:
                 _copy_response(origin, out)
-            except DataNotAvailableError:
-                raise
             except urllib.error.HTTPError as e:
-                raise DataNotAvailableError(
-                    f"URL fetch failure on {origin}: {e.code} -- {e.reason}"
-                ) from e
+                reason = f"HTTP error {e.code}: {e.reason}"
             except urllib.error.URLError as e:
+                reason = str(e.reason)
+            except (ConnectionError, TimeoutError, http.client.HTTPException) as e:
+                reason = str(e) or type(e).__name__
+            if reason is not None:
+                # One line, no chained traceback: the network stack's own is of no use here.
                 raise DataNotAvailableError(
-                    f"URL fetch failure on {origin}: {e.errno} -- {e.reason}"
-                ) from e
-            except (ConnectionError, TimeoutError) as e:
-                raise DataNotAvailableError(f"URL fetch failure on {origin}: {e}") from e
+                    f"URL fetch failure on {origin}: {reason}", url=origin, reason=reason
+                ) from None
         if file_hash is not None and not validate_file(tmp_path, file_hash, hash_algorithm):
             algorithm = _resolve_hasher(hash_algorithm, file_hash).name
             raise ValueError(
@@ -361,9 +371,13 @@ def get_file(
         _download(origin, download_target, file_hash, hash_algorithm)
     except DataNotAvailableError as e:
         raise DataNotAvailableError(
-            f"{e} The file is not in the cache and could not be downloaded. If this machine is "
-            f"offline, download {origin} elsewhere and save it as {download_target}"
-        ) from e
+            f"The file {fname} is not in the cache and could not be downloaded ({e.reason}). "
+            f"On a machine with internet access, download {origin} and save it as "
+            f"{download_target}",
+            url=origin,
+            reason=e.reason,
+            path=download_target,
+        ) from None
     if extract:
         _extract_or_warn(download_target, extraction_dir, archive_format)
         return extraction_dir

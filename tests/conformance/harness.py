@@ -23,6 +23,7 @@ import numpy as np
 
 from numpykeras import layers as nk_layers
 
+import error_bounds
 import tolerances as tol
 
 
@@ -115,11 +116,25 @@ def run_case(case: LayerCase, tf, keras, seed=0):
     from_keras = _to_nchw if case.transpose else (lambda a: a)
     x_keras = to_keras(x)
 
+    # Sums are compared within their propagated float32 error scale (error_bounds.py);
+    # elementwise layers within the elementwise tolerances.
+    linear = case.cls in error_bounds.LINEAR_LAYERS
+    sigmas = {}
+    if linear or case.cls in error_bounds.FORWARD_RULES:
+        forward = error_bounds.layer_bound(theirs, error_bounds.Bounded(x_keras, 0.0))
+        sigmas["y"] = forward.sigma
+
+    def check(actual, expected, key, what, elementwise):
+        if key in sigmas:
+            tol.assert_sigma_close(actual, expected, from_keras(sigmas[key]), what)
+        else:
+            elementwise(actual, expected, what)
+
     # Inference.
     y_ours = ours(x)
     y_theirs = from_keras(np.asarray(theirs(x_keras, training=False)))
     assert y_ours.dtype == np.float32, f"{case.id}: output dtype {y_ours.dtype}"
-    tol.assert_forward_close(y_ours, y_theirs, f"{case.id}: inference output")
+    check(y_ours, y_theirs, "y", f"{case.id}: inference output", tol.assert_forward_close)
 
     # One (training) step: forward, backward with a random dy, weights afterwards.
     y_ours, cache = ours.forward(x, training=case.training)
@@ -132,16 +147,27 @@ def run_case(case: LayerCase, tf, keras, seed=0):
         yt = theirs(xt, training=case.training)
     sources = [xt] + list(theirs.trainable_weights)
     grads_theirs = tape.gradient(yt, sources, output_gradients=tf.constant(to_keras(dy)))
-    tol.assert_forward_close(y_ours, from_keras(yt.numpy()), f"{case.id}: forward output")
+    check(
+        y_ours, from_keras(yt.numpy()), "y", f"{case.id}: forward output", tol.assert_forward_close
+    )
+    if linear and case.kwargs.get("activation") not in ("softmax", "log_softmax"):
+        # (softmax's gradient is not elementwise: those two cases use the elementwise bounds)
+        step = error_bounds.linear_layer_step_sigmas(theirs, x_keras, to_keras(dy))
+        sigmas.update({k: v for k, v in step.items() if k != "y"})
 
     dx, grads = ours.backward(dy, cache)
     assert dx.dtype == np.float32, f"{case.id}: dx dtype {dx.dtype}"
-    tol.assert_grad_close(dx, from_keras(np.asarray(grads_theirs[0])), f"{case.id}: dx")
+    dx_theirs = from_keras(np.asarray(grads_theirs[0]))
+    check(dx, dx_theirs, "dx", f"{case.id}: dx", tol.assert_grad_close)
     assert len(grads) == len(ours.trainable_weights), f"{case.id}: gradients for {list(grads)}"
     for variable, g_theirs in zip(ours.trainable_weights, grads_theirs[1:]):
         g = grads[variable]
         assert g.dtype == np.float32, f"{case.id}: d{variable.name} dtype {g.dtype}"
-        tol.assert_grad_close(g, np.asarray(g_theirs), f"{case.id}: d{variable.name}")
+        what = f"{case.id}: d{variable.name}"
+        if variable.name in sigmas:  # weights are never transposed
+            tol.assert_sigma_close(g, np.asarray(g_theirs), sigmas[variable.name], what)
+        else:
+            tol.assert_grad_close(g, np.asarray(g_theirs), what)
 
     # Moving statistics (and everything else) after the step.
     for variable, w_theirs in zip(ours.weights, theirs.get_weights()):

@@ -15,7 +15,8 @@ import numpykeras as nk
 from numpykeras import applications
 from numpykeras.layers.layer import clear_session
 
-from tolerances import APPLICATIONS_RTOL, FILE_ROUND_TRIP_ATOL, assert_close
+from error_bounds import output_sigma
+from tolerances import FILE_ROUND_TRIP_ATOL, assert_close, assert_sigma_close
 
 # name -> (constructor, kwargs, preprocess mode). Logits (no softmax) are the sharper comparison.
 CASES = {
@@ -92,11 +93,10 @@ def _input_dependent(outputs, what):
     assert np.max(np.abs(outputs[0] - outputs[-1])) > 0.05 * scale, f"{what}: input-independent"
 
 
-def _assert_predictions_close(actual, expected, what):
-    # Relative to the output scale: after 20-50 float32 layers single entries near zero carry
-    # the accumulated rounding of the whole network.
-    scale = float(np.max(np.abs(expected)))
-    assert_close(actual, expected, APPLICATIONS_RTOL * scale, APPLICATIONS_RTOL, what)
+def _assert_predictions_close(actual, expected, sigma, what):
+    # After 20-50 float32 layers single entries near zero carry the accumulated rounding of the
+    # whole network: ``sigma`` is propagated through the Keras model (error_bounds.py).
+    assert_sigma_close(actual, expected, sigma, what)
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -129,6 +129,7 @@ def saved_case(request, keras, tmp_path_factory):
         "kwargs": kwargs,
         "x": x,
         "expected": expected,
+        "sigma": output_sigma(model, x)[1],
         "paths": paths,
         "weights": [w.numpy() for w in model.weights],
         "weight_paths": [w.path for w in model.weights],
@@ -146,6 +147,7 @@ def test_keras_files_load_into_constructor(saved_case, kind):
     _assert_predictions_close(
         model.predict(saved_case["x"], verbose=0),
         saved_case["expected"],
+        saved_case["sigma"],
         f"{saved_case['name']} loaded from {kind}",
     )
 
@@ -157,6 +159,7 @@ def test_keras_files_load_with_load_model(saved_case, kind):
     _assert_predictions_close(
         model.predict(saved_case["x"], verbose=0),
         saved_case["expected"],
+        saved_case["sigma"],
         f"{saved_case['name']} via load_model({kind})",
     )
 
@@ -218,7 +221,7 @@ def test_same_graph_as_keras(keras, fn_name, kwargs):
         ("MobileNetV2", {"input_shape": (32, 32, 3), "alpha": 0.35, "classes": 6}, "tf"),
     ],
 )
-def test_tf_keras_weight_files_load(tf_keras, fn_name, kwargs, mode, tmp_path):
+def test_tf_keras_weight_files_load(keras, tf_keras, fn_name, kwargs, mode, tmp_path):
     """``tf_keras``'s ``save_weights(".h5")`` writes the layout of the files Keras downloads."""
     tf_keras.utils.set_random_seed(5)
     rng = np.random.default_rng(5)
@@ -232,7 +235,12 @@ def test_tf_keras_weight_files_load(tf_keras, fn_name, kwargs, mode, tmp_path):
     ours = getattr(applications, fn_name)(weights=path, **kwargs)
     expected = theirs(x, training=False).numpy()
     _input_dependent(expected, fn_name)
-    _assert_predictions_close(ours.predict(x, verbose=0), expected, f"{fn_name} from tf_keras")
+    reference = getattr(keras.applications, fn_name)(weights=None, **kwargs)  # for the bound
+    reference.set_weights(theirs.get_weights())
+    sigma = output_sigma(reference, x)[1]
+    _assert_predictions_close(
+        ours.predict(x, verbose=0), expected, sigma, f"{fn_name} from tf_keras"
+    )
 
 
 def test_resnet50_full_size_forward(keras, tmp_path):
@@ -249,7 +257,10 @@ def test_resnet50_full_size_forward(keras, tmp_path):
     ours = applications.ResNet50(weights=path, classifier_activation=None)
     expected = np.asarray(theirs(x, training=False))
     assert np.ptp(expected) > 1e-3 * np.max(np.abs(expected)), "ResNet50 logits all equal"
-    _assert_predictions_close(ours.predict(x, verbose=0), expected, "ResNet50 224x224 logits")
+    sigma = output_sigma(theirs, x)[1]
+    _assert_predictions_close(
+        ours.predict(x, verbose=0), expected, sigma, "ResNet50 224x224 logits"
+    )
 
 
 # --------------------------------------------------------------------------- utilities

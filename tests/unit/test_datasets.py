@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import pickle
+import socket
 import struct
 import tarfile
 import urllib.error
@@ -171,7 +172,7 @@ def test_mnist_offline_error_names_file_and_place(keras_home):
     message = str(info.value)
     assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, ConnectionError)
     assert mnist.ORIGIN in message
-    assert str(keras_home / "datasets") in message and "as mnist.npz" in message
+    assert f"save it as {keras_home / 'datasets' / 'mnist.npz'}" in message
     assert "offline test" in message
     assert not (keras_home / "datasets" / "mnist.npz").exists()
 
@@ -368,3 +369,47 @@ def test_get_file_md5_hash_of_cached_file(keras_home):
     cached.write_bytes(b"abc")
     md5 = hashlib.md5(b"abc").hexdigest()
     assert get_file("f.bin", origin="http://example.invalid/f.bin", md5_hash=md5) == str(cached)
+
+
+# --------------------------------------------------------------------------- offline errors
+
+
+def _refuse_like_a_resolver(origin):
+    """What urlopen raises offline: a URLError raised while handling the socket error."""
+    try:
+        raise socket.gaierror(-3, "Temporary failure in name resolution")
+    except OSError as e:
+        raise urllib.error.URLError(e) from None
+
+
+@pytest.mark.parametrize(
+    "load, url, saved_as",
+    [
+        (mnist.load_data, mnist.ORIGIN, "mnist.npz"),
+        (cifar10.load_data, cifar10.ORIGIN, "cifar-10-python.tar.gz"),
+        (cifar100.load_data, cifar100.ORIGIN, "cifar-100-python.tar.gz"),
+        (
+            fashion_mnist.load_data,
+            fashion_mnist.ORIGIN_BASE + fashion_mnist.FILES[0],
+            os.path.join("fashion-mnist", fashion_mnist.FILES[0]),
+        ),
+        (
+            lambda: get_file("notes.txt", origin="http://example.invalid/notes.txt"),
+            "http://example.invalid/notes.txt",
+            "notes.txt",
+        ),
+    ],
+)
+def test_offline_error_is_one_short_message(keras_home, monkeypatch, load, url, saved_as):
+    monkeypatch.setattr(file_utils, "_open_url", _refuse_like_a_resolver)
+    with pytest.raises(DataNotAvailableError) as info:
+        load()
+    error = info.value
+    message = str(error)
+    # No chained tracebacks ("During handling of the above exception ..."): one message.
+    assert error.__cause__ is None and error.__suppress_context__
+    assert "\n" not in message
+    path = str(keras_home / "datasets" / saved_as)
+    assert f"download {url} and save it as {path}" in message
+    assert "Temporary failure in name resolution" in message
+    assert (error.url, error.path) == (url, path)

@@ -1,5 +1,7 @@
 """Unit tests of numpykeras.losses: formulas, reductions, finite-difference gradients, errors."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -396,6 +398,72 @@ def test_flat_labels_to_categorical_crossentropy():
 def test_binary_crossentropy_shape_mismatch():
     with pytest.raises(ValueError, match="must have the same shape"):
         losses.BinaryCrossentropy()(np.zeros((3, 2)), np.zeros((3, 4)))
+
+
+_ELEMENTWISE = [
+    losses.MeanSquaredError,
+    losses.MeanAbsoluteError,
+    losses.MeanAbsolutePercentageError,
+    losses.MeanSquaredLogarithmicError,
+    losses.Huber,
+    losses.LogCosh,
+    losses.CosineSimilarity,
+    losses.KLDivergence,
+    losses.Poisson,
+    losses.Hinge,
+    losses.SquaredHinge,
+    losses.CategoricalHinge,
+]
+
+
+@pytest.mark.parametrize("cls", _ELEMENTWISE, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("y_shape", [(10, 3), (10,), (10, 2, 5)])
+def test_targets_that_cannot_broadcast_name_both_shapes(cls, y_shape):
+    loss = cls()
+    y_true, y_pred = np.ones(y_shape, "float32"), np.full((10, 5), 0.5, "float32")
+    match = re.escape(f"target.shape={y_shape}, output.shape=(10, 5)")
+    with pytest.raises(ValueError, match=r"must have compatible shapes.*" + match):
+        loss(y_true, y_pred)
+    with pytest.raises(ValueError, match=match):
+        loss.value_and_grad(y_true, y_pred)
+
+
+@pytest.mark.parametrize("y_shape", [(10, 1), (10, 5, 1), (10, 5)])
+def test_targets_that_broadcast_or_differ_by_a_unit_axis_are_accepted(y_shape):
+    # Keras squeezes or expands a trailing axis of size 1 and otherwise broadcasts.
+    rng = _rng(21)
+    y_true = rng.normal(size=y_shape)
+    y_pred = rng.normal(size=(10, 5))
+    expected = np.mean((np.broadcast_to(y_true.reshape(10, -1), (10, 5)) - y_pred) ** 2)
+    value = losses.MeanSquaredError(dtype="float64")(y_true, y_pred)
+    np.testing.assert_allclose(value, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "loss, activation, targets",
+    [
+        (losses.CategoricalCrossentropy(dtype="float64"), _softmax, np.eye(4)[[0, 3, 1, 2, 2]]),
+        (losses.SparseCategoricalCrossentropy(dtype="float64"), _softmax, [0, 3, 1, 2, 2]),
+        (losses.BinaryCrossentropy(dtype="float64"), _sigmoid, np.eye(4)[[0, 3, 1, 2, 2]]),
+    ],
+    ids=["categorical", "sparse", "binary"],
+)
+def test_call_from_logits_is_the_training_value(loss, activation, targets):
+    z = _rng(22).normal(size=(5, 4)) * 50  # saturated probabilities
+    weights = _rng(23).uniform(0.5, 2, 5)
+    act = "sigmoid" if activation is _sigmoid else "softmax"
+    value = loss.call_from_logits(targets, activation(z), z, act, sample_weight=weights)
+    trained, _ = loss.value_and_grad(targets, activation(z), weights, logits=z, activation=act)
+    np.testing.assert_allclose(value, trained, rtol=1e-12)
+    from_logits = type(loss)(from_logits=True, dtype="float64")
+    np.testing.assert_allclose(value, from_logits(targets, z, weights), rtol=1e-12)
+    assert value > loss(targets, activation(z), weights)  # the probabilities clip
+
+
+def test_call_from_logits_of_a_loss_without_logits_uses_the_predictions():
+    loss = losses.MeanSquaredError(dtype="float64")
+    t, p = np.ones((2, 3)), np.zeros((2, 3))
+    assert loss.call_from_logits(t, p, np.full((2, 3), 5.0), "softmax") == loss(t, p)
 
 
 def test_sparse_axis_must_be_last():

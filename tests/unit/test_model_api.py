@@ -331,3 +331,29 @@ def test_nested_sequential_output_is_its_call_in_the_outer_model():
     features = keras.Model(model.input, model.get_layer("inner_seq").output)
     x = np.ones((2, 4), dtype="float32")
     np.testing.assert_array_equal(features.predict(x, verbose=0), inner.predict(x, verbose=0))
+
+
+def test_predict_takes_a_tuple_as_the_inputs_of_a_two_input_model():
+    a, b = layers.Input((2,)), layers.Input((2,))
+    model = models.Model([a, b], layers.Subtract()([a, b]))
+    x1 = np.arange(6, dtype="float32").reshape(3, 2)
+    x2 = np.ones((3, 2), dtype="float32")
+    np.testing.assert_array_equal(model.predict((x1, x2), verbose=0), x1 - x2)
+    np.testing.assert_array_equal(model.predict([x1, x2], verbose=0), x1 - x2)
+
+
+def test_predict_of_a_single_input_model_given_x_and_y_uses_x():
+    model = _mlp()
+    x, y = _data(n=4)
+    np.testing.assert_array_equal(model.predict((x, y), verbose=0), model.predict(x, verbose=0))
+
+
+def test_model_from_config_rebuilds_a_functional_model():
+    inp = layers.Input((5,))
+    model = models.Model(inp, layers.Dense(3)(layers.Dense(4, activation="relu")(inp)))
+    clone = models.Model.from_config(model.get_config())
+    assert type(clone).__name__ == "Functional"
+    assert [layer.name for layer in clone.layers] == [layer.name for layer in model.layers]
+    clone.set_weights(model.get_weights())
+    x, _ = _data(n=4)
+    np.testing.assert_array_equal(clone.predict(x, verbose=0), model.predict(x, verbose=0))

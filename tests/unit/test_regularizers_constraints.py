@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+import numpykeras as nk
 from numpykeras import backend, constraints, regularizers
 
 import tolerances as tol
@@ -144,6 +145,32 @@ def test_regularizer_configs_round_trip(reg, class_name, config):
 )
 def test_regularizer_names(name, cls):
     assert type(regularizers.get(name)) is cls
+
+
+def test_function_style_names_are_the_classes():
+    # Keras 3 exports l1, l2 and l1_l2 as aliases of L1, L2 and L1L2.
+    assert regularizers.l1 is regularizers.L1
+    assert regularizers.l2 is regularizers.L2
+    assert regularizers.l1_l2 is regularizers.L1L2
+    both = regularizers.l1_l2(l1=0.01, l2=0.02)
+    assert type(both) is regularizers.L1L2
+    assert both.get_config() == {"l1": 0.01, "l2": 0.02}
+    assert regularizers.l1_l2().get_config() == {"l1": 0.0, "l2": 0.0}  # Keras 3's defaults
+    w = np.array([[1.0, -2.0], [0.5, 0.0]])
+    assert both(w) == pytest.approx(0.01 * 3.5 + 0.02 * 5.25)
+    assert regularizers.l2(0.1)(w) == pytest.approx(0.1 * 5.25)
+    assert regularizers.serialize(regularizers.l1(0.5))["class_name"] == "L1"
+
+
+def test_function_style_regularizer_trains_in_a_layer():
+    nk.utils.set_random_seed(0)
+    dense = nk.layers.Dense(2, kernel_regularizer=nk.regularizers.l2(0.5))
+    model = nk.Sequential([nk.Input((3,)), dense])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 2), "float32")
+    penalty = 0.5 * float(np.sum(dense.kernel.numpy() ** 2))
+    plain = float(np.mean(model.predict(x, verbose=0) ** 2))
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(plain + penalty, rel=1e-6)
 
 
 def test_regularizer_get_misc_and_errors():

@@ -16,6 +16,7 @@ import numpykeras as nk
 from numpykeras import layers as L
 from numpykeras.layers.layer import clear_session
 
+import keras2_files as k2
 from tolerances import FORWARD_ATOL, FORWARD_RTOL, assert_forward_close
 
 
@@ -500,3 +501,140 @@ def test_flatten_dense_port_from_channels_first_needs_the_row_permutation():
     model.layers[1].set_weights([w_torch.T])  # same shape, wrong rows: silently wrong
     wrong = model.predict(x_nhwc, verbose=0)
     assert not np.allclose(wrong, y_ref, atol=FORWARD_ATOL, rtol=FORWARD_RTOL)
+
+
+# ------------------------------------------------------------------- Keras 2.0-2.2 full models
+
+
+def tiny_dense_config(era):
+    """Input(4) -> Dense(3, relu, l2) -> Dense(2, softmax) as the Keras 2.0-2.2 eras wrote it."""
+    l2 = {"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.01}}
+    if era == "functional 2.1.6":
+        layers = [
+            k2.input_layer("input_1", [None, 4]),
+            k2.dense("dense_1", 3, "relu", ["input_1"], kernel_regularizer=l2),
+            k2.dense("dense_2", 2, "softmax", ["dense_1"]),
+        ]
+        return k2.functional_config("model_1", layers, ["input_1"], ["dense_2"]), ["input_1"]
+    layers = [
+        k2.dense("dense_1", 3, "relu", kernel_regularizer=l2, batch_input_shape=[None, 4]),
+        k2.dense("dense_2", 2, "softmax"),
+    ]
+    return k2.sequential_config("sequential_1", layers, bare_list=era == "sequential 2.0.8"), []
+
+
+KERAS2_ERAS = ["functional 2.1.6", "sequential 2.0.8", "sequential 2.2.4"]
+TINY_SHAPES = {"dense_1": [(4, 3), (3,)], "dense_2": [(3, 2), (2,)]}
+
+
+def write_tiny_dense(path, era, training_config=None):
+    config, weightless = tiny_dense_config(era)
+    layers = config["config"] if isinstance(config["config"], list) else config["config"]["layers"]
+    weights = {name: [] for name in weightless}
+    weights.update(k2.random_weights(layers, TINY_SHAPES))
+    k2.write_keras2_model(path, config, weights, era.split()[-1], training_config)
+    return weights
+
+
+@pytest.mark.parametrize("era", KERAS2_ERAS)
+def test_keras_2_0_to_2_2_full_model_predicts_the_numpy_computation(tmp_path, era):
+    path = tmp_path / "old.h5"
+    weights = write_tiny_dense(path, era)
+    model = nk.models.load_model(path, compile=False)
+    x = np.random.default_rng(1).standard_normal((5, 4)).astype("f4")
+    (w1, b1), (w2, b2) = weights["dense_1"], weights["dense_2"]
+    logits = np.maximum(x @ w1 + b1, 0) @ w2 + b2
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert_forward_close(model.predict(x, verbose=0), expected)
+    dense_1 = model.get_layer("dense_1")
+    assert dense_1.kernel_regularizer.l2 == pytest.approx(0.01)
+    assert model.get_layer("dense_2").kernel_regularizer is None
+
+
+def keras22_training_config():
+    """``training_config`` as Keras 2.2 wrote it: ``lr``, ``decay``, ``sample_weight_mode``."""
+    return {
+        "optimizer_config": {
+            "class_name": "Adam",
+            "config": {
+                "lr": 0.0020000000949949026,
+                "beta_1": 0.8999999761581421,
+                "beta_2": 0.9990000128746033,
+                "decay": 0.0,
+                "epsilon": 1e-07,
+                "amsgrad": False,
+            },
+        },
+        "loss": "categorical_crossentropy",
+        "metrics": ["accuracy"],
+        "weighted_metrics": None,
+        "sample_weight_mode": None,
+        "loss_weights": None,
+    }
+
+
+def test_keras_2_2_training_config_compiles(tmp_path):
+    path = tmp_path / "old.h5"
+    write_tiny_dense(path, "functional 2.1.6", keras22_training_config())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = nk.models.load_model(path)
+    assert model.compiled and isinstance(model.optimizer, nk.optimizers.Adam)
+    assert model.optimizer.learning_rate == pytest.approx(0.002)
+    x = np.random.default_rng(0).random((4, 4), dtype=np.float32)
+    history = model.fit(x, np.eye(2, dtype="f4")[[0, 1, 0, 1]], verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+# ------------------------------------------------- optimizer state that holds less than ours
+
+SGD_CONFIG = {"class_name": "Custom>SGD", "config": {"learning_rate": 0.1, "momentum": 0.0}}
+ADAM_CONFIG = {"class_name": "Custom>Adam", "config": {"learning_rate": 0.001}}
+
+
+def dense_slots(prefix):
+    """tf_keras's slot entries for the tiny dense model (one per trainable variable)."""
+    return [
+        (f"{prefix}/{layer}/{w}:0", np.full(shape, 0.5, "f4"))
+        for layer, shapes in TINY_SHAPES.items()
+        for w, shape in zip(("kernel", "bias"), shapes)
+    ]
+
+
+@pytest.mark.parametrize(
+    "optimizer_config, momentum, iteration, slots, lost",
+    [
+        (ADAM_CONFIG, None, 0, False, False),  # compiled, never trained: slots start at zero
+        (ADAM_CONFIG, None, 5, False, True),  # trained, moments missing
+        (SGD_CONFIG, 0.0, 4, True, False),  # SGD(momentum=0) never reads its "m" slots
+        (SGD_CONFIG, 0.9, 4, False, True),  # momentum buffers missing
+        (SGD_CONFIG, 0.9, 0, False, False),
+    ],
+)
+def test_optimizer_state_restores_the_count_unless_something_is_lost(
+    tmp_path, optimizer_config, momentum, iteration, slots, lost
+):
+    optimizer_config = json.loads(json.dumps(optimizer_config))
+    if momentum is not None:
+        optimizer_config["config"]["momentum"] = momentum
+    training = {"loss": "mse", "metrics": [], "weighted_metrics": None, "loss_weights": None}
+    training["optimizer_config"] = optimizer_config
+    path = tmp_path / "m.h5"
+    write_tiny_dense(path, "functional 2.1.6", training)
+    entries = [("iteration:0", np.array(iteration, "int64"))]
+    entries += dense_slots("SGD/m") if slots else []
+    with h5py.File(path, "a") as f:
+        group = f.create_group("optimizer_weights")
+        group.attrs["weight_names"] = [name for name, _ in entries]
+        for name, value in entries:
+            group.create_dataset(name, data=value)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = nk.models.load_model(path)
+    messages = [str(w.message) for w in caught]
+    if lost:
+        assert len(messages) == 1 and "freshly initialized optimizer" in messages[0]
+        assert int(model.optimizer.iterations.value) == 0
+    else:
+        assert messages == []
+        assert int(model.optimizer.iterations.value) == iteration

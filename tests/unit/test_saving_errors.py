@@ -1,9 +1,14 @@
 """Loading errors, mismatch semantics, all-or-nothing loads, atomic writes, corrupt files, and
 hand-written legacy HDF5 variations (KERAS_FORMATS.md §2, §3.4, §4; checklist 7, 8, 11, 14)."""
 
+import errno
+import io
 import json
 import os
 import re
+import subprocess
+import sys
+import time
 import warnings
 import zipfile
 
@@ -14,7 +19,7 @@ import pytest
 import numpykeras as nk
 from numpykeras import layers as L
 from numpykeras.layers.layer import clear_session
-from numpykeras.saving import keras_v3
+from numpykeras.saving import atomic, keras_v3
 
 
 @pytest.fixture(autouse=True)
@@ -506,3 +511,135 @@ def test_keras3_file_store_keys_read_numerically():
             return ["0", "1", "10", "11", "2", "3"]
 
     assert keras_v3._store_keys(FakeGroup()) == ["0", "1", "2", "3", "10", "11"]
+
+
+# ------------------------------------------------------------------- .keras weights member
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as zf:
+        return {
+            info.filename: (zf.read(info.filename), info.compress_type) for info in zf.infolist()
+        }
+
+
+def _rewrite(path, members, compression=None):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, (data, kind) in members.items():
+            zf.writestr(name, data, compress_type=kind if compression is None else compression)
+
+
+def test_keras_file_without_weights_member_raises_before_anything(tmp_path):
+    path = saved(tmp_path, make_model(), "m.keras")
+    members = _members(path)
+    del members["model.weights.h5"]
+    _rewrite(path, members)
+    model = make_model(seed=4)
+    before = snapshot(model)
+    for load in (lambda: nk.models.load_model(path), lambda: model.load_weights(path)):
+        with pytest.raises(ValueError) as e:
+            load()
+        assert str(path) in str(e.value)
+        assert "no 'model.weights.h5' member" in str(e.value)
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize(
+    "compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"]
+)
+def test_keras_file_whose_weights_fail_their_crc_raises(tmp_path, compression):
+    source = make_model()
+    randomize(source)
+    path = saved(tmp_path, source, "m.keras")
+    _rewrite(path, _members(path), compression)
+    info = zipfile.ZipFile(path).getinfo("model.weights.h5")
+    data = bytearray(path.read_bytes())
+    if compression == zipfile.ZIP_STORED:
+        # A byte in the middle of the first Dense kernel: without the CRC check the model
+        # would load with one wrong weight.
+        with h5py.File(io.BytesIO(_members(path)["model.weights.h5"][0]), "r") as f:
+            kernel = f["layers/dense/vars/0"]
+            inside = kernel.id.get_offset() + kernel.id.get_storage_size() // 2
+        data[keras_v3._stored_member_offset(path, info) + inside] ^= 0x40
+    else:
+        start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+        data[start + info.compress_size // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+    model = make_model(seed=4)
+    before = snapshot(model)
+    for load in (lambda: nk.models.load_model(path), lambda: model.load_weights(path)):
+        with pytest.raises(ValueError, match="corrupt") as e:
+            load()
+        assert str(path) in str(e.value)
+    assert_unchanged(model, before)
+
+
+# ------------------------------------------------------------------- failed writes, leftovers
+
+
+@pytest.mark.parametrize("name", ALL_FORMATS)
+def test_disk_full_is_an_os_error_that_says_why_and_what_is_left(tmp_path, name, monkeypatch):
+    path = saved(tmp_path, make_model(seed=1), name)
+    before = path.read_bytes()
+
+    def disk_full(path):  # flushing the new file: the disk filled up meanwhile
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic, "_fsync_path", disk_full)
+    with pytest.raises(OSError) as e:
+        saved(tmp_path, make_model(seed=2), name)
+    assert e.value.errno == errno.ENOSPC
+    message = str(e.value)
+    assert f"Could not save '{path}'" in message and "the disk is full" in message
+    assert "No space left on device" in message
+    assert f"The file previously at '{path}' is untouched" in message
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_directory_that_refuses_new_files_is_reported(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError, match=r"Could not save .* cannot create a file in"):
+        make_model().save(tmp_path / "m.keras")
+
+
+def _dead_pid():
+    """The pid of a process that has exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _leftover(directory, name, age_seconds):
+    path = directory / name
+    path.write_bytes(b"half a model")
+    stamp = time.time() - age_seconds
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+@pytest.mark.skipif(os.name != "posix", reason="leftovers are only recognised on POSIX")
+def test_save_removes_only_stale_temporaries_of_its_own_target(tmp_path):
+    dead, old = _dead_pid(), atomic.STALE_AFTER_SECONDS + 5
+    mark = ".m.keras.numpykeras-tmp-"
+    stale = _leftover(tmp_path, f"{mark}{dead}-abc123_x", old)
+    kept = [
+        _leftover(tmp_path, f"{mark}{dead}-fresh01", 0),  # may still be written elsewhere
+        _leftover(tmp_path, f"{mark}{os.getppid()}-alive01", old),  # its writer is alive
+        _leftover(tmp_path, f".other.keras.numpykeras-tmp-{dead}-abc123", old),  # other target
+        _leftover(tmp_path, f"{mark}{dead}-abc123.bak", old),  # not our name
+        _leftover(tmp_path, f".m.keras.{dead}.tmp", old),
+        _leftover(tmp_path, "m.keras.numpykeras-tmp-1-abc", old),
+    ]
+    (tmp_path / f"{mark}{dead}-folder1").mkdir()  # only regular files are removed
+    make_model().save(tmp_path / "m.keras")
+    assert not stale.exists()
+    assert all(path.exists() for path in kept)
+    assert (tmp_path / f"{mark}{dead}-folder1").is_dir()
+    assert {p.name for p in tmp_path.iterdir()} == {p.name for p in kept} | {
+        "m.keras",
+        f"{mark}{dead}-folder1",
+    }

@@ -8,6 +8,7 @@ layer, a nested Sequential and the reference CNN.
 
 import csv
 import math
+import re
 
 import numpy as np
 import pytest
@@ -247,6 +248,47 @@ ERROR_CASES = {
         lambda m: m.train_on_batch(_X[:8], _bad_at(_Y[:8], 5, 4)),
         r"label value of 4",
     ),
+    "batch_size_zero": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X, _Y, batch_size=0, verbose=0),
+        r"Argument `batch_size` must be a positive integer \(or None\)\. Received: batch_size=0",
+    ),
+    "batch_size_negative": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X, _Y, batch_size=-3, verbose=0),
+        r"Received: batch_size=-3",
+    ),
+    "validation_batch_size_zero": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X, _Y, validation_split=0.25, validation_batch_size=0, verbose=0),
+        r"`validation_batch_size` must be a positive integer.*validation_batch_size=0",
+    ),
+    "class_weight_key_negative": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X, _Y, class_weight={0: 1.0, -1: 5.0}, verbose=0),
+        r"Invalid `class_weight` key\(s\) \[-1\]: keys must be class indices, integers in "
+        r"\[0, 4\)",
+    ),
+    "class_weight_key_string": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X, _Y, class_weight={"a": 2.0}, verbose=0),
+        r"Invalid `class_weight` key\(s\) \['a'\].*\[0, 4\)",
+    ),
+    "class_weight_key_huge": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X, _Y, class_weight={10**12: 2.0}, verbose=0),
+        r"Invalid `class_weight` key\(s\) \[1000000000000\]",
+    ),
+    "class_weight_key_just_past_the_classes": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.train_on_batch(_X[:8], _Y[:8], class_weight={4: 2.0}),
+        r"Invalid `class_weight` key\(s\) \[4\]",
+    ),
+    "validation_split_leaves_nothing": (
+        "sparse_categorical_crossentropy",
+        lambda m: m.fit(_X[:3], _Y[:3], validation_split=0.9, verbose=0),
+        r"`validation_split=0\.9` leaves no training data: 3 sample\(s\) in total",
+    ),
 }
 
 
@@ -265,10 +307,193 @@ def test_bad_inputs_raise_before_any_weight_changes(case):
     assert int(model.optimizer.iterations.numpy()) == 5
 
 
-def test_fit_on_empty_data_raises():
+@pytest.mark.parametrize("bad", [2.0, 2.5, "8", True, [8]])
+@pytest.mark.parametrize("method", ["fit", "evaluate", "predict"])
+def test_non_integer_batch_size_raises_type_error(method, bad):
     model = _bn_model()
-    with pytest.raises(ValueError):
-        model.fit(_X[:0], _Y[:0], verbose=0)
+    args = (_X,) if method == "predict" else (_X, _Y)
+    snapshot = _snapshot(model)
+    with pytest.raises(TypeError, match=r"`batch_size` must be a positive integer.*Received"):
+        getattr(model, method)(*args, batch_size=bad, verbose=0)
+    _assert_unchanged(model, snapshot)
+
+
+@pytest.mark.parametrize("method", ["evaluate", "predict"])
+@pytest.mark.parametrize("bad", [0, -1])
+def test_non_positive_batch_size_raises(method, bad):
+    model = _bn_model()
+    args = (_X,) if method == "predict" else (_X, _Y)
+    with pytest.raises(ValueError, match=f"Received: batch_size={bad}"):
+        getattr(model, method)(*args, batch_size=bad, verbose=0)
+
+
+def test_integer_like_batch_size_is_accepted():
+    model = _bn_model()
+    out = model.predict(_X, batch_size=np.int64(16), verbose=0)
+    np.testing.assert_array_equal(out, model.predict(_X, batch_size=16, verbose=0))
+
+
+EMPTY_CASES = {
+    "fit": lambda m: m.fit(_X[:0], _Y[:0], verbose=0),
+    "evaluate": lambda m: m.evaluate(_X[:0], _Y[:0], verbose=0),
+    "predict": lambda m: m.predict(_X[:0], verbose=0),
+    "train_on_batch": lambda m: m.train_on_batch(_X[:0], _Y[:0]),
+    "test_on_batch": lambda m: m.test_on_batch(_X[:0], _Y[:0]),
+    "validation_data": lambda m: m.fit(_X, _Y, validation_data=(_X[:0], _Y[:0]), verbose=0),
+}
+
+
+@pytest.mark.parametrize("case", list(EMPTY_CASES))
+def test_empty_data_raises_a_clear_error(case):
+    model = _bn_model()
+    snapshot = _snapshot(model)
+    with pytest.raises(ValueError, match=r"received no data: the input has 0 samples \(x shape"):
+        EMPTY_CASES[case](model)
+    _assert_unchanged(model, snapshot)
+
+
+def _cnn():
+    nk.utils.set_random_seed(0)
+    return models.Sequential(
+        [
+            layers.Input((8, 8, 1)),
+            layers.Conv2D(2, 3),
+            layers.Flatten(),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_zero_samples_give_empty_outputs_from_call_and_predict_on_batch(kind):
+    model = _cnn()
+    if kind == "functional":
+        model = models.Model(model.inputs, model.outputs)
+    empty = np.zeros((0, 8, 8, 1), dtype="float32")
+    for out in (model(empty), model(empty, training=True), model.predict_on_batch(empty)):
+        assert out.shape == (0, 3) and out.dtype == np.float32
+
+
+# --------------------------------------------------------------------------- class weights
+
+
+def test_class_weight_trains_as_the_matching_sample_weights():
+    # Classes 0 and 3 are not in class_weight: they weigh 1, as in Keras.
+    results = []
+    for kwargs in (
+        {"class_weight": {2: 3.0, 1.0: 1.0}},
+        {"sample_weight": np.where(_Y == 2, 3.0, 1.0)},
+    ):
+        model = _bn_model()
+        nk.utils.set_random_seed(9)  # the same dropout masks
+        loss = model.train_on_batch(_X, _Y, **kwargs)
+        results.append((loss, model.get_weights()))
+    assert results[0][0] == results[1][0]
+    for a, b in zip(results[0][1], results[1][1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_class_weight_keys_for_a_single_sigmoid_unit_are_0_and_1():
+    nk.utils.set_random_seed(0)
+    model = models.Sequential([layers.Input((6,)), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    labels = (_Y % 2).astype("float32")
+    model.fit(_X, labels, class_weight={0: 1.0, 1: 2.0}, verbose=0)
+    with pytest.raises(ValueError, match=r"key\(s\) \[2\].*\[0, 2\) for this model"):
+        model.fit(_X, labels, class_weight={2: 1.0}, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "class_weight, error, match",
+    [
+        ([1.0, 2.0], TypeError, r"`class_weight` must be a dict mapping class indices"),
+        ({0: "heavy"}, TypeError, r"values must be numbers.*class_weight\[0\]='heavy'"),
+        ({0: float("nan")}, ValueError, r"values must be finite.*class_weight\[0\]=nan"),
+        ({1.5: 2.0}, ValueError, r"Invalid `class_weight` key\(s\) \[1\.5\]"),
+        ({True: 2.0}, ValueError, r"Invalid `class_weight` key\(s\) \[True\]"),
+    ],
+)
+def test_bad_class_weight_raises(class_weight, error, match):
+    model = _bn_model()
+    snapshot = _snapshot(model)
+    with pytest.raises(error, match=match):
+        model.fit(_X, _Y, class_weight=class_weight, verbose=0)
+    _assert_unchanged(model, snapshot)
+
+
+# --------------------------------------------------------------------------- loss shapes
+
+
+@pytest.mark.parametrize("y_shape", [(40, 3), (40,), (40, 2, 5)])
+def test_target_shape_that_cannot_match_the_output_names_both_shapes(y_shape):
+    nk.utils.set_random_seed(0)
+    model = models.Sequential([layers.Input((6,)), layers.Dense(5)])
+    model.compile(optimizer="sgd", loss="mse")
+    snapshot = _snapshot(model)
+    y = np.zeros(y_shape, dtype="float32")
+    match = re.escape(f"target.shape={y_shape}, output.shape=(40, 5)")
+    for call in (
+        lambda: model.fit(_X, y, verbose=0),
+        lambda: model.evaluate(_X, y, verbose=0),
+        lambda: model.train_on_batch(_X, y),
+        lambda: model.test_on_batch(_X, y),
+    ):
+        with pytest.raises(ValueError, match=match):
+            call()
+    _assert_unchanged(model, snapshot)
+
+
+def test_rank_one_targets_for_one_unit_are_legal():
+    nk.utils.set_random_seed(0)
+    model = models.Sequential([layers.Input((6,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    flat = _Y.astype("float32")
+    assert model.evaluate(_X, flat, verbose=0) == model.evaluate(_X, flat[:, None], verbose=0)
+    model.fit(_X, flat, verbose=0)
+
+
+# --------------------------------------------------------------------------- logits in evaluate
+
+
+def _saturated(kind, loss):
+    """A softmax/sigmoid output whose probabilities are 0 or 1 in float32 (huge logits)."""
+    rng = np.random.default_rng(5)
+    units = 1 if loss == "binary_crossentropy" else 3
+    activation = "sigmoid" if units == 1 else "softmax"
+    if kind == "sequential":
+        model = models.Sequential([layers.Input((6,)), layers.Dense(units, activation=activation)])
+    else:
+        inp = layers.Input((6,))
+        model = models.Model(inp, layers.Dense(units, activation=activation)(inp))
+    kernel = rng.normal(size=(6, units)).astype("float32") * 1000
+    model.set_weights([kernel, np.zeros(units, "float32")])
+    model.compile(optimizer=nk.optimizers.SGD(learning_rate=0.0), loss=loss)
+    return model, kernel
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+@pytest.mark.parametrize(
+    "loss", ["categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy"]
+)
+def test_evaluate_computes_crossentropy_from_logits_as_fit_does(kind, loss):
+    model, kernel = _saturated(kind, loss)
+    labels = _Y % (2 if loss == "binary_crossentropy" else 3)
+    z = _X.astype("float64") @ kernel.astype("float64")
+    if loss == "binary_crossentropy":
+        y = labels.astype("float32")[:, None]
+        expected = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+    else:
+        y = np.eye(3, dtype="float32")[labels] if loss.startswith("categorical") else labels
+        log_softmax = z - z.max(axis=1, keepdims=True)
+        log_softmax -= np.log(np.exp(log_softmax).sum(axis=1, keepdims=True))
+        expected = -np.mean(log_softmax[np.arange(len(labels)), labels])
+    assert expected > 100  # far beyond what clipped probabilities can give (-log(1e-7) = 16.1)
+    evaluated = model.evaluate(_X, y, batch_size=40, verbose=0)
+    tol.assert_close(evaluated, expected, tol.LOSS_ATOL, tol.LOSS_RTOL, "evaluate loss")
+    assert model.test_on_batch(_X, y) == evaluated
+    # fit's loss (learning rate 0: the weights stay) follows the same rule.
+    fitted = model.fit(_X, y, batch_size=40, shuffle=False, verbose=0).history["loss"][0]
+    tol.assert_close(fitted, evaluated, tol.LOSS_ATOL, tol.LOSS_RTOL, "fit loss vs evaluate")
 
 
 # --------------------------------------------------------------------------- callbacks in fit
