@@ -87,7 +87,30 @@ def make_generator(seed=None) -> np.random.Generator:
 # --------------------------------------------------------------------------- variables
 
 
-class Variable:
+class ArrayProperties:
+    """``shape``, ``dtype`` (a name, as Keras gives it), ``ndim`` and ``size`` of an object
+    holding its array in ``_value`` (variables and recorded tensors)."""
+
+    __slots__ = ()
+
+    @property
+    def shape(self) -> tuple:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> str:
+        return self._value.dtype.name
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    @property
+    def size(self) -> int:
+        return self._value.size
+
+
+class Variable(ArrayProperties):
     """A named, mutable weight: a NumPy array plus the metadata Keras keeps with it.
 
     Attributes:
@@ -156,21 +179,6 @@ class Variable:
         return self
 
     # -- array protocol -----------------------------------------------------------------
-    @property
-    def shape(self) -> tuple:
-        return self._value.shape
-
-    @property
-    def dtype(self) -> str:
-        return self._value.dtype.name
-
-    @property
-    def ndim(self) -> int:
-        return self._value.ndim
-
-    @property
-    def size(self) -> int:
-        return self._value.size
 
     def __array__(self, dtype=None, copy=None):
         if dtype is None:

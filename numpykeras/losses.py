@@ -864,13 +864,7 @@ class Loss:
         """
         y_true, y_pred = self._convert(y_true, y_pred)
         if logits is not None and self.supports_logits:
-            logits = _as_float(logits, self.dtype)
-            if logits.shape != y_pred.shape:
-                raise ValueError(
-                    "Arguments `logits` and `y_pred` must have the same shape. Received: "
-                    f"logits.shape={_shape_str(logits.shape)}, "
-                    f"y_pred.shape={_shape_str(y_pred.shape)}"
-                )
+            logits = self._checked_logits(logits, y_pred)
             values, vjp, mask = self._forward_logits(y_true, y_pred, logits, activation)
         else:
             values, vjp, mask = self._forward(y_true, y_pred, need_grad=True)
@@ -879,6 +873,16 @@ class Loss:
         )
         grad = np.asarray(vjp(d_values), dtype=self.dtype)
         return np.asarray(np.sum(loss), dtype=self.dtype)[()], grad
+
+    def _checked_logits(self, logits, y_pred):
+        logits = _as_float(logits, self.dtype)
+        if logits.shape != y_pred.shape:
+            raise ValueError(
+                "Arguments `logits` and `y_pred` must have the same shape. Received: "
+                f"logits.shape={_shape_str(logits.shape)}, "
+                f"y_pred.shape={_shape_str(y_pred.shape)}"
+            )
+        return logits
 
     def call_from_logits(self, y_true, y_pred, logits, activation=None, sample_weight=None):
         """The reduced loss, as ``__call__`` returns it, computed from ``logits`` as
@@ -899,13 +903,7 @@ class Loss:
         if not self.supports_logits:
             return self(y_true, y_pred, sample_weight=sample_weight)
         y_true, y_pred = self._convert(y_true, y_pred)
-        logits = _as_float(logits, self.dtype)
-        if logits.shape != y_pred.shape:
-            raise ValueError(
-                "Arguments `logits` and `y_pred` must have the same shape. Received: "
-                f"logits.shape={_shape_str(logits.shape)}, "
-                f"y_pred.shape={_shape_str(y_pred.shape)}"
-            )
+        logits = self._checked_logits(logits, y_pred)
         values, _, mask = self._forward_logits(y_true, y_pred, logits, activation)
         loss, _ = reduce_weighted_values(values, sample_weight, mask, self.reduction, self.dtype)
         return loss[()] if loss.ndim == 0 else loss

@@ -38,7 +38,7 @@ import threading
 
 import numpy as np
 
-from numpykeras.backend import Variable
+from numpykeras.backend import ArrayProperties, Variable
 from numpykeras.ops import dtypes
 
 
@@ -143,7 +143,7 @@ class _Operators:
         return _numpy_ops().get_item(self, key)
 
 
-class Tensor(_Operators):
+class Tensor(ArrayProperties, _Operators):
     """A value recorded by a tape: an ``np.ndarray`` plus the :class:`Node` that made it.
 
     Tensors exist only while recording; ops on them return Tensors (or plain arrays when no tape
@@ -166,22 +166,6 @@ class Tensor(_Operators):
     @property
     def value(self) -> np.ndarray:
         return self._value
-
-    @property
-    def shape(self) -> tuple:
-        return self._value.shape
-
-    @property
-    def dtype(self) -> str:
-        return self._value.dtype.name
-
-    @property
-    def ndim(self) -> int:
-        return self._value.ndim
-
-    @property
-    def size(self) -> int:
-        return self._value.size
 
     @property
     def T(self):

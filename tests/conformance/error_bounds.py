@@ -243,6 +243,14 @@ def _add(values) -> Bounded:
     return Bounded(total, np.sqrt(sum(v.sigma**2 for v in values) + rounding**2))
 
 
+def _concatenate(layer, values) -> Bounded:
+    """Exact: values and their errors side by side."""
+    return Bounded(
+        np.concatenate([v.value for v in values], axis=layer.axis),
+        np.concatenate([v.sigma for v in values], axis=layer.axis),
+    )
+
+
 def _moves(layer, h: Bounded) -> Bounded:
     """Layers that only move or select elements."""
     return Bounded(_pool_twin(layer, h.value), _pool_twin(layer, h.sigma))
@@ -294,27 +302,14 @@ SAME_IN_TRAINING = LINEAR_LAYERS | {
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
     "Add",
+    "Concatenate",
     "ReLU",
     "Activation",
     "Softmax",
 }
 
 # Layers with a forward rule below besides the linear ones (the harness uses this list).
-FORWARD_RULES = {
-    "BatchNormalization",
-    "MaxPooling1D",
-    "MaxPooling2D",
-    "GlobalMaxPooling1D",
-    "GlobalMaxPooling2D",
-    "AveragePooling1D",
-    "AveragePooling2D",
-    "GlobalAveragePooling1D",
-    "GlobalAveragePooling2D",
-    "Add",
-    "ReLU",
-    "Activation",
-    "Softmax",
-}
+FORWARD_RULES = (SAME_IN_TRAINING - LINEAR_LAYERS) | {"BatchNormalization", "Concatenate"}
 
 
 def layer_bound(layer, args) -> Bounded:
@@ -332,6 +327,8 @@ def layer_bound(layer, args) -> Bounded:
         return _global_average(layer, args)
     if kind == "Add":
         return _add(args)
+    if kind == "Concatenate":
+        return _concatenate(layer, args)
     if kind == "ReLU":
         return _relu_layer(layer, args)
     if kind == "Activation":
@@ -356,8 +353,23 @@ def _run(model, inputs):
     return model._run_through_graph(inputs, operation_fn=operation_fn)
 
 
+def _map(fn, structure):
+    if isinstance(structure, dict):
+        return {k: _map(fn, v) for k, v in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_map(fn, v) for v in structure)
+    return fn(structure)
+
+
+def output_sigmas(model, x):
+    """The error scales of a built Keras model's outputs on ``x``, in the outputs' structure
+    (``x`` a single array or a list of arrays for several inputs)."""
+    inputs = _map(lambda a: Bounded(np.asarray(a, dtype=np.float64), 0.0), x)
+    return _map(lambda b: b.sigma, _run(model, inputs))
+
+
 def output_sigma(model, x):
-    """``(value, sigma)`` of a built Keras model's output on ``x`` (see the module doc)."""
+    """``(value, sigma)`` of a built single-output Keras model's output on ``x``."""
     out = _run(model, Bounded(np.asarray(x, dtype=np.float64), 0.0))
     return out.value, out.sigma
 

@@ -16,7 +16,8 @@ import pytest
 import numpykeras as nk
 from numpykeras.layers.layer import clear_session
 
-from tolerances import TRAINING_ATOL, TRAINING_RTOL, assert_close, assert_forward_close
+from error_bounds import output_sigmas
+from tolerances import TRAINING_ATOL, TRAINING_RTOL, assert_close, assert_sigma_close
 
 N_TRAIN = 40  # batch 16: batches of 16, 16 and 8
 N_VAL = 12
@@ -144,17 +145,23 @@ def _flat_predictions(pred):
     return [(None, pred)]
 
 
-def _compare_predictions(ours, theirs, check):
-    """Same structure and values; ``check(actual, expected, what)``."""
+def _compare_predictions(ours, theirs, keras_model, x, check=None):
+    """Same structure, and values within their float32 error bounds propagated through
+    ``keras_model`` on ``x`` (error_bounds.py), or by ``check(actual, expected, what)``."""
+    if check is None:
+        sigmas = _flat_predictions(output_sigmas(keras_model, x))
     assert type(ours) is type(theirs) or (
         isinstance(ours, (list, tuple)) and isinstance(theirs, (list, tuple))
     )
     ours_flat, theirs_flat = _flat_predictions(ours), _flat_predictions(theirs)
     assert [k for k, _ in ours_flat] == [k for k, _ in theirs_flat]
-    for (key, a), (_, b) in zip(ours_flat, theirs_flat):
+    for i, ((key, a), (_, b)) in enumerate(zip(ours_flat, theirs_flat)):
         b = np.asarray(b)
         assert a.dtype == np.float32 and a.shape == b.shape, key
-        check(a, b, f"prediction {key}")
+        if check is None:
+            assert_sigma_close(a, b, sigmas[i][1], f"prediction {key}")
+        else:
+            check(a, b, f"prediction {key}")
 
 
 def _pair(keras, build):
@@ -172,9 +179,7 @@ def _pair(keras, build):
 def _train_and_compare(keras, build, compile_args, x, y, val, fit_kwargs=None, eval_kwargs=None):
     """Forward before training, then one epoch: history, weights, evaluate and predict."""
     ours, theirs = _pair(keras, build)
-    _compare_predictions(
-        ours.predict(x, verbose=0), theirs.predict(x, verbose=0), assert_forward_close
-    )
+    _compare_predictions(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), theirs, x)
     theirs.compile(**compile_args(keras))
     ours.compile(**compile_args(nk))
     fit_kwargs = {
@@ -206,7 +211,9 @@ def _train_and_compare(keras, build, compile_args, x, y, val, fit_kwargs=None, e
     assert sorted(ours_dict) == sorted(k_dict)
     for key in k_dict:
         _close(ours_dict[key], k_dict[key], f"evaluate()[{key!r}]")
-    _compare_predictions(ours.predict(vx, verbose=0), theirs.predict(vx, verbose=0), _close)
+    _compare_predictions(
+        ours.predict(vx, verbose=0), theirs.predict(vx, verbose=0), None, None, _close
+    )
     return ours, theirs, history
 
 
@@ -391,8 +398,8 @@ def test_feature_extraction_model_matches_keras(keras):
         assert [layer.name for layer in ours_fx.layers] == [
             layer.name for layer in theirs_fx.layers
         ]
-        assert_forward_close(
-            ours_fx.predict(x, verbose=0), theirs_fx.predict(x, verbose=0), f"features {name}"
+        _compare_predictions(
+            ours_fx.predict(x, verbose=0), theirs_fx.predict(x, verbose=0), theirs_fx, x
         )
     # A nested Functional model's `.output` is its own graph's output: not connected to the
     # outer model's inputs, in both libraries.
@@ -405,7 +412,7 @@ def test_feature_extraction_model_matches_keras(keras):
     ours_fx = nk.Model(ours.input, [ours.get_layer(n).output for n in names])
     theirs_fx = keras.Model(theirs.input, [theirs.get_layer(n).output for n in names])
     _compare_predictions(
-        ours_fx.predict(x, verbose=0), theirs_fx.predict(x, verbose=0), assert_forward_close
+        ours_fx.predict(x, verbose=0), theirs_fx.predict(x, verbose=0), theirs_fx, x
     )
 
 
@@ -447,12 +454,10 @@ def test_recorded_training_argument_as_keras(keras, tmp_path):
         (ours, keras.models.load_model(tmp_path / "ours.keras")),
     ]
     for model, k_model in models:
-        _compare_predictions(
-            model.predict(x, verbose=0), k_model.predict(x, verbose=0), assert_forward_close
-        )
+        _compare_predictions(model.predict(x, verbose=0), k_model.predict(x, verbose=0), theirs, x)
         for call in (model, k_model):
             a, b = np.asarray(call(x)), np.asarray(call(x))
             assert not np.allclose(a, b)  # dropout active in a plain call, in both
-        assert_forward_close(
-            np.asarray(model(x, training=False)), np.asarray(k_model(x, training=False))
+        _compare_predictions(
+            np.asarray(model(x, training=False)), np.asarray(k_model(x, training=False)), theirs, x
         )

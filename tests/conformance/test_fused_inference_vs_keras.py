@@ -10,7 +10,8 @@ import numpykeras as nk
 from numpykeras.layers.layer import clear_session
 from numpykeras.models import _fusion
 
-from tolerances import assert_forward_close
+from error_bounds import output_sigma
+from tolerances import assert_sigma_close
 
 SHAPE = (9, 9, 4)
 
@@ -91,6 +92,7 @@ def test_fused_predict_matches_keras(keras, build):
     assert sum(step.fused is not None for step in plan) == FUSED_STEPS[build.__name__]
     x = (2.0 * np.random.default_rng(0).standard_normal((3,) + SHAPE)).astype("float32")
     expected = theirs.predict(x, verbose=0)
-    assert_forward_close(ours.predict(x, verbose=0), expected, f"{build.__name__} predict")
-    assert_forward_close(ours.predict_on_batch(x), expected, f"{build.__name__} on batch")
-    assert_forward_close(ours(x[:1]), expected[:1], f"{build.__name__} call")
+    sigma = output_sigma(theirs, x)[1]
+    assert_sigma_close(ours.predict(x, verbose=0), expected, sigma, f"{build.__name__} predict")
+    assert_sigma_close(ours.predict_on_batch(x), expected, sigma, f"{build.__name__} on batch")
+    assert_sigma_close(ours(x[:1]), expected[:1], sigma[:1], f"{build.__name__} call")
