@@ -332,10 +332,8 @@ def functional_plan(model) -> list:
 
 def step_inputs(step_nodes, fusion) -> list:
     """The tensors a step reads from earlier steps (or the model's inputs)."""
-    if fusion is None:
-        return list(step_nodes[0].input_tensors)
     inputs = list(step_nodes[0].input_tensors)
-    if fusion.residual is not None:
+    if fusion is not None and fusion.residual is not None:
         inputs.append(fusion.residual)
     return inputs
 

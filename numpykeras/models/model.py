@@ -118,19 +118,20 @@ def _standardize_data(value, name, dtype=None):
     return convert(value)
 
 
-def _positive_int(value, name, default=None):
-    """``value`` as an int, checked to be a positive integer (``None`` gives ``default``)."""
-    if value is None:
+def _positive_int(value, name, default=None, minimum=1, optional=True):
+    """``value`` as an int, checked to be an integer >= ``minimum`` (``None`` gives ``default``
+    when ``optional``)."""
+    if value is None and optional:
         return default
+    kind = "a positive integer" if minimum == 1 else "a non-negative integer"
+    kind += " (or None)" if optional else ""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(
-            f"Argument `{name}` must be a positive integer (or None). Received: {name}="
+            f"Argument `{name}` must be {kind}. Received: {name}="
             f"{value!r} (of type {type(value).__name__})"
         )
-    if value <= 0:
-        raise ValueError(
-            f"Argument `{name}` must be a positive integer (or None). Received: {name}={value}"
-        )
+    if value < minimum:
+        raise ValueError(f"Argument `{name}` must be {kind}. Received: {name}={value}")
     return int(value)
 
 
@@ -761,16 +762,8 @@ class Model(Layer):
 
         self._require_compiled()
         batch_size = _positive_int(batch_size, "batch_size", 32)
-        for value, name in ((epochs, "epochs"), (initial_epoch, "initial_epoch")):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(
-                    f"Argument `{name}` must be a non-negative integer. Received: {name}="
-                    f"{value!r} (of type {type(value).__name__})"
-                )
-            if value < 0:
-                raise ValueError(
-                    f"Argument `{name}` must be a non-negative integer. Received: {name}={value}"
-                )
+        epochs = _positive_int(epochs, "epochs", minimum=0, optional=False)
+        initial_epoch = _positive_int(initial_epoch, "initial_epoch", minimum=0, optional=False)
         validation_batch_size = _positive_int(validation_batch_size, "validation_batch_size")
         steps_per_epoch = _positive_int(steps_per_epoch, "steps_per_epoch")
         validation_steps = _positive_int(validation_steps, "validation_steps")
