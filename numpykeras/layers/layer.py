@@ -19,6 +19,9 @@ import numpy as np
 from numpykeras import backend
 from numpykeras.backend import Variable
 from numpykeras.layers.node import KerasTensor
+from numpykeras.ops import autodiff
+from numpykeras.ops.autodiff import Tensor
+from numpykeras.ops.autodiff import _stack as _tapes
 from numpykeras.saving.object_registration import to_snake_case  # noqa: F401  (re-exported)
 
 # --------------------------------------------------------------------------- naming
@@ -446,6 +449,10 @@ class Layer:
             kwargs["mask"] = mask
         if training is None:
             training = getattr(_CALL_CONTEXT, "training", None)
+        if _tapes.tapes and not rest and not kwargs and self._trains_by_kernel():
+            recorded = record_kernel_call(self, inputs, training)
+            if recorded is not None:
+                return recorded
         return self._invoke(sig, inputs, rest, kwargs, training)
 
     def _invoke(self, sig, inputs, rest, kwargs, training):
@@ -484,6 +491,8 @@ class Layer:
     def _convert_inputs(self, inputs):
         if isinstance(inputs, np.ndarray) and inputs.dtype == self.dtype:
             return inputs
+        if type(inputs) is Tensor:  # recorded on a GradientTape: cast as an op, keep the graph
+            return inputs if inputs.dtype == self.dtype else ops_cast(inputs, self.dtype)
         if isinstance(inputs, (list, tuple)):
             return [self._convert_inputs(x) for x in inputs]
         if isinstance(inputs, dict):
@@ -534,6 +543,11 @@ class Layer:
             f"Layer {type(self).__name__} ('{self.name}') has no backward pass, so models that "
             "contain it cannot be trained."
         )
+
+    def _trains_by_kernel(self) -> bool:
+        """True when the layer trains through its own ``forward``/``backward`` pair (a
+        hand-written kernel), which a ``GradientTape`` then records as one primitive."""
+        return type(self).backward is not Layer.backward
 
     def output_logits(self, cache):
         """``(logits, "softmax" | "sigmoid")`` if this layer ends in one of those, else ``None``.
@@ -800,3 +814,113 @@ def normalize_data_format(value) -> str:
             f"Received: data_format={value}"
         )
     return value
+
+
+# --------------------------------------------------------------------------- layers on a tape
+
+
+def ops_cast(x, dtype):
+    from numpykeras.ops import core
+
+    return core.cast(x, dtype)
+
+
+def record_kernel_call(layer, inputs, training):
+    """Runs ``layer`` on ``inputs`` under a recording ``GradientTape`` as one primitive.
+
+    The layer's ``forward`` computes the outputs and the cache its hand-written ``backward``
+    needs; the recorded VJP calls that ``backward``, giving the gradient of each input and of
+    each of the layer's trainable variables. A Sequential or Functional model of such layers is
+    recorded the same way, as one primitive, so ``fit`` and a custom ``train_step`` run the same
+    fused kernels.
+
+    Returns:
+        The outputs (Tensors where differentiable), or ``None`` when no tape tracks the inputs
+        or the variables (the caller then runs ``call`` on plain arrays).
+    """
+    tapes = _tapes.tapes
+    live = {t._id for t in tapes}
+    flat = autodiff.flatten(inputs)
+    tracked = set()
+    node_inputs = []
+    for x in flat:
+        if type(x) is Tensor:
+            tracked |= x._node.tapes & live
+        elif isinstance(x, (np.ndarray, Variable)):
+            leaf = autodiff._leaf(x, tapes)
+            if leaf is not None:
+                x = leaf
+                tracked |= leaf._node.tapes
+        node_inputs.append(x)
+    variables, leaves = [], []
+    for v in layer.trainable_weights:
+        leaf = autodiff._leaf(v, tapes)
+        if leaf is not None:
+            variables.append(v)
+            leaves.append(leaf)
+            tracked |= leaf._node.tapes
+    if not tracked:
+        return None
+    values = [autodiff.unwrap(x) for x in node_inputs]
+    structured = (
+        autodiff.pack_as(inputs, values) if isinstance(inputs, (list, tuple, dict)) else values[0]
+    )
+    out, cache = layer.forward(structured, training=bool(training))
+    outs = autodiff.flatten(out)
+    need_dx = any(type(x) is Tensor for x in node_inputs)
+    all_inputs = tuple(node_inputs) + tuple(leaves)
+    several_inputs = isinstance(inputs, (list, tuple, dict))
+    tracked = frozenset(tracked)
+
+    def make_vjp(i):
+        def vjp(g, ans, *xs):
+            g = np.asarray(autodiff.unwrap(g))
+            if len(outs) == 1:
+                dy = g
+            else:  # one output's gradient; the others get zeros (backward is linear in dy)
+                dy = autodiff.pack_as(
+                    out, [g if j == i else np.zeros_like(o) for j, o in enumerate(outs)]
+                )
+            _warn_if_differentiated_again(layer, xs)
+            dx, grads = layer.backward(dy, cache, need_dx=need_dx)
+            if not need_dx:
+                dxs = [None] * len(node_inputs)
+            elif several_inputs:
+                dxs = list(autodiff.flatten(dx)) if not isinstance(dx, list) else dx
+            else:
+                dxs = [dx]
+            return list(dxs) + [grads.get(v) for v in variables]
+
+        return vjp
+
+    results = []
+    for i, o in enumerate(outs):
+        o = np.asarray(o)
+        if o.dtype.kind == "f":
+            results.append(Tensor(o, autodiff.Node(make_vjp(i), all_inputs, {}, tracked)))
+        else:
+            results.append(o)
+    if isinstance(out, (list, tuple, dict)):
+        return autodiff.pack_as(out, results)
+    return results[0]
+
+
+_warned_second_order: set = set()
+
+
+def _warn_if_differentiated_again(layer, xs) -> None:
+    """A hand-written backward returns plain arrays: a tape still recording while this gradient
+    is computed (a gradient penalty, WGAN-GP) gets no second derivative through the layer."""
+    if not _tapes.tapes or type(layer) in _warned_second_order:
+        return
+    live = {t._id for t in _tapes.tapes}
+    if any(type(x) is Tensor and x._node.tapes & live for x in xs):
+        import warnings
+
+        _warned_second_order.add(type(layer))
+        warnings.warn(
+            f"The gradient of layer '{layer.name}' ({type(layer).__name__}) is computed by its "
+            "hand-written backward kernel, which a recording GradientTape cannot differentiate "
+            "again: second-order gradients through this layer are taken as zero.",
+            stacklevel=2,
+        )

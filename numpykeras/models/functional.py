@@ -12,11 +12,12 @@ import copy
 import numpy as np
 
 from numpykeras.layers.input_layer import InputLayer
-from numpykeras.layers.layer import name_scope
+from numpykeras.layers.layer import name_scope, ops_cast, record_kernel_call
 from numpykeras.layers.node import KerasTensor, uses_traced_shapes
 from numpykeras.models import _fusion
 from numpykeras.models.model import Model
 from numpykeras.models.sequential import _accumulate
+from numpykeras.ops import autodiff
 from numpykeras.ops._parallel import single_threaded_blas
 
 
@@ -291,7 +292,11 @@ class Functional(Model):
             )
         out = []
         for i, (t, x) in enumerate(zip(self._inputs, flat)):
-            x = np.asarray(x)
+            if type(x) is autodiff.Tensor:  # recorded on a GradientTape: keep it
+                if x.dtype != t.dtype and t.dtype.startswith("float"):
+                    x = ops_cast(x, t.dtype)
+            else:
+                x = np.asarray(x)
             if x.dtype != t.dtype and t.dtype.startswith("float"):
                 try:
                     x = x.astype(t.dtype)
@@ -415,7 +420,7 @@ class Functional(Model):
             values[id(t)] = v
 
     def _run(self, inputs, training, tape):
-        if tape is None and not training:
+        if tape is None and not training and not autodiff.is_recording():
             return self._run_inference(inputs, training)
         flat = self._standardize_inputs(inputs)
         if tape is None and any(x.ndim and x.shape[0] == 0 for x in flat):
@@ -456,7 +461,21 @@ class Functional(Model):
             _check_positional_tensors([inputs])
         if training is None:
             training = getattr(_CALL_CONTEXT, "training", None)
+        if autodiff.is_recording() and self._trains_by_kernel():
+            recorded = record_kernel_call(self, inputs, training)
+            if recorded is not None:
+                return recorded
         return self.call(inputs, training=training)
+
+    def _trains_by_kernel(self) -> bool:
+        for node in self._nodes:
+            if isinstance(node.layer, InputLayer):
+                continue
+            if node.extra_args or set(node.call_kwargs or ()) - {"training"}:
+                return False
+            if not node.layer._trains_by_kernel():
+                return False
+        return True
 
     def _input_count(self):
         return len(self._inputs)

@@ -11,6 +11,7 @@ from numpykeras.layers.layer import Layer, name_scope, standardize_shape
 from numpykeras.layers.node import KerasTensor
 from numpykeras.models import _fusion
 from numpykeras.models.model import Model
+from numpykeras.ops import autodiff
 from numpykeras.ops._parallel import single_threaded_blas
 
 
@@ -237,7 +238,7 @@ class Sequential(Model):
         layers = self.layers
         if isinstance(inputs, np.ndarray) and inputs.ndim and inputs.shape[0] == 0:
             return self._empty_outputs(inputs.shape)
-        if not training and isinstance(inputs, np.ndarray):
+        if not training and isinstance(inputs, np.ndarray) and not autodiff.is_recording():
             return self._call_inference(inputs, layers)
         x = inputs
         for layer in layers:
@@ -291,6 +292,9 @@ class Sequential(Model):
             x = layer(x, training=False)
             i += 1
         return x
+
+    def _trains_by_kernel(self) -> bool:
+        return all(layer._trains_by_kernel() for layer in self.layers)
 
     def forward(self, inputs, training=False):
         """Runs the stack, recording ``(layer, cache)`` for each layer on a tape."""

@@ -1,0 +1,938 @@
+"""``Trainer``: ``compile``, ``fit``, ``evaluate``, ``predict`` and the steps they run
+(``train_step``, ``test_step``, ``predict_step``), as Keras 3's ``keras.src.trainers.trainer``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+
+import numpy as np
+
+from numpykeras import backend
+from numpykeras.ops._parallel import single_threaded_blas
+from numpykeras.trainers.compile_utils import (
+    _class_weights_to_sample_weights,
+    _leaves,
+    _metric_leaves,
+    _MultiOutputs,
+    _OutputLayout,
+    _PendingLoss,
+    _short_repr,
+    _single_loss_weight,
+)
+
+# --------------------------------------------------------------------------- data helpers
+
+
+def _flatten(structure):
+    if isinstance(structure, (list, tuple)):
+        out = []
+        for s in structure:
+            out.extend(_flatten(s))
+        return out
+    if isinstance(structure, dict):
+        out = []
+        for k in structure:
+            out.extend(_flatten(structure[k]))
+        return out
+    return [structure]
+
+
+def _map(fn, structure):
+    if structure is None:
+        return None
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_map(fn, s) for s in structure)
+    if isinstance(structure, dict):
+        return {k: _map(fn, v) for k, v in structure.items()}
+    return fn(structure)
+
+
+def _to_array(x, dtype=None):
+    if x is None:
+        return None
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
+        x = x.numpy()
+    arr = np.asarray(x)
+    if dtype is not None:
+        return arr.astype(dtype, copy=False)
+    if arr.dtype == np.float64 or arr.dtype.kind in "iub":
+        return arr.astype(backend.floatx(), copy=False) if arr.dtype.kind == "f" else arr
+    return arr
+
+
+def _is_array_like(value) -> bool:
+    """What Keras's array data adapter slices: arrays, tensors (``.numpy()``), objects with
+    ``__array__`` (pandas DataFrame and Series among them)."""
+    if isinstance(value, np.ndarray):
+        return True
+    if isinstance(value, (list, tuple, dict, str, bytes, numbers.Number)):
+        return False
+    return hasattr(value, "__array__") or callable(getattr(value, "numpy", None))
+
+
+def _standardize_data(value, name, dtype=None):
+    """``x``, ``y`` or ``sample_weight`` as NumPy arrays, in the same list/tuple/dict structure.
+
+    Leaves may be arrays or array-likes (see :func:`_is_array_like`) or ``None``; as in Keras 3,
+    anything else (a nested list of numbers, a string, a scalar) raises Keras's "Unrecognized
+    data type" ``ValueError``, and so does an array without a batch axis.
+    """
+    if value is None:
+        return None
+
+    def convert(leaf):
+        if leaf is None:
+            return None
+        if not _is_array_like(leaf):
+            hint = ""
+            if isinstance(value, (list, tuple)) and isinstance(leaf, numbers.Number):
+                hint = (
+                    f" A Python list of numbers is not accepted: pass `np.asarray({name})` "
+                    "for one array, or a list of arrays for several inputs or outputs."
+                )
+            raise ValueError(
+                f"Unrecognized data type: {name}={_short_repr(value)} (of type {type(value)})."
+                + hint
+            )
+        arr = _to_array(leaf, dtype)
+        if arr.ndim == 0:
+            raise ValueError(
+                f"Argument `{name}` must be an array with a batch axis (one entry per sample). "
+                f"Received a scalar: {name}={_short_repr(value)} (of type {type(leaf)})"
+            )
+        return arr
+
+    if isinstance(value, (list, tuple, dict)):
+        return _map(convert, value)
+    return convert(value)
+
+
+def _positive_int(value, name, default=None, minimum=1, optional=True):
+    """``value`` as an int, checked to be an integer >= ``minimum`` (``None`` gives ``default``
+    when ``optional``)."""
+    if value is None and optional:
+        return default
+    kind = "a positive integer" if minimum == 1 else "a non-negative integer"
+    kind += " (or None)" if optional else ""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"Argument `{name}` must be {kind}. Received: {name}="
+            f"{value!r} (of type {type(value).__name__})"
+        )
+    if value < minimum:
+        raise ValueError(f"Argument `{name}` must be {kind}. Received: {name}={value}")
+    return int(value)
+
+
+def _verbosity(verbose) -> int:
+    """``verbose`` (``"auto"``, or a number: 0 silent, 1 progress bar, 2 one line per epoch)."""
+    if verbose == "auto":
+        return 1
+    if not isinstance(verbose, (int, np.integer)):
+        raise ValueError(
+            "Argument `verbose` must be 'auto', 0, 1 or 2. "
+            f"Received: verbose={verbose!r} (of type {type(verbose).__name__})"
+        )
+    return int(verbose)
+
+
+def _check_not_empty(n, x, where):
+    """A clear error for data with 0 samples (instead of a failure deep inside a layer).
+
+    ``where`` names the call, e.g. ``"`predict()`"``.
+    """
+    if n == 0:
+        shapes = [tuple(a.shape) for a in _flatten(x) if a is not None]
+        if not shapes:
+            raise ValueError(f"{where} received no input data: x={x!r}.")
+        raise ValueError(
+            f"{where} received no data: the input has 0 samples (x shape"
+            f"{'s' if len(shapes) > 1 else ''} {', '.join(str(s) for s in shapes)}). "
+            "Pass at least one sample."
+        )
+
+
+def _num_samples(structure, what="x"):
+    sizes = {len(a) for a in _flatten(structure) if a is not None}
+    if len(sizes) > 1:
+        raise ValueError(f"All arrays in `{what}` must have the same number of samples: {sizes}")
+    return sizes.pop() if sizes else 0
+
+
+def _check_cardinality(x, y, sample_weight):
+    """The number of samples; ``ValueError`` (Keras's wording) unless every array agrees."""
+    parts = []
+    for name, structure in (("x", x), ("y", y), ("sample_weight", sample_weight)):
+        if _has_arrays(structure):
+            parts.append((name, [len(a) for a in _flatten(structure) if a is not None]))
+    sizes = {n for _, part in parts for n in part}
+    if len(sizes) > 1:
+        msg = (
+            "Data cardinality is ambiguous. Make sure all arrays contain the same number of "
+            "samples."
+        )
+        for name, part in parts:
+            msg += f"'{name}' sizes: {', '.join(str(n) for n in part)}\n"
+        raise ValueError(msg)
+    return sizes.pop() if sizes else 0
+
+
+def _has_arrays(structure) -> bool:
+    return structure is not None and any(a is not None for a in _flatten(structure))
+
+
+def _take(structure, index):
+    return _map(lambda a: a[index], structure)
+
+
+def _concat_outputs(batches):
+    first = batches[0]
+    if isinstance(first, (list, tuple)):
+        return type(first)(_concat_outputs([b[i] for b in batches]) for i in range(len(first)))
+    if isinstance(first, dict):
+        return {k: _concat_outputs([b[k] for b in batches]) for k in first}
+    return np.concatenate(batches, axis=0)
+
+
+def _float_logs(logs):
+    return {k: float(v) for k, v in logs.items()}
+
+
+def _first_shape(x):
+    first = _flatten(x)[0]
+    return (None,) + tuple(np.shape(first)[1:])
+
+
+def _unpack_validation(validation_data):
+    if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+        raise ValueError(
+            "When passing a `validation_data` argument, it must contain either 2 items (x_val, "
+            f"y_val), or 3 items (x_val, y_val, val_sample_weights). Received: {validation_data}"
+        )
+    vx, vy = validation_data[0], validation_data[1]
+    vsw = validation_data[2] if len(validation_data) == 3 else None
+    return vx, vy, vsw
+
+
+def _single_output_data(value, name):
+    """``y`` or ``sample_weight`` of a single-output model: a one-element list, tuple is its
+    element, as in Keras."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(
+                f"The model has a single output, but `{name}` is a {type(value).__name__} of "
+                f"{len(value)} arrays. Pass one array (or a list holding one array)."
+            )
+        return value[0]
+    if isinstance(value, dict):
+        raise ValueError(
+            f"The model has a single output, but `{name}` is a dict with keys "
+            f"{list(value)}. Pass one array."
+        )
+    return value
+
+
+def _nan_guard(callback_list) -> bool:
+    from numpykeras.callbacks import TerminateOnNaN
+
+    return any(isinstance(c, TerminateOnNaN) for c in callback_list.callbacks)
+
+
+class Trainer:
+    """The training half of ``Model``: compile, the fit/evaluate/predict loops and their steps."""
+
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+        jit_compile="auto",
+        auto_scale_loss=True,
+    ):
+        """Configures the model for training (Keras's signature and defaults)."""
+        from numpykeras import losses as losses_module
+        from numpykeras import metrics as metrics_module
+        from numpykeras import optimizers
+
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = loss
+        self.loss_weights = loss_weights
+        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+            raise TypeError(
+                "Type of `metrics` argument not understood. Expected a list or dictionary, "
+                f"found: {type(metrics).__name__}"
+            )
+        if loss_weights is not None and (
+            not isinstance(loss_weights, (list, tuple, dict, numbers.Real))
+            or isinstance(loss_weights, bool)
+        ):
+            raise ValueError(
+                "Expected `loss_weights` argument to be a float (single output case) or a list, "
+                "tuple, or dict (multiple output case). Received instead: "
+                f"loss_weights={loss_weights} of type {type(loss_weights)}"
+            )
+        for identifier in _metric_leaves(metrics) + _metric_leaves(weighted_metrics):
+            if isinstance(identifier, str) and identifier not in (
+                "accuracy",
+                "acc",
+                "crossentropy",
+                "ce",
+            ):
+                metrics_module.get(identifier)  # raises for unknown names now, not mid-fit
+        layout = self._output_layout()
+        if layout is not None:
+            # Several outputs: losses, weights and metrics are matched to the outputs on the
+            # first data, as Keras's CompileLoss / CompileMetrics do.
+            for identifier in _leaves(loss):
+                self._resolve_loss(identifier, losses_module)
+            self._multi = _MultiOutputs(layout, loss, loss_weights, metrics, weighted_metrics)
+            self._loss_obj = None
+            self._single_loss_weight = None
+            self._metric_specs = ([], [])
+        else:
+            self._multi = None
+            single = self._single_output_loss(loss)
+            self._loss_obj = self._resolve_loss(single, losses_module)
+            self._single_loss_weight = _single_loss_weight(loss_weights)
+            self._metric_specs = (_metric_leaves(metrics), _metric_leaves(weighted_metrics))
+        self._metrics = []
+        self._weighted_metrics = []
+        self._metrics_resolved = False
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self.compiled = True
+        self._compile_config = {
+            "optimizer": optimizer,
+            "loss": loss,
+            "loss_weights": loss_weights,
+            "metrics": metrics,
+            "weighted_metrics": weighted_metrics,
+            "run_eagerly": run_eagerly,
+            "steps_per_execution": steps_per_execution,
+            "jit_compile": jit_compile,
+        }
+
+    def _output_layout(self):
+        """``_OutputLayout`` for a model with several outputs (or a dict of them), else ``None``."""
+        outputs = getattr(self, "_outputs", None)
+        struct = getattr(self, "_output_struct", None)
+        if outputs is None or (len(outputs) <= 1 and not isinstance(struct, dict)):
+            return None
+        names = list(self.output_names)
+        keys = sorted(struct) if isinstance(struct, dict) else None
+        return _OutputLayout(
+            names=names,
+            prefixes=list(keys) if keys is not None else names,
+            is_dict=keys is not None,
+            struct=struct,
+        )
+
+    def _single_output_loss(self, loss):
+        """A one-element list, or a dict keyed by the output's name, gives its only loss."""
+        if isinstance(loss, (list, tuple)) and len(loss) == 1:
+            return loss[0]
+        if isinstance(loss, dict) and "class_name" not in loss:
+            names = list(getattr(self, "output_names", None) or [])
+            if len(names) == 1 and set(loss) == set(names):
+                return loss[names[0]]
+            raise ValueError(
+                f"Expected keys {names} in loss dict, but found loss.keys()={list(loss.keys())}"
+            )
+        return loss
+
+    @staticmethod
+    def _resolve_loss(loss, losses_module):
+        """Checks the loss identifier now; the Loss object is made on the first data."""
+        if loss is None:
+            return None
+        if isinstance(loss, (list, tuple)) or (isinstance(loss, dict) and "class_name" not in loss):
+            raise ValueError(
+                "A single-output model takes one loss (or a list with one loss); received "
+                f"{type(loss).__name__}: {loss}"
+            )
+        if not (isinstance(loss, str) and loss.lower() in ("crossentropy", "ce")):
+            losses_module.get(loss)  # raises for unknown names
+        return _PendingLoss(loss)
+
+    def _ensure_loss(self, y, y_pred):
+        if isinstance(self._loss_obj, _PendingLoss):
+            from numpykeras import losses as losses_module
+
+            self._loss_obj = losses_module.resolve_loss(self._loss_obj.identifier, y, y_pred)
+
+    def _require_compiled(self):
+        if not self.compiled:
+            raise ValueError("You must call `compile()` before using the model.")
+        has_loss = self._multi.has_loss() if self._multi is not None else self._loss_obj is not None
+        if not has_loss:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+
+    def _resolve_metrics(self, y, y_pred):
+        if self._metrics_resolved:
+            return
+        from numpykeras import metrics as metrics_module
+
+        metrics, weighted = self._metric_specs
+        self._metrics = [
+            metrics_module.resolve_metric(m, y, y_pred, loss=self._loss_obj) for m in metrics
+        ]
+        self._weighted_metrics = [
+            metrics_module.resolve_metric(m, y, y_pred, loss=self._loss_obj) for m in weighted
+        ]
+        self._metrics_resolved = True
+
+    @property
+    def metrics(self) -> list:
+        """The loss tracker, then the compiled metrics (then, for several outputs, the
+        per-output loss trackers): Keras's order."""
+        out = []
+        if self._loss_tracker is not None:
+            out.append(self._loss_tracker)
+        if self._multi is not None:
+            return out + self._multi.metric_objects()
+        return out + list(self._metrics) + list(self._weighted_metrics)
+
+    @property
+    def metrics_names(self) -> list:
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self):
+        for m in self.metrics:
+            m.reset_state()
+
+    def _metric_logs(self, prefix=""):
+        # Fix (h9): log keys as Keras's CompileMetrics.result() names them: a repeated metric name
+        # gets "_1", "_2", ...; a weighted metric whose name is taken is "weighted_<name>".
+        logs = {}
+        if self._loss_tracker is not None:
+            logs[prefix + self._loss_tracker.name] = float(self._loss_tracker.result())
+        if self._multi is not None:
+            logs.update({prefix + k: v for k, v in self._multi.logs().items()})
+            return dict(sorted(logs.items()))
+        taken = {}
+        for weighted, group in ((False, self._metrics), (True, self._weighted_metrics)):
+            for m in group:
+                name = m.name
+                if name in taken and weighted:
+                    name = f"weighted_{m.name}"
+                if name not in taken:
+                    taken[name] = 1
+                else:
+                    taken[name] += 1
+                    name = f"{name}_{taken[name] - 1}"
+                logs[prefix + name] = float(m.result())
+        return dict(sorted(logs.items()))
+
+    def _logs_in_keras_order(self, logs):
+        """``logs`` as a list (a scalar if single) in the order Keras's ``evaluate`` returns."""
+        # Keras lists the metric objects' own names first (a name repeated in `metrics` and
+        # `weighted_metrics` is listed twice), then any remaining log keys in sorted order.
+        names = [m.name for m in self.metrics]
+        values = [logs[n] for n in names if n in logs]
+        values += [logs[k] for k in sorted(logs) if k not in names]
+        return values[0] if len(values) == 1 else values
+
+    def _regularization(self):
+        """The weights' regularization penalties: (total, {variable: gradient})."""
+        total, grads = 0.0, {}
+        for v in self.trainable_weights:
+            reg = getattr(v, "regularizer", None)
+            if reg is not None:
+                total += float(reg(v.value))
+                grads[v] = np.asarray(reg.gradient(v.value), dtype=v.dtype)
+        return total, grads
+
+    def _loss_and_gradients(self, x, y, sample_weight):
+        """Forward, loss and backward for one batch: ``(loss, y_pred, {variable: gradient})``."""
+        y_pred, tape = self.forward(x, training=True)
+        fusable = self.output_logits(tape)  # (logits, "softmax" | "sigmoid") or None
+        fused = fusable is not None and self._loss_obj.supports_logits
+        if fused:
+            loss, dy = self._loss_obj.value_and_grad(
+                y, y_pred, sample_weight=sample_weight, logits=fusable[0], activation=fusable[1]
+            )
+        else:
+            loss, dy = self._loss_obj.value_and_grad(y, y_pred, sample_weight=sample_weight)
+        if self._single_loss_weight is not None:
+            loss, dy = loss * self._single_loss_weight, dy * self._single_loss_weight
+        if fused:
+            _, grads = self.backward_from_logits(dy, tape, need_dx=False)
+        else:
+            _, grads = self.backward(dy, tape, need_dx=False)
+        reg_loss, reg_grads = self._regularization()
+        for v, g in reg_grads.items():
+            grads[v] = grads[v] + g if v in grads else g
+        return float(loss) + reg_loss, y_pred, grads
+
+    def _multi_loss_and_gradients(self, x, ys, sample_weights):
+        """One batch of a model with several outputs: ``(loss, per-output losses, y_pred, grads)``.
+
+        ``ys`` and ``sample_weights`` are flat lists in output order. Each output's loss gives
+        ``dL_i/dy_i`` (or ``dL_i/dlogits_i`` for a fused softmax/sigmoid crossentropy), scaled
+        by its loss weight, and one backward pass takes them all.
+        """
+        spec = self._multi
+        y_pred, tape = self.forward(x, training=True)
+        preds = spec.flat_preds(y_pred)
+        spec.build(ys, preds)
+        fusable = self.outputs_logits(tape)  # per output: (logits, activation) or None
+        total = 0.0
+        values = [None] * spec.n
+        dys = [None] * spec.n
+        dlogits = {}
+        for i, (loss_obj, weight) in enumerate(zip(spec.losses, spec.weights)):
+            if loss_obj is None:
+                continue
+            fused = fusable[i] is not None and loss_obj.supports_logits
+            if fused:
+                value, grad = loss_obj.value_and_grad(
+                    ys[i],
+                    preds[i],
+                    sample_weight=sample_weights[i],
+                    logits=fusable[i][0],
+                    activation=fusable[i][1],
+                )
+            else:
+                value, grad = loss_obj.value_and_grad(
+                    ys[i], preds[i], sample_weight=sample_weights[i]
+                )
+            values[i] = float(value)
+            scale = 1.0 if weight is None else weight
+            total += float(value) * scale
+            grad = grad * np.asarray(scale, dtype=grad.dtype)  # dL/dy_i = w_i * dL_i/dy_i
+            if fused:
+                key = self.output_node_id(i)
+                dlogits[key] = dlogits[key] + grad if key in dlogits else grad
+            else:
+                dys[i] = grad
+        _, grads = self.backward(
+            dys if spec.n > 1 else dys[0], tape, need_dx=False, _logits_grad=dlogits or None
+        )
+        reg_loss, reg_grads = self._regularization()
+        for v, g in reg_grads.items():
+            grads[v] = grads[v] + g if v in grads else g
+        return total + reg_loss, values, preds, grads
+
+    def _apply_gradients(self, grads):
+        # The optimizer applies each variable's constraint after its update, as Keras does.
+        trainable = self.trainable_weights
+        self.optimizer.apply([grads.get(v) for v in trainable], trainable)
+
+    def _train_batch(self, x, y, sample_weight):
+        if self._multi is not None:
+            loss, values, preds, grads = self._multi_loss_and_gradients(x, y, sample_weight)
+            if not np.isfinite(loss):
+                self._last_loss_nonfinite = True
+            self._apply_gradients(grads)
+            self._loss_tracker.update_state(loss, sample_weight=_num_samples(x))
+            self._multi.update_metrics(values, y, preds, sample_weight, _num_samples(x))
+            return loss
+        loss, y_pred, grads = self._loss_and_gradients(x, y, sample_weight)
+        if not np.isfinite(loss):
+            # Keep the weights as they are: TerminateOnNaN keeps the last good weights.
+            self._last_loss_nonfinite = True
+        self._apply_gradients(grads)
+        self._update_metrics(loss, y, y_pred, sample_weight, _num_samples(x))
+        return loss
+
+    def _update_metrics(self, loss, y, y_pred, sample_weight, batch_size):
+        self._resolve_metrics(y, y_pred)
+        self._loss_tracker.update_state(loss, sample_weight=batch_size)
+        for m in self._metrics:
+            m.update_state(y, y_pred)
+        for m in self._weighted_metrics:
+            m.update_state(y, y_pred, sample_weight=sample_weight)
+
+    def _outputs_and_logits(self, x):
+        """Inference outputs, with the logits of outputs that end in a softmax/sigmoid.
+
+        Returns ``(y_pred, logits)``: ``logits`` as ``output_logits`` gives it for a single
+        output (``(logits, activation)`` or ``None``), a list of those for several outputs.
+        Subclasses that can see their last layers override this; by default there are none.
+        """
+        y_pred = self(x, training=False)
+        if self._multi is not None:
+            return y_pred, [None] * self._multi.n
+        return y_pred, None
+
+    def _test_batch(self, x, y, sample_weight):
+        # Crossentropies are computed from the logits of a final softmax/sigmoid, as in
+        # training: Keras's TensorFlow backend does so in `fit` and `evaluate` alike.
+        if self._multi is None and isinstance(self._loss_obj, _PendingLoss):
+            self._ensure_loss(y, self(_take(x, slice(0, 1)), training=False))
+        if self._multi is not None:
+            wants_logits = (
+                any(loss is not None and loss.supports_logits for loss in self._multi.losses)
+                or not self._multi.built
+            )
+        else:
+            wants_logits = self._loss_obj.supports_logits
+        if wants_logits:
+            y_pred, logits = self._outputs_and_logits(x)
+        else:
+            y_pred = self(x, training=False)
+            logits = None if self._multi is None else [None] * self._multi.n
+        if self._multi is not None:
+            spec = self._multi
+            preds = spec.flat_preds(y_pred)
+            spec.build(y, preds)
+            values, loss = spec.loss_values(y, preds, sample_weight, logits)
+            loss += self._regularization()[0]
+            self._loss_tracker.update_state(loss, sample_weight=_num_samples(x))
+            spec.update_metrics(values, y, preds, sample_weight, _num_samples(x))
+            return loss
+        self._ensure_loss(y, y_pred)
+        if logits is not None and self._loss_obj.supports_logits:
+            loss = self._loss_obj.call_from_logits(
+                y, y_pred, logits[0], logits[1], sample_weight=sample_weight
+            )
+        else:
+            loss = self._loss_obj(y, y_pred, sample_weight=sample_weight)
+        loss = float(loss)
+        if self._single_loss_weight is not None:
+            loss *= self._single_loss_weight
+        reg_loss, _ = self._regularization()
+        loss += reg_loss
+        self._update_metrics(loss, y, y_pred, sample_weight, _num_samples(x))
+        return loss
+
+    def _input_count(self):
+        """The number of inputs the model takes, or ``None`` if it is not known (a subclassed
+        model)."""
+        return None
+
+    def _standardize_x(self, x):
+        """``x`` as arrays; a one-element list or tuple given to a single-input model is that
+        element (Keras accepts ``[x]`` wherever it accepts ``x``)."""
+        x = _standardize_data(x, "x")
+        if isinstance(x, (list, tuple)) and self._input_count() == 1:
+            if len(x) != 1:
+                raise ValueError(
+                    f'Model "{self.name}" has 1 input, but `x` is a {type(x).__name__} of '
+                    f"{len(x)} arrays. Pass one array (or a list holding one array)."
+                )
+            x = x[0]
+        return x
+
+    def _prepare_xy(self, x, y, sample_weight, class_weight=None, where="`fit()`"):
+        """``(x, y, sample_weight, number of samples)`` as arrays, checked, with the model built.
+
+        ``where`` names the call in the error for empty data.
+        """
+        x = self._standardize_x(x)
+        if not _has_arrays(x):
+            raise ValueError(f"{where} received no input data: x={x!r}.")
+        y = _standardize_data(y, "y")
+        sample_weight = _standardize_data(sample_weight, "sample_weight", backend.floatx())
+        if self._multi is not None:
+            if class_weight is not None:
+                raise ValueError(
+                    "`class_weight` is only supported for Models with a single output."
+                )
+            if y is not None:
+                sample_weight = self._multi.flat_sample_weights(sample_weight, y)
+                y = self._multi.flat_targets(y)
+            elif sample_weight is not None:
+                sample_weight = [sample_weight] * self._multi.n
+        else:
+            y = _single_output_data(y, "y")
+            sample_weight = _single_output_data(sample_weight, "sample_weight")
+        n = _check_cardinality(x, y, sample_weight)
+        _check_not_empty(n, x, where)
+        self._maybe_build(_first_shape(x))
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+            sample_weight = _class_weights_to_sample_weights(y, class_weight, self._class_count(x))
+        return x, y, sample_weight, n
+
+    def _class_count(self, x):
+        """The number of classes ``class_weight`` keys may name: the size of the output's last
+        axis, or 2 when it is 1 (one sigmoid unit)."""
+        units = None
+        try:
+            outputs = self.outputs
+            if len(outputs) == 1 and outputs[0].shape:
+                units = outputs[0].shape[-1]
+        except (AttributeError, TypeError):
+            pass
+        if units is None:
+            probe = self(_take(x, slice(0, 1)), training=False)
+            units = np.shape(probe)[-1] if np.ndim(probe) > 1 else 1
+        return 2 if units == 1 else int(units)
+
+    def _validate_targets(self, x, y, sample_weight=None):
+        """Check labels (and sample weights) against the loss on a tiny forward pass, before
+        any weight changes."""
+        if y is None:
+            raise ValueError(
+                "Target data is missing. Your model has `loss`: "
+                f"{self.loss}, and therefore expects target data to be passed in `fit()`."
+            )
+        probe = self(_take(x, slice(0, 1)), training=False)
+        if self._multi is not None:
+            self._multi.check_targets(y, self._multi.flat_preds(probe))
+            return
+        self._ensure_loss(y, probe)
+        if isinstance(y, np.ndarray) and isinstance(probe, np.ndarray):
+            # The loss checks label ranges and shapes on every label against a stand-in prediction.
+            stand_in = np.broadcast_to(probe, (len(y),) + probe.shape[1:])
+            if not isinstance(sample_weight, np.ndarray):
+                sample_weight = None
+            self._loss_obj(y, stand_in, sample_weight=sample_weight)
+
+    @single_threaded_blas
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+    ):
+        """Trains the model for a fixed number of epochs; returns a ``History``."""
+        from numpykeras import callbacks as callbacks_module
+
+        self._require_compiled()
+        batch_size = _positive_int(batch_size, "batch_size", 32)
+        epochs = _positive_int(epochs, "epochs", minimum=0, optional=False)
+        initial_epoch = _positive_int(initial_epoch, "initial_epoch", minimum=0, optional=False)
+        validation_batch_size = _positive_int(validation_batch_size, "validation_batch_size")
+        steps_per_epoch = _positive_int(steps_per_epoch, "steps_per_epoch")
+        validation_steps = _positive_int(validation_steps, "validation_steps")
+        if isinstance(x, tuple) and y is None and len(x) in (2, 3):
+            x, y, *rest = x
+            sample_weight = rest[0] if rest else sample_weight
+        x, y, sample_weight, n = self._prepare_xy(x, y, sample_weight, class_weight)
+        if validation_split and validation_data is None:
+            if not 0 < validation_split < 1:
+                raise ValueError(
+                    "`validation_split` must be a float between 0 and 1. "
+                    f"Received: validation_split={validation_split}"
+                )
+            split_at = int(math.floor(n * (1.0 - validation_split)))
+            if split_at == 0:
+                raise ValueError(
+                    f"`validation_split={validation_split}` leaves no training data: "
+                    f"{n} sample(s) in total, 0 for training. Use a smaller `validation_split`."
+                )
+            val = (_take(x, slice(split_at, None)), _take(y, slice(split_at, None)))
+            val_sw = _take(sample_weight, slice(split_at, None))
+            x, y = _take(x, slice(0, split_at)), _take(y, slice(0, split_at))
+            sample_weight = _take(sample_weight, slice(0, split_at))
+            n = split_at
+            validation_data = val + (val_sw,)
+        if validation_data is not None:
+            vx, vy, vsw = _unpack_validation(validation_data)
+            vx, vy, vsw, _ = self._prepare_xy(vx, vy, vsw, where="The `validation_data` of `fit()`")
+        self._validate_targets(x, y, sample_weight)
+        if validation_data is not None:
+            self._validate_targets(vx, vy, vsw)
+
+        steps = steps_per_epoch or math.ceil(n / batch_size)
+        verbose = _verbosity(verbose)
+        callback_list = callbacks_module.CallbackList(
+            callbacks,
+            add_history=True,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=epochs,
+            steps=steps,
+        )
+        self.stop_training = False
+        self._last_good_weights = None
+        callback_list.on_train_begin()
+        logs = {}
+        epoch = initial_epoch
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            callback_list.on_epoch_begin(epoch)
+            order = backend.global_generator().permutation(n) if shuffle else np.arange(n)
+            for step in range(steps):
+                start = (step * batch_size) % n
+                index = order[start : start + batch_size]
+                callback_list.on_train_batch_begin(step)
+                xb, yb = _take(x, index), _take(y, index)
+                swb = _take(sample_weight, index)
+                guarded = None
+                if _nan_guard(callback_list):
+                    # Fix (h9): keep the optimizer's state (slots, step count) too, or the NaN
+                    # step leaves it NaN and any later training makes the weights NaN.
+                    if not self.optimizer.built:
+                        self.optimizer.build(self.trainable_weights)
+                    guarded = list(self.weights) + list(self.optimizer.variables)
+                backup = None if guarded is None else [v.numpy() for v in guarded]
+                loss = self._train_batch(xb, yb, swb)
+                if backup is not None and not np.isfinite(loss):
+                    for v, value in zip(guarded, backup):
+                        v.assign(value)
+                logs = self._metric_logs()
+                callback_list.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            epoch_logs = dict(logs)
+            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self.evaluate(
+                    vx,
+                    vy,
+                    sample_weight=vsw,
+                    batch_size=validation_batch_size or batch_size,
+                    steps=validation_steps,
+                    verbose=0,
+                    return_dict=True,
+                    _internal=True,
+                )
+                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            callback_list.on_epoch_end(epoch, epoch_logs)
+            logs = epoch_logs
+            if self.stop_training:
+                break
+        callback_list.on_train_end(logs)
+        return self.history
+
+    @single_threaded_blas
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict=False,
+        _internal=False,
+        **kwargs,
+    ):
+        """Returns the loss and metrics on ``(x, y)`` (a scalar, a list, or a dict)."""
+        from numpykeras import callbacks as callbacks_module
+
+        if kwargs:
+            raise ValueError(f"Arguments not recognized: {kwargs}")
+        self._require_compiled()
+        batch_size = _positive_int(batch_size, "batch_size", 32)
+        steps = _positive_int(steps, "steps")
+        x, y, sample_weight, n = self._prepare_xy(x, y, sample_weight, where="`evaluate()`")
+        if not _internal:
+            self._validate_targets(x, y, sample_weight)
+        total_steps = steps or math.ceil(n / batch_size)
+        verbose = _verbosity(verbose)
+        callback_list = callbacks_module.CallbackList(
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=1,
+            steps=total_steps,
+        )
+        # Validation inside fit must not reset the training metrics' running logs.
+        saved_states = None
+        if _internal:
+            saved_states = [copy.deepcopy(m.__dict__) for m in self.metrics]
+        self.reset_metrics()
+        callback_list.on_test_begin()
+        logs = {}
+        for step in range(total_steps):
+            index = slice(step * batch_size, min((step + 1) * batch_size, n))
+            callback_list.on_test_batch_begin(step)
+            swb = _take(sample_weight, index)
+            self._test_batch(_take(x, index), _take(y, index), swb)
+            logs = self._metric_logs()
+            callback_list.on_test_batch_end(step, logs)
+        callback_list.on_test_end(logs)
+        logs = self._metric_logs()
+        if saved_states is not None:
+            for m, state in zip(self.metrics, saved_states):
+                m.__dict__.update(state)
+        if return_dict:
+            return logs
+        return self._logs_in_keras_order(logs)
+
+    @single_threaded_blas
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Runs inference in batches; returns float32 NumPy arrays."""
+        from numpykeras import callbacks as callbacks_module
+
+        batch_size = _positive_int(batch_size, "batch_size", 32)
+        steps = _positive_int(steps, "steps")
+        if (
+            isinstance(x, tuple)
+            and len(x) in (2, 3)
+            and self._input_count() == 1
+            and _is_array_like(x[0])
+        ):
+            x = x[0]  # (x, y) or (x, y, sample_weight): Keras predicts from x
+        x = self._standardize_x(x)
+        n = _num_samples(x)
+        _check_not_empty(n, x, "`predict()`")
+        total_steps = steps or max(1, math.ceil(n / batch_size))
+        verbose = _verbosity(verbose)
+        callback_list = callbacks_module.CallbackList(
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=1,
+            steps=total_steps,
+        )
+        callback_list.on_predict_begin()
+        outputs = []
+        for step in range(total_steps):
+            callback_list.on_predict_batch_begin(step)
+            index = slice(step * batch_size, min((step + 1) * batch_size, n))
+            batch_out = self(_take(x, index), training=False)
+            outputs.append(batch_out)
+            callback_list.on_predict_batch_end(step, {"outputs": batch_out})
+        callback_list.on_predict_end()
+        return _concat_outputs(outputs)
+
+    @single_threaded_blas
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One gradient update on one batch; returns the loss and metrics (as ``evaluate``)."""
+        self._require_compiled()
+        x, y, sample_weight, _ = self._prepare_xy(
+            x, y, sample_weight, class_weight, where="`train_on_batch()`"
+        )
+        self._validate_targets(x, y, sample_weight)
+        self.reset_metrics()
+        self._train_batch(x, y, sample_weight)
+        return self._batch_result(return_dict)
+
+    @single_threaded_blas
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """The loss and metrics on one batch, without updating weights."""
+        self._require_compiled()
+        x, y, sample_weight, _ = self._prepare_xy(x, y, sample_weight, where="`test_on_batch()`")
+        self.reset_metrics()
+        self._test_batch(x, y, sample_weight)
+        return self._batch_result(return_dict)
+
+    @single_threaded_blas
+    def predict_on_batch(self, x):
+        """Inference on one batch; returns float32 NumPy arrays."""
+        return self(self._standardize_x(x), training=False)
+
+    def _batch_result(self, return_dict):
+        logs = self._metric_logs()
+        return logs if return_dict else self._logs_in_keras_order(logs)
+
+    def get_compile_config(self):
+        return copy.deepcopy(self._compile_config) if self.compiled else None
