@@ -24,6 +24,9 @@ import warnings
 import numpy as np
 
 from numpykeras import backend
+from numpykeras.ops import autodiff
+from numpykeras.ops.autodiff import Tensor
+from numpykeras.ops.autodiff import _stack as _tapes
 from numpykeras.saving import object_registration
 
 _REDUCTIONS = (
@@ -773,6 +776,29 @@ def reduce_weighted_values(
     return loss, d_values
 
 
+def _reduce_recorded(values, sample_weight, reduction, dtype):
+    """``reduce_weighted_values`` written with ops, for loss values recorded on a tape."""
+    from numpykeras import ops
+
+    if sample_weight is not None:
+        weights = _as_float(sample_weight, dtype)
+        rank = len(values.shape)
+        while weights.ndim > rank and weights.shape[-1] == 1:
+            weights = weights[..., 0]
+        weights = np.reshape(weights, weights.shape + (1,) * (rank - weights.ndim))
+        values = values * weights
+    if reduction in (None, "none"):
+        return values
+    loss = ops.sum(values)
+    if reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight"):
+        if reduction == "mean_with_sample_weight" and sample_weight is not None:
+            divisor = float(np.sum(np.broadcast_to(weights, values.shape)))
+        else:
+            divisor = float(np.prod(values.shape))
+        loss = loss / np.asarray(divisor, dtype=dtype) if divisor else ops.zeros((), dtype)
+    return loss
+
+
 # --------------------------------------------------------------------------- Loss classes
 
 
@@ -829,11 +855,59 @@ class Loss:
         return _as_float(y_true, self.dtype), _as_float(y_pred, self.dtype)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """The reduced loss: a ``dtype`` scalar (an array for ``reduction="none"``)."""
+        """The reduced loss: a ``dtype`` scalar (an array for ``reduction="none"``).
+
+        Under a recording ``GradientTape`` with a recorded ``y_pred`` the loss is recorded too:
+        built-in losses as one op with their hand-written gradient, a subclass's ``call``
+        written with ``keras.ops`` op by op.
+        """
+        if _tapes.tapes and (type(y_pred) is Tensor or type(y_true) is Tensor):
+            return self._recorded_call(y_true, y_pred, sample_weight)
         y_true, y_pred = self._convert(y_true, y_pred)
         values, _, mask = self._forward(y_true, y_pred, need_grad=False)
         loss, _ = reduce_weighted_values(values, sample_weight, mask, self.reduction, self.dtype)
         return loss[()] if loss.ndim == 0 else loss
+
+    def _has_kernel_gradient(self) -> bool:
+        return type(self).call_and_vjp is not Loss.call_and_vjp
+
+    def _recorded_call(self, y_true, y_pred, sample_weight):
+        """``__call__`` on a tape. A built-in loss is one recorded op whose gradient with respect
+        to ``y_pred`` is its hand-written one (targets are constants: a recorded ``y_true``
+        gets no gradient); any other loss runs its ``call`` on the recorded tensors."""
+        from numpykeras import ops
+
+        sample_weight = autodiff.unwrap(sample_weight)
+        if not self._has_kernel_gradient():
+            if type(y_pred) is not Tensor:
+                y_pred = _as_float(y_pred, self.dtype)
+            elif y_pred.dtype != self.dtype:
+                y_pred = ops.cast(y_pred, self.dtype)
+            if type(y_true) is not Tensor:
+                y_true = _as_float(y_true, self.dtype)
+            values = self.call(y_true, y_pred)
+            return _reduce_recorded(values, sample_weight, self.reduction, self.dtype)
+        true, pred = self._convert(autodiff.unwrap(y_true), autodiff.unwrap(y_pred))
+        values, vjp, mask = self._forward(true, pred, need_grad=True)
+        loss, d_values = reduce_weighted_values(
+            values, sample_weight, mask, self.reduction, self.dtype
+        )
+        if type(y_pred) is not Tensor:
+            return loss[()] if loss.ndim == 0 else loss
+        live = {t._id for t in _tapes.tapes}
+        tapes = y_pred._node.tapes & live
+        if not tapes:
+            return loss[()] if loss.ndim == 0 else loss
+        if y_pred.dtype != self.dtype:
+            y_pred = ops.cast(y_pred, self.dtype)
+
+        def loss_vjp(g, ans, prediction):
+            g = np.asarray(autodiff.unwrap(g), dtype=self.dtype)
+            if g.shape != d_values.shape:
+                g = np.reshape(g, g.shape + (1,) * (d_values.ndim - g.ndim))
+            return (np.asarray(vjp(g * d_values), dtype=self.dtype),)
+
+        return Tensor(np.asarray(loss), autodiff.Node(loss_vjp, (y_pred,), {}, frozenset(tapes)))
 
     # -- training ------------------------------------------------------------------------
     def value_and_grad(self, y_true, y_pred, sample_weight=None, logits=None, *, activation=None):
@@ -958,6 +1032,9 @@ class LossFunctionWrapper(Loss):
     def call_and_vjp(self, y_true, y_pred):
         values, vjp, _ = self._forward(y_true, y_pred, need_grad=True)
         return values, vjp
+
+    def _has_kernel_gradient(self) -> bool:
+        return self.fn in _IMPLEMENTATIONS
 
     def _forward(self, y_true, y_pred, need_grad):
         impl = _IMPLEMENTATIONS.get(self.fn)

@@ -282,9 +282,68 @@ class Layer:
         for layer in self._sublayers():
             layer.trainable = self._trainable
 
+    def __setattr__(self, name, value):
+        # Keras's automatic tracking: a layer, variable or metric assigned to an attribute (or a
+        # list, tuple or dict of them) belongs to this layer: its weights are this layer's
+        # weights, in the order the attributes were first set.
+        if not name.startswith("__") and value is not self:
+            _track(self, value, metrics=not name.startswith("_"))
+        object.__setattr__(self, name, value)
+
     def _sublayers(self) -> list:
-        """Layers this layer owns (a model's layers); none for plain layers."""
-        return []
+        """Layers this layer owns: those assigned to its attributes (a model's layers)."""
+        return list(self.__dict__.get("_tracked_layers", ()))
+
+    # -- losses and metrics added in `call` ---------------------------------------------------
+    def add_loss(self, loss):
+        """Adds a loss tensor (or a list of them) computed in ``call``, as Keras's ``add_loss``.
+
+        The losses of a call are those added during the latest outermost layer call; a model's
+        ``compute_loss`` adds them to the compiled loss.
+        """
+        losses = autodiff.flatten(loss)
+        for x in losses:
+            if not isinstance(x, (Tensor, np.ndarray, np.generic, Variable, float, int)):
+                raise ValueError(
+                    "`add_loss()` can only be called from inside `build()` or `call()`, on a "
+                    f"tensor input. Received invalid value: {x!r}"
+                )
+        _LOSSES.active = True
+        self.__dict__.setdefault("_own_losses", []).extend(losses)
+
+    def _get_own_losses(self) -> list:
+        return list(self.__dict__.get("_own_losses", ()))
+
+    def _clear_losses(self) -> None:
+        if self.__dict__.get("_own_losses"):
+            self._own_losses.clear()
+        for layer in self._sublayers():
+            layer._clear_losses()
+
+    def _get_regularization_losses(self) -> list:
+        losses = []
+        for v in self.trainable_weights:
+            reg = getattr(v, "regularizer", None)
+            if reg is not None:
+                losses.append(record_regularization(reg, v))
+        return losses
+
+    @property
+    def losses(self) -> list:
+        """The losses added in the latest call (``add_loss``), of this layer and its sub-layers,
+        then the weights' regularization penalties."""
+        losses = self._get_own_losses()
+        for layer in _all_sublayers(self):
+            losses.extend(layer._get_own_losses())
+        return losses + self._get_regularization_losses()
+
+    @property
+    def metrics(self) -> list:
+        """Metrics assigned to this layer's attributes, then its sub-layers'."""
+        out = list(self.__dict__.get("_tracked_metrics", ()))
+        for layer in self._sublayers():
+            out.extend(layer.metrics)
+        return out
 
     @property
     def weights(self) -> list:
@@ -449,6 +508,11 @@ class Layer:
             kwargs["mask"] = mask
         if training is None:
             training = getattr(_CALL_CONTEXT, "training", None)
+        if _LOSSES.active:
+            return _with_loss_scope(self, self._run_call, sig, inputs, rest, kwargs, training)
+        return self._run_call(sig, inputs, rest, kwargs, training)
+
+    def _run_call(self, sig, inputs, rest, kwargs, training):
         if _tapes.tapes and not rest and not kwargs and self._trains_by_kernel():
             recorded = record_kernel_call(self, inputs, training)
             if recorded is not None:
@@ -616,6 +680,72 @@ class Layer:
 
 # Layer calls in progress in this thread: the `training` value nested calls inherit.
 _CALL_CONTEXT = threading.local()
+
+
+class _LossScope(threading.local):
+    """``add_loss`` bookkeeping: once any layer has added a loss (``active``), the outermost
+    layer call of a thread (``depth`` 0) clears the losses of the previous call first."""
+
+    active = False  # class attribute: set for every thread by the first add_loss
+
+    def __init__(self):
+        self.depth = 0
+
+
+_LOSSES = _LossScope()
+
+
+def _with_loss_scope(layer, fn, *args):
+    if _LOSSES.depth == 0:
+        layer._clear_losses()
+    _LOSSES.depth += 1
+    try:
+        return fn(*args)
+    finally:
+        _LOSSES.depth -= 1
+
+
+def _track(owner, value, metrics=True) -> None:
+    """Adds the layers, variables and metrics in ``value`` to ``owner``'s tracked lists (metrics
+    only from public attributes: a model's compiled metrics live in private ones)."""
+    from numpykeras.metrics import Metric
+
+    if isinstance(value, Layer):
+        tracked = owner.__dict__.setdefault("_tracked_layers", [])
+        if not any(layer is value for layer in tracked):
+            tracked.append(value)
+    elif isinstance(value, Variable):
+        lists = owner.__dict__.get("_trainable_vars"), owner.__dict__.get("_non_trainable_vars")
+        if lists[0] is not None and not any(v is value for v in lists[0] + lists[1]):
+            (lists[0] if value.trainable else lists[1]).append(value)
+    elif isinstance(value, Metric):
+        if not metrics:
+            return
+        tracked = owner.__dict__.setdefault("_tracked_metrics", [])
+        if not any(m is value for m in tracked):
+            tracked.append(value)
+    elif isinstance(value, (list, tuple)) and value and len(value) < 10000:
+        if any(isinstance(v, (Layer, Variable, Metric, list, tuple, dict)) for v in value):
+            for v in value:
+                _track(owner, v, metrics)
+    elif isinstance(value, dict) and value:
+        for v in value.values():
+            if isinstance(v, (Layer, Variable, Metric, list, tuple, dict)):
+                _track(owner, v, metrics)
+
+
+def _all_sublayers(layer) -> list:
+    """Every layer below ``layer`` (depth first, each once)."""
+    out, seen, stack = [], {id(layer)}, list(reversed(layer._sublayers()))
+    while stack:
+        sub = stack.pop()
+        if id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        out.append(sub)
+        stack.extend(reversed(sub._sublayers()))
+    return out
+
 
 # Python values that are not tensors: never converted when passed positionally (Keras).
 _PYTHON_SCALARS = (bool, int, float, complex, str, bytes)
@@ -924,3 +1054,19 @@ def _warn_if_differentiated_again(layer, xs) -> None:
             "again: second-order gradients through this layer are taken as zero.",
             stacklevel=2,
         )
+
+
+def record_regularization(regularizer, variable):
+    """``regularizer(variable)`` as a scalar, recorded on a tape with its gradient."""
+    value = np.asarray(regularizer(variable.value), dtype=variable.dtype)
+    if not _tapes.tapes:
+        return value
+    leaf = autodiff._leaf(variable, _tapes.tapes)
+    if leaf is None:
+        return value
+    grad = np.asarray(regularizer.gradient(variable.value), dtype=variable.dtype)
+
+    def vjp(g, ans, x):
+        return (grad * autodiff.unwrap(g),)
+
+    return Tensor(value, autodiff.Node(vjp, (leaf,), {}, leaf._node.tapes))

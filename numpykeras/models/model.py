@@ -59,6 +59,12 @@ class Model(Trainer, Layer):
         self._multi = None  # _MultiOutputs when the model has several (or a dict of) outputs
         self._single_loss_weight = None
 
+    @property
+    def layers(self) -> list:
+        """The layers assigned to the model's attributes, in assignment order (a subclassed
+        model); Sequential and Functional list their graph's layers."""
+        return self._sublayers()
+
     def get_layer(self, name=None, index=None):
         """A layer by ``name`` or by ``index`` (in ``model.layers`` order)."""
         if index is not None and name is not None:

@@ -423,6 +423,45 @@ class Optimizer:
                 variable.assign(constraint(variable.value))
         self._iterations.value[...] += 1
 
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """``apply`` on given values instead of the variables' own (Keras 3's stateless API).
+
+        Args:
+            optimizer_variables: values for ``self.variables``, in that order.
+            grads: one gradient per trainable variable.
+            trainable_variables: values for the variables the optimizer was built on.
+
+        Returns:
+            ``(trainable_variables, optimizer_variables)``: the updated values, as lists of
+            arrays; the optimizer's and the model's own variables are left unchanged.
+        """
+        if not self.built:
+            raise ValueError(
+                "To call `stateless_apply`, the optimizer must be built: call "
+                "`optimizer.build(trainable_variables)` first."
+            )
+        own_vars, targets = list(self.variables), list(self._trainable_variables)
+        for given, own, what in (
+            (optimizer_variables, own_vars, "optimizer_variables"),
+            (trainable_variables, targets, "trainable_variables"),
+        ):
+            if len(given) != len(own):
+                raise ValueError(
+                    f"Argument `{what}` must be a list of {len(own)} values (one per variable). "
+                    f"Received a list of {len(given)}."
+                )
+        saved = [v._value for v in own_vars + targets]
+        try:
+            for v, value in zip(
+                own_vars + targets, list(optimizer_variables) + list(trainable_variables)
+            ):
+                v._value = np.array(np.asarray(value), dtype=v.dtype)
+            self.apply(grads, targets)
+            return [v._value for v in targets], [v._value for v in own_vars]
+        finally:
+            for v, value in zip(own_vars + targets, saved):
+                v._value = value
+
     def _check_variables_are_known(self, variables):
         for v in variables:
             if self._var_key(v) not in self._trainable_variables_indices:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -198,7 +199,96 @@ def _concat_outputs(batches):
 
 
 def _float_logs(logs):
-    return {k: float(v) for k, v in logs.items()}
+    """A step's logs as Python floats (Keras's ``pythonify_logs``); non-scalars stay arrays."""
+    if not isinstance(logs, dict):
+        raise TypeError(
+            "`train_step`, `test_step` and the `metrics` results must give a dict of logs "
+            f"(metric name -> value). Received: {type(logs).__name__}"
+        )
+    out = {}
+    for k, v in logs.items():
+        if isinstance(v, dict):
+            out.update(_float_logs(v))
+            continue
+        value = np.asarray(_values(v))
+        out[k] = float(value) if value.ndim == 0 else value
+    return out
+
+
+def unpack_x_y_sample_weight(data):
+    """``(x, y, sample_weight)`` from a batch given as ``x``, ``(x,)``, ``(x, y)`` or
+    ``(x, y, sample_weight)`` (Keras's ``unpack_x_y_sample_weight``)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data[0], data[1], data[2]
+    raise ValueError(
+        "Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, "
+        f"found: {data}"
+    )
+
+
+def _pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """The batch a step receives: ``x`` alone (``(x,)`` if ``x`` is a list or tuple),
+    ``(x, y)`` or ``(x, y, sample_weight)``, as Keras's ``pack_x_y_sample_weight``."""
+    if y is None:
+        return (x,) if isinstance(x, (list, tuple)) else x
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
+
+
+def _values(structure):
+    """``structure`` with recorded Tensors replaced by their NumPy values."""
+    from numpykeras.ops.autodiff import Tensor
+
+    if type(structure) is Tensor:
+        return structure.value
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_values(v) for v in structure)
+    if isinstance(structure, dict):
+        return {k: _values(v) for k, v in structure.items()}
+    return structure
+
+
+def _batch_size_of(x) -> int:
+    leaves = _flatten(x)
+    for leaf in leaves:
+        if leaf is not None and np.ndim(leaf):
+            return int(np.shape(leaf)[0])
+    return 1
+
+
+class _values_swapped:
+    """Gives ``variables`` the ``values`` (arrays or Tensors) for a ``with`` block, then puts
+    their own arrays back."""
+
+    def __init__(self, variables, values):
+        self.variables = list(variables)
+        self.values = list(values)
+
+    def __enter__(self):
+        self.saved = [v._value for v in self.variables]
+        for v, value in zip(self.variables, self.values):
+            array = np.asarray(_values(value), dtype=v.dtype)
+            if array.shape != v.shape:
+                raise ValueError(
+                    f"The value given for variable '{v.path}' must have its shape {v.shape}. "
+                    f"Received: shape={array.shape}"
+                )
+            v._value = array.copy()
+        return self
+
+    def __exit__(self, *exc):
+        for v, saved in zip(self.variables, self.saved):
+            v._value = saved
+        return False
 
 
 def _first_shape(x):
@@ -369,9 +459,17 @@ class Trainer:
     def _require_compiled(self):
         if not self.compiled:
             raise ValueError("You must call `compile()` before using the model.")
-        has_loss = self._multi.has_loss() if self._multi is not None else self._loss_obj is not None
-        if not has_loss:
+        if not self._has_compiled_loss() and self._trains_by_kernel() and not self._custom_steps():
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+
+    def _custom_steps(self) -> bool:
+        """Whether a subclass overrides how a batch is trained or its loss computed."""
+        cls = type(self)
+        return (
+            cls.train_step is not Trainer.train_step
+            or cls.test_step is not Trainer.test_step
+            or cls.compute_loss is not Trainer.compute_loss
+        )
 
     def _resolve_metrics(self, y, y_pred):
         if self._metrics_resolved:
@@ -390,13 +488,39 @@ class Trainer:
     @property
     def metrics(self) -> list:
         """The loss tracker, then the compiled metrics (then, for several outputs, the
-        per-output loss trackers): Keras's order."""
+        per-output loss trackers), then metrics assigned to the model's attributes and those of
+        its layers (not of nested models): Keras's order."""
         out = []
         if self._loss_tracker is not None:
             out.append(self._loss_tracker)
         if self._multi is not None:
-            return out + self._multi.metric_objects()
-        return out + list(self._metrics) + list(self._weighted_metrics)
+            out += self._multi.metric_objects()
+        else:
+            out += list(self._metrics) + list(self._weighted_metrics)
+        return out + self._tracked_metric_objects()
+
+    def _tracked_metric_objects(self) -> list:
+        out = list(self.__dict__.get("_tracked_metrics", ()))
+        for layer in self._sublayers():
+            if not isinstance(layer, Trainer):
+                out.extend(layer.metrics)
+        return out
+
+    def get_metrics_result(self) -> dict:
+        """``{name: value}`` of every metric in ``self.metrics`` (Python floats)."""
+        if type(self).metrics is not Trainer.metrics:  # overridden: the listed metrics
+            logs = {}
+            for m in self.metrics:
+                result = m.result()
+                if isinstance(result, dict):
+                    logs.update(result)
+                else:
+                    logs[m.name] = result
+            return _float_logs(logs)
+        logs = self._metric_logs()
+        for m in self._tracked_metric_objects():
+            logs[m.name] = float(np.asarray(m.result()))
+        return logs
 
     @property
     def metrics_names(self) -> list:
@@ -541,6 +665,192 @@ class Trainer:
         self._update_metrics(loss, y, y_pred, sample_weight, _num_samples(x))
         return loss
 
+    # -- the steps, as Keras 3's Trainer --------------------------------------------------------
+    def _fused_step_ok(self) -> bool:
+        """Whether the default steps may run the fused path: a graph of layers with backward
+        kernels, the compiled loss and nothing overriding how the loss is computed."""
+        return (
+            self._trains_by_kernel()
+            and type(self).compute_loss is Trainer.compute_loss
+            and self._has_compiled_loss()
+        )
+
+    def _has_compiled_loss(self) -> bool:
+        if not self.compiled:
+            return False
+        if self._multi is not None:
+            return self._multi.has_loss()
+        return self._loss_obj is not None
+
+    def train_step(self, data):
+        """One training step on a batch ``data`` (``x``, ``(x, y)`` or ``(x, y, sample_weight)``):
+        forward on a ``GradientTape``, ``compute_loss``, gradients, ``optimizer.apply``; returns
+        ``compute_metrics``'s logs. Override it for GANs and other custom training."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        if self._fused_step_ok():
+            self._last_batch_loss = self._train_batch(x, y, sample_weight)
+            return self.get_metrics_result()
+        from numpykeras.ops.autodiff import GradientTape, unwrap
+
+        with GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            )
+        loss_value = float(np.asarray(unwrap(loss)))
+        self._last_batch_loss = loss_value
+        if self._loss_tracker is not None:
+            self._loss_tracker.update_state(loss_value, sample_weight=_batch_size_of(x))
+        trainable = self.trainable_weights
+        if trainable:
+            grads = tape.gradient(loss, trainable)
+            if np.isfinite(loss_value):
+                self.optimizer.apply(grads, trainable)
+        else:
+            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+        return self.compute_metrics(x, y, _values(y_pred), sample_weight)
+
+    def test_step(self, data):
+        """One evaluation step on a batch: ``compute_loss`` on the inference outputs, metrics."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        if self._fused_step_ok():
+            self._test_batch(x, y, sample_weight)
+            return self.get_metrics_result()
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
+        )
+        if self._loss_tracker is not None:
+            self._loss_tracker.update_state(
+                float(np.asarray(_values(loss))), sample_weight=_batch_size_of(x)
+            )
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def predict_step(self, data):
+        """The model's outputs for a batch (``training=False``)."""
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss (with its loss weights) plus ``self.losses`` (``add_loss`` and the
+        weights' regularization penalties), as Keras 3's ``compute_loss``; differentiable under
+        a ``GradientTape``."""
+        from numpykeras import ops
+
+        del x, training
+        losses = []
+        if self._has_compiled_loss():
+            losses.append(self._compiled_loss(y, y_pred, sample_weight))
+        for extra in self.losses:
+            losses.append(
+                ops.cast(extra, "float32") if np.ndim(_values(extra)) == 0 else ops.sum(extra)
+            )
+        if not losses:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        total = losses[0]
+        for extra in losses[1:]:
+            total = total + extra
+        return total
+
+    def _compiled_loss(self, y, y_pred, sample_weight):
+        if self._multi is None:
+            self._ensure_loss(y, _values(y_pred))
+            loss = self._loss_obj(y, y_pred, sample_weight=sample_weight)
+            if self._single_loss_weight is not None:
+                loss = loss * np.float32(self._single_loss_weight)
+            return loss
+        spec = self._multi
+        preds = spec.flat_preds(y_pred)
+        ys = spec.flat_targets(y) if not isinstance(y, list) or len(y) != spec.n else y
+        if not isinstance(sample_weight, list):
+            sample_weight = [sample_weight] * spec.n
+        spec.build(ys, [_values(p) for p in preds])
+        total, values = None, [None] * spec.n
+        for i, (loss_obj, weight) in enumerate(zip(spec.losses, spec.weights)):
+            if loss_obj is None:
+                continue
+            value = loss_obj(ys[i], preds[i], sample_weight=sample_weight[i])
+            values[i] = float(np.asarray(_values(value)))
+            if weight is not None:
+                value = value * np.float32(weight)
+            total = value if total is None else total + value
+        self._last_output_losses = values
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Updates the compiled metrics with a batch; returns ``get_metrics_result()``."""
+        del x
+        y_pred = _values(y_pred)
+        if self.compiled and y is not None:
+            if self._multi is not None:
+                preds = self._multi.flat_preds(y_pred)
+                values = getattr(self, "_last_output_losses", None) or [None] * self._multi.n
+                ys = (
+                    y
+                    if isinstance(y, list) and len(y) == self._multi.n
+                    else self._multi.flat_targets(y)
+                )
+                self._multi.update_metrics(values, ys, preds, sample_weight, _batch_size_of(preds))
+            else:
+                self._resolve_metrics(y, y_pred)
+                for m in self._metrics:
+                    m.update_state(y, y_pred)
+                for m in self._weighted_metrics:
+                    m.update_state(y, y_pred, sample_weight=sample_weight)
+        return self.get_metrics_result()
+
+    def compute_loss_and_updates(
+        self,
+        trainable_variables,
+        non_trainable_variables,
+        metrics_variables=None,
+        x=None,
+        y=None,
+        sample_weight=None,
+        training=False,
+        optimizer_variables=None,
+    ):
+        """Keras 3's stateless loss: ``(loss, (y_pred, non_trainable_variables))`` for the given
+        variable values, leaving the model's own values as they were."""
+        y_pred, non_trainable = self.stateless_call(
+            trainable_variables, non_trainable_variables, x, training=training
+        )
+        with (
+            _values_swapped(self.trainable_variables, trainable_variables),
+            _values_swapped(self.non_trainable_variables, non_trainable),
+        ):
+            loss = self.compute_loss(x, y, y_pred, sample_weight, training)
+        return loss, (y_pred, non_trainable)
+
+    def stateless_call(
+        self, trainable_variables, non_trainable_variables, *args, return_losses=False, **kwargs
+    ):
+        """Calls the model with the given variable values (lists in ``trainable_variables`` /
+        ``non_trainable_variables`` order) instead of its own; returns ``(outputs,
+        non_trainable_variables)`` after the call (updated moving statistics in training), and
+        the losses with ``return_losses=True``. The model's variables are left unchanged."""
+        trainable, non_trainable = self.trainable_variables, self.non_trainable_variables
+        for given, own, what in (
+            (trainable_variables, trainable, "trainable_variables"),
+            (non_trainable_variables, non_trainable, "non_trainable_variables"),
+        ):
+            if len(given) != len(own):
+                raise ValueError(
+                    f"Argument `{what}` must be a list of tensors corresponding 1:1 to "
+                    f"{type(self).__name__}().{what}. Received list with length {len(given)}, "
+                    f"but expected {len(own)} variables."
+                )
+        with (
+            _values_swapped(trainable, trainable_variables),
+            _values_swapped(non_trainable, non_trainable_variables),
+        ):
+            outputs = self(*args, **kwargs)
+            new_non_trainable = [v.value.copy() for v in non_trainable]
+            losses = self.losses if return_losses else None
+        if return_losses:
+            return outputs, new_non_trainable, losses
+        return outputs, new_non_trainable
+
     def _update_metrics(self, loss, y, y_pred, sample_weight, batch_size):
         self._resolve_metrics(y, y_pred)
         self._loss_tracker.update_state(loss, sample_weight=batch_size)
@@ -670,6 +980,8 @@ class Trainer:
     def _validate_targets(self, x, y, sample_weight=None):
         """Check labels (and sample weights) against the loss on a tiny forward pass, before
         any weight changes."""
+        if not self._has_compiled_loss() or self._custom_steps():
+            return  # the steps decide what the data means
         if y is None:
             raise ValueError(
                 "Target data is missing. Your model has `loss`: "
@@ -780,11 +1092,14 @@ class Trainer:
                         self.optimizer.build(self.trainable_weights)
                     guarded = list(self.weights) + list(self.optimizer.variables)
                 backup = None if guarded is None else [v.numpy() for v in guarded]
-                loss = self._train_batch(xb, yb, swb)
+                self._last_batch_loss = None
+                logs = _float_logs(self.train_step(_pack_x_y_sample_weight(xb, yb, swb)))
+                loss = self._last_batch_loss
+                if loss is None:  # a custom train_step: its reported loss
+                    loss = logs.get("loss", 0.0)
                 if backup is not None and not np.isfinite(loss):
                     for v, value in zip(guarded, backup):
                         v.assign(value)
-                logs = self._metric_logs()
                 callback_list.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -854,11 +1169,10 @@ class Trainer:
             index = slice(step * batch_size, min((step + 1) * batch_size, n))
             callback_list.on_test_batch_begin(step)
             swb = _take(sample_weight, index)
-            self._test_batch(_take(x, index), _take(y, index), swb)
-            logs = self._metric_logs()
+            data = _pack_x_y_sample_weight(_take(x, index), _take(y, index), swb)
+            logs = _float_logs(self.test_step(data))
             callback_list.on_test_batch_end(step, logs)
         callback_list.on_test_end(logs)
-        logs = self._metric_logs()
         if saved_states is not None:
             for m, state in zip(self.metrics, saved_states):
                 m.__dict__.update(state)
@@ -898,7 +1212,7 @@ class Trainer:
         for step in range(total_steps):
             callback_list.on_predict_batch_begin(step)
             index = slice(step * batch_size, min((step + 1) * batch_size, n))
-            batch_out = self(_take(x, index), training=False)
+            batch_out = _values(self.predict_step(_pack_x_y_sample_weight(_take(x, index))))
             outputs.append(batch_out)
             callback_list.on_predict_batch_end(step, {"outputs": batch_out})
         callback_list.on_predict_end()
@@ -913,8 +1227,8 @@ class Trainer:
         )
         self._validate_targets(x, y, sample_weight)
         self.reset_metrics()
-        self._train_batch(x, y, sample_weight)
-        return self._batch_result(return_dict)
+        logs = _float_logs(self.train_step(_pack_x_y_sample_weight(x, y, sample_weight)))
+        return self._batch_result(logs, return_dict)
 
     @single_threaded_blas
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -922,16 +1236,15 @@ class Trainer:
         self._require_compiled()
         x, y, sample_weight, _ = self._prepare_xy(x, y, sample_weight, where="`test_on_batch()`")
         self.reset_metrics()
-        self._test_batch(x, y, sample_weight)
-        return self._batch_result(return_dict)
+        logs = _float_logs(self.test_step(_pack_x_y_sample_weight(x, y, sample_weight)))
+        return self._batch_result(logs, return_dict)
 
     @single_threaded_blas
     def predict_on_batch(self, x):
         """Inference on one batch; returns float32 NumPy arrays."""
-        return self(self._standardize_x(x), training=False)
+        return _values(self.predict_step(_pack_x_y_sample_weight(self._standardize_x(x))))
 
-    def _batch_result(self, return_dict):
-        logs = self._metric_logs()
+    def _batch_result(self, logs, return_dict):
         return logs if return_dict else self._logs_in_keras_order(logs)
 
     def get_compile_config(self):
