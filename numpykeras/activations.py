@@ -505,6 +505,26 @@ def is_sigmoid(activation) -> bool:
 # --------------------------------------------------------------------------- (de)serialization
 
 
+def as_ops(activation):
+    """``activation`` written with ``numpykeras.ops`` (differentiable on a ``GradientTape``, to any
+    order), or ``None`` when it has no such form. A user's own function is returned as it is
+    (written with ops, it is differentiable already)."""
+    from numpykeras import ops
+
+    fn, params = _unwrap(activation)
+    name = _NAMES.get(fn)
+    if name is None:
+        return None if params else activation
+    if name == "linear":
+        return lambda x: x
+    if name == "swish":
+        name = "silu"
+    op = getattr(ops, name, None)
+    if op is None:
+        return None
+    return (lambda x: op(x, **params)) if params else op
+
+
 def _interpret_error(identifier) -> ValueError:
     return ValueError(f"Could not interpret activation function identifier: {identifier}")
 

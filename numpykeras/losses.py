@@ -528,6 +528,26 @@ def _binary_crossentropy_impl(y_true, y_pred, from_logits=False, label_smoothing
 # --------------------------------------------------------------------------- public functions
 
 
+def _per_sample(impl, y_true, y_pred, *args, **kwargs):
+    """``impl``'s per-sample values; under a recording ``GradientTape`` with a recorded
+    ``y_pred``, recorded with ``impl``'s hand-written gradient (targets are constants)."""
+    if not (_tapes.tapes and type(y_pred) is Tensor):
+        return impl(autodiff.unwrap(y_true), autodiff.unwrap(y_pred), *args, **kwargs)[0]
+    prediction = np.asarray(y_pred.value)
+    values, vjp, _ = impl(np.asarray(autodiff.unwrap(y_true)), prediction, *args, **kwargs)
+    values = np.asarray(values)
+    live = {t._id for t in _tapes.tapes}
+    tapes = y_pred._node.tapes & live
+    if not tapes or values.dtype.kind != "f":
+        return values
+
+    def per_sample_vjp(g, ans, pred):
+        grad = np.asarray(vjp(np.asarray(autodiff.unwrap(g), dtype=values.dtype)))
+        return (_unbroadcast(grad, prediction.shape).astype(prediction.dtype, copy=False),)
+
+    return Tensor(values, autodiff.Node(per_sample_vjp, (y_pred,), {}, frozenset(tapes)))
+
+
 def mean_squared_error(y_true, y_pred):
     """Mean squared error per sample: ``mean(square(y_true - y_pred), axis=-1)``.
 
@@ -538,22 +558,22 @@ def mean_squared_error(y_true, y_pred):
     Returns:
         Array of shape ``(batch_size, d0, ... dN-1)``.
     """
-    return _mse_impl(y_true, y_pred)[0]
+    return _per_sample(_mse_impl, y_true, y_pred)
 
 
 def mean_absolute_error(y_true, y_pred):
     """Mean absolute error per sample: ``mean(abs(y_true - y_pred), axis=-1)``."""
-    return _mae_impl(y_true, y_pred)[0]
+    return _per_sample(_mae_impl, y_true, y_pred)
 
 
 def mean_absolute_percentage_error(y_true, y_pred):
     """``100 * mean(abs((y_true - y_pred) / max(abs(y_true), epsilon)), axis=-1)``."""
-    return _mape_impl(y_true, y_pred)[0]
+    return _per_sample(_mape_impl, y_true, y_pred)
 
 
 def mean_squared_logarithmic_error(y_true, y_pred):
     """``mean(square(log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)), axis=-1)``."""
-    return _msle_impl(y_true, y_pred)[0]
+    return _per_sample(_msle_impl, y_true, y_pred)
 
 
 def huber(y_true, y_pred, delta=1.0):
@@ -564,12 +584,12 @@ def huber(y_true, y_pred, delta=1.0):
         y_pred: predictions.
         delta: the threshold where the loss turns from quadratic to linear.
     """
-    return _huber_impl(y_true, y_pred, delta=delta)[0]
+    return _per_sample(_huber_impl, y_true, y_pred, delta=delta)
 
 
 def log_cosh(y_true, y_pred):
     """``mean(log(cosh(y_pred - y_true)), axis=-1)``, computed stably."""
-    return _log_cosh_impl(y_true, y_pred)[0]
+    return _per_sample(_log_cosh_impl, y_true, y_pred)
 
 
 def cosine_similarity(y_true, y_pred, axis=-1):
@@ -577,7 +597,7 @@ def cosine_similarity(y_true, y_pred, axis=-1):
 
     ``-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)``; 1 means opposite directions.
     """
-    return _cosine_similarity_impl(y_true, y_pred, axis=axis)[0]
+    return _per_sample(_cosine_similarity_impl, y_true, y_pred, axis=axis)
 
 
 def kl_divergence(y_true, y_pred):
@@ -585,27 +605,27 @@ def kl_divergence(y_true, y_pred):
 
     Both arguments are clipped to ``[epsilon, 1]`` first.
     """
-    return _kl_divergence_impl(y_true, y_pred)[0]
+    return _per_sample(_kl_divergence_impl, y_true, y_pred)
 
 
 def poisson(y_true, y_pred):
     """Poisson loss ``mean(y_pred - y_true * log(y_pred + epsilon), axis=-1)``."""
-    return _poisson_impl(y_true, y_pred)[0]
+    return _per_sample(_poisson_impl, y_true, y_pred)
 
 
 def hinge(y_true, y_pred):
     """``mean(maximum(1 - y_true * y_pred, 0), axis=-1)``; labels in {0, 1} become {-1, 1}."""
-    return _hinge_impl(y_true, y_pred)[0]
+    return _per_sample(_hinge_impl, y_true, y_pred)
 
 
 def squared_hinge(y_true, y_pred):
     """``mean(square(maximum(1 - y_true * y_pred, 0)), axis=-1)``; {0, 1} labels become {-1, 1}."""
-    return _squared_hinge_impl(y_true, y_pred)[0]
+    return _per_sample(_squared_hinge_impl, y_true, y_pred)
 
 
 def categorical_hinge(y_true, y_pred):
     """``maximum(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)`` per sample."""
-    return _categorical_hinge_impl(y_true, y_pred)[0]
+    return _per_sample(_categorical_hinge_impl, y_true, y_pred)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
@@ -622,7 +642,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     Returns:
         The loss with the class axis reduced away.
     """
-    return _categorical_crossentropy_impl(y_true, y_pred, from_logits, label_smoothing, axis)[0]
+    return _per_sample(
+        _categorical_crossentropy_impl, y_true, y_pred, from_logits, label_smoothing, axis
+    )
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
@@ -637,7 +659,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
             ``Loss`` object's reduction).
         axis: the class axis; only the last axis is supported.
     """
-    return _sparse_categorical_crossentropy_impl(y_true, y_pred, from_logits, ignore_class, axis)[0]
+    return _per_sample(
+        _sparse_categorical_crossentropy_impl, y_true, y_pred, from_logits, ignore_class, axis
+    )
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
@@ -650,7 +674,9 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
         label_smoothing: labels become ``y * (1 - s) + 0.5 * s``.
         axis: the axis the mean is taken over.
     """
-    return _binary_crossentropy_impl(y_true, y_pred, from_logits, label_smoothing, axis)[0]
+    return _per_sample(
+        _binary_crossentropy_impl, y_true, y_pred, from_logits, label_smoothing, axis
+    )
 
 
 # Short names (Keras's legacy aliases).

@@ -135,6 +135,17 @@ LOSS_ATOL = LOSS_RTOL * 2**-4  # losses near zero whose terms are still ~1/16
 TRAINING_ATOL = 1e-3
 TRAINING_RTOL = 1e-3
 
+# Custom training code vs Keras (custom layers, subclassed models, compute_loss / train_step
+# overrides, GradientTape loops, GANs, a VAE, add_loss, a gradient penalty), compared after each
+# of a few (<= 5) optimizer steps: logs and every weight. 1e-4 is the agreement the issue states
+# for a few steps of SGD or Adam at fixed learning rates; it is not a float32 error bound (none is
+# derived for arbitrary user code). The absolute floor is the same agreement on values of size 0.1:
+# weights of order 0.1-1 that pass near zero, and losses or metrics near zero. For scale: Keras's
+# own float32 runs of these cases stay within 1e-6 (relative, floor 0.1) of the same runs in
+# float64, so the cases are well conditioned (no Adam step on a gradient lost in rounding).
+CUSTOM_TRAINING_RTOL = 1e-4
+CUSTOM_TRAINING_ATOL = CUSTOM_TRAINING_RTOL * 0.1  # 1e-5
+
 # Fast kernels vs plain-loop reference implementations in float64: reductions of at most 2**12
 # terms of size <= 2**6 each; gamma(4096, U64) * 4096 * 64 ~ 1.2e-7 absolute is the worst case,
 # 1e-10 holds for the tests' smaller shapes (<= 600 terms of size <= 4: 2.7e-13) with margin.

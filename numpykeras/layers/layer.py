@@ -608,6 +608,11 @@ class Layer:
             "contain it cannot be trained."
         )
 
+    def _call_with_ops(self, inputs, training=False):
+        """For layers with a backward kernel: ``call`` written with ``ops``, which a tape can
+        differentiate to any order; ``None`` when the layer has no such form."""
+        return None
+
     def _trains_by_kernel(self) -> bool:
         """True when the layer trains through its own ``forward``/``backward`` pair (a
         hand-written kernel), which a ``GradientTape`` then records as one primitive."""
@@ -1004,6 +1009,13 @@ def record_kernel_call(layer, inputs, training):
 
     def make_vjp(i):
         def vjp(g, ans, *xs):
+            if _tapes.tapes and _recorded_by_live_tape((g,) + xs):
+                # The gradient itself is being recorded (a gradient penalty): differentiate the
+                # layer's ops form instead, so that an outer tape sees how it was computed.
+                recorded = _recorded_vjp(layer, inputs, xs, len(node_inputs), variables, i, g)
+                if recorded is not None:
+                    return recorded
+                _warn_second_order(layer)
             g = np.asarray(autodiff.unwrap(g))
             if len(outs) == 1:
                 dy = g
@@ -1011,7 +1023,6 @@ def record_kernel_call(layer, inputs, training):
                 dy = autodiff.pack_as(
                     out, [g if j == i else np.zeros_like(o) for j, o in enumerate(outs)]
                 )
-            _warn_if_differentiated_again(layer, xs)
             dx, grads = layer.backward(dy, cache, need_dx=need_dx)
             if not need_dx:
                 dxs = [None] * len(node_inputs)
@@ -1038,13 +1049,39 @@ def record_kernel_call(layer, inputs, training):
 _warned_second_order: set = set()
 
 
-def _warn_if_differentiated_again(layer, xs) -> None:
+def _recorded_by_live_tape(xs) -> bool:
+    live = {t._id for t in _tapes.tapes}
+    return any(type(x) is Tensor and x._node.tapes & live for x in xs)
+
+
+def _recorded_vjp(layer, inputs, xs, n_inputs, variables, index, g):
+    """The VJP of output ``index`` computed through ``layer._call_with_ops`` on a nested tape,
+    so the recording outer tapes see it; ``None`` when the layer has no ops form."""
+    xs_in = list(xs[:n_inputs])
+    structured = (
+        autodiff.pack_as(inputs, xs_in) if isinstance(inputs, (list, tuple, dict)) else xs_in[0]
+    )
+    with autodiff.GradientTape() as inner:
+        for x in xs_in:
+            if type(x) is Tensor:
+                inner.watch(x)
+        for v in variables:
+            inner.watch(v)
+        y = layer._call_with_ops(structured, training=False)
+    if y is None:
+        return None
+    target = autodiff.flatten(y)[index]
+    sources = [x if type(x) is Tensor else np.zeros(0) for x in xs_in] + list(variables)
+    grads = inner.gradient(target, sources, output_gradients=g)
+    return [gx if type(x) is Tensor else None for x, gx in zip(xs_in, grads)] + list(
+        grads[n_inputs:]
+    )
+
+
+def _warn_second_order(layer) -> None:
     """A hand-written backward returns plain arrays: a tape still recording while this gradient
     is computed (a gradient penalty, WGAN-GP) gets no second derivative through the layer."""
-    if not _tapes.tapes or type(layer) in _warned_second_order:
-        return
-    live = {t._id for t in _tapes.tapes}
-    if any(type(x) is Tensor and x._node.tapes & live for x in xs):
+    if type(layer) not in _warned_second_order:
         import warnings
 
         _warned_second_order.add(type(layer))

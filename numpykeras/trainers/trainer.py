@@ -829,6 +829,11 @@ class Trainer:
         ``non_trainable_variables`` order) instead of its own; returns ``(outputs,
         non_trainable_variables)`` after the call (updated moving statistics in training), and
         the losses with ``return_losses=True``. The model's variables are left unchanged."""
+        if not self.built:
+            raise ValueError(
+                f"To call stateless_call, {type(self).__name__} must be built (i.e. its variables "
+                "must have been already created). You can build it by calling it on some data."
+            )
         trainable, non_trainable = self.trainable_variables, self.non_trainable_variables
         for given, own, what in (
             (trainable_variables, trainable, "trainable_variables"),

@@ -115,6 +115,19 @@ class Dense(Layer):
             return relu_in_place(self._linear(inputs))  # z is a fresh array: no copy
         return activate(self.activation, self._linear(inputs))
 
+    def _call_with_ops(self, inputs, training=False):
+        """``call`` written with ops: what a tape differentiates a second time (a gradient
+        penalty differentiates this layer's gradient)."""
+        from numpykeras import ops
+
+        activation = activations.as_ops(self.activation)
+        if activation is None:
+            return None
+        z = ops.matmul(inputs, self.kernel)
+        if self.bias is not None:
+            z = z + self.bias
+        return activation(z)
+
     def forward(self, inputs, training=False):
         z = self._linear(inputs)
         if is_plain_relu(self.activation):
