@@ -23,6 +23,14 @@ from numpykeras.trainers.compile_utils import (
     _short_repr,
     _single_loss_weight,
 )
+from numpykeras.trainers.data_adapters import (
+    is_generator,
+    is_py_dataset,
+    is_tf_dataset,
+    is_torch_dataloader,
+)
+from numpykeras.trainers.data_adapters.data_adapter import DataAdapter
+from numpykeras.trainers.epoch_iterator import EpochIterator
 
 # --------------------------------------------------------------------------- data helpers
 
@@ -213,6 +221,17 @@ def _float_logs(logs):
         value = np.asarray(_values(v))
         out[k] = float(value) if value.ndim == 0 else value
     return out
+
+
+def _is_dataset(x) -> bool:
+    """A source of batches (not arrays): a generator, PyDataset, tf.data or torch DataLoader."""
+    return (
+        is_generator(x)
+        or is_py_dataset(x)
+        or is_tf_dataset(x)
+        or is_torch_dataloader(x)
+        or isinstance(x, DataAdapter)
+    )
 
 
 def unpack_x_y_sample_weight(data):
@@ -1024,46 +1043,82 @@ class Trainer:
         validation_batch_size=None,
         validation_freq=1,
     ):
-        """Trains the model for a fixed number of epochs; returns a ``History``."""
+        """Trains the model for a fixed number of epochs; returns a ``History``.
+
+        ``x`` may be arrays (or nested lists/dicts of them, with ``y`` and ``sample_weight``),
+        a Python generator, a ``keras.utils.PyDataset``, a ``tf.data.Dataset`` or a
+        ``torch.utils.data.DataLoader`` yielding ``x``, ``(x, y)`` or ``(x, y, sample_weight)``
+        batches (``trainers/data_adapters``).
+        """
         from numpykeras import callbacks as callbacks_module
 
         self._require_compiled()
-        batch_size = _positive_int(batch_size, "batch_size", 32)
+        batch_size = _positive_int(batch_size, "batch_size")
         epochs = _positive_int(epochs, "epochs", minimum=0, optional=False)
         initial_epoch = _positive_int(initial_epoch, "initial_epoch", minimum=0, optional=False)
         validation_batch_size = _positive_int(validation_batch_size, "validation_batch_size")
         steps_per_epoch = _positive_int(steps_per_epoch, "steps_per_epoch")
         validation_steps = _positive_int(validation_steps, "validation_steps")
-        if isinstance(x, tuple) and y is None and len(x) in (2, 3):
-            x, y, *rest = x
-            sample_weight = rest[0] if rest else sample_weight
-        x, y, sample_weight, n = self._prepare_xy(x, y, sample_weight, class_weight)
-        if validation_split and validation_data is None:
-            if not 0 < validation_split < 1:
+        if _is_dataset(x):
+            if validation_split:
                 raise ValueError(
-                    "`validation_split` must be a float between 0 and 1. "
-                    f"Received: validation_split={validation_split}"
+                    "`validation_split` is only supported for Tensors or NumPy arrays. "
+                    f"Found: x={type(x).__name__}"
                 )
-            split_at = int(math.floor(n * (1.0 - validation_split)))
-            if split_at == 0:
-                raise ValueError(
-                    f"`validation_split={validation_split}` leaves no training data: "
-                    f"{n} sample(s) in total, 0 for training. Use a smaller `validation_split`."
+            iterator = EpochIterator(
+                x,
+                y,
+                sample_weight,
+                steps_per_epoch=steps_per_epoch,
+                shuffle=shuffle,
+                class_weight=class_weight,
+            )
+            self._prepare_from_batch(iterator.first_batch())
+            streamed = True
+        else:
+            if isinstance(x, tuple) and y is None and len(x) in (2, 3):
+                x, y, *rest = x
+                sample_weight = rest[0] if rest else sample_weight
+            x, y, sample_weight, n = self._prepare_xy(x, y, sample_weight, class_weight)
+            if validation_split and validation_data is None:
+                if not 0 < validation_split < 1:
+                    raise ValueError(
+                        "`validation_split` must be a float between 0 and 1. "
+                        f"Received: validation_split={validation_split}"
+                    )
+                split_at = int(math.floor(n * (1.0 - validation_split)))
+                if split_at == 0:
+                    raise ValueError(
+                        f"`validation_split={validation_split}` leaves no training data: "
+                        f"{n} sample(s) in total, 0 for training. Use a smaller "
+                        "`validation_split`."
+                    )
+                val = (_take(x, slice(split_at, None)), _take(y, slice(split_at, None)))
+                val_sw = _take(sample_weight, slice(split_at, None))
+                x, y = _take(x, slice(0, split_at)), _take(y, slice(0, split_at))
+                sample_weight = _take(sample_weight, slice(0, split_at))
+                validation_data = val + (val_sw,)
+            self._validate_targets(x, y, sample_weight)
+            iterator = EpochIterator(
+                x,
+                y,
+                sample_weight,
+                batch_size=batch_size,
+                steps_per_epoch=steps_per_epoch,
+                shuffle=shuffle,
+            )
+            streamed = False
+        val_x = val_y = val_sw = None
+        if validation_data is not None:
+            if _is_dataset(validation_data):
+                val_x = validation_data
+            else:
+                val_x, val_y, val_sw = _unpack_validation(validation_data)
+                val_x, val_y, val_sw, _ = self._prepare_xy(
+                    val_x, val_y, val_sw, where="The `validation_data` of `fit()`"
                 )
-            val = (_take(x, slice(split_at, None)), _take(y, slice(split_at, None)))
-            val_sw = _take(sample_weight, slice(split_at, None))
-            x, y = _take(x, slice(0, split_at)), _take(y, slice(0, split_at))
-            sample_weight = _take(sample_weight, slice(0, split_at))
-            n = split_at
-            validation_data = val + (val_sw,)
-        if validation_data is not None:
-            vx, vy, vsw = _unpack_validation(validation_data)
-            vx, vy, vsw, _ = self._prepare_xy(vx, vy, vsw, where="The `validation_data` of `fit()`")
-        self._validate_targets(x, y, sample_weight)
-        if validation_data is not None:
-            self._validate_targets(vx, vy, vsw)
+                self._validate_targets(val_x, val_y, val_sw)
 
-        steps = steps_per_epoch or math.ceil(n / batch_size)
         verbose = _verbosity(verbose)
         callback_list = callbacks_module.CallbackList(
             callbacks,
@@ -1072,33 +1127,29 @@ class Trainer:
             model=self,
             verbose=verbose,
             epochs=epochs,
-            steps=steps,
+            steps=iterator.num_batches,
         )
         self.stop_training = False
         self._last_good_weights = None
         callback_list.on_train_begin()
         logs = {}
-        epoch = initial_epoch
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             callback_list.on_epoch_begin(epoch)
-            order = backend.global_generator().permutation(n) if shuffle else np.arange(n)
-            for step in range(steps):
-                start = (step * batch_size) % n
-                index = order[start : start + batch_size]
+            for step, batch in iterator.enumerate_epoch():
                 callback_list.on_train_batch_begin(step)
-                xb, yb = _take(x, index), _take(y, index)
-                swb = _take(sample_weight, index)
+                if streamed:
+                    batch = self._standardize_batch(*unpack_x_y_sample_weight(batch))
                 guarded = None
                 if _nan_guard(callback_list):
-                    # Fix (h9): keep the optimizer's state (slots, step count) too, or the NaN
-                    # step leaves it NaN and any later training makes the weights NaN.
+                    # Keep the optimizer's state (slots, step count) too, or the NaN step leaves
+                    # it NaN and any later training makes the weights NaN.
                     if not self.optimizer.built:
                         self.optimizer.build(self.trainable_weights)
                     guarded = list(self.weights) + list(self.optimizer.variables)
                 backup = None if guarded is None else [v.numpy() for v in guarded]
                 self._last_batch_loss = None
-                logs = _float_logs(self.train_step(_pack_x_y_sample_weight(xb, yb, swb)))
+                logs = _float_logs(self.train_step(_pack_x_y_sample_weight(*batch)))
                 loss = self._last_batch_loss
                 if loss is None:  # a custom train_step: its reported loss
                     loss = logs.get("loss", 0.0)
@@ -1111,10 +1162,10 @@ class Trainer:
             epoch_logs = dict(logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self.evaluate(
-                    vx,
-                    vy,
-                    sample_weight=vsw,
-                    batch_size=validation_batch_size or batch_size,
+                    val_x,
+                    val_y,
+                    sample_weight=val_sw,
+                    batch_size=validation_batch_size or batch_size or 32,
                     steps=validation_steps,
                     verbose=0,
                     return_dict=True,
@@ -1125,9 +1176,38 @@ class Trainer:
             logs = epoch_logs
             if self.stop_training:
                 break
+        iterator.reset()
         callback_list.on_train_end(logs)
         return self.history
 
+    def _standardize_batch(self, x, y=None, sample_weight=None):
+        """One batch from a generator or dataset as the steps take it: ``(x, y, sample_weight)``
+        as arrays, the targets of several outputs as a list in output order."""
+        x = self._standardize_x(x)
+        y = _standardize_data(y, "y")
+        sample_weight = _standardize_data(sample_weight, "sample_weight", backend.floatx())
+        if self._multi is not None:
+            if y is not None:
+                sample_weight = self._multi.flat_sample_weights(sample_weight, y)
+                y = self._multi.flat_targets(y)
+            elif sample_weight is not None:
+                sample_weight = [sample_weight] * self._multi.n
+        else:
+            y = _single_output_data(y, "y")
+            sample_weight = _single_output_data(sample_weight, "sample_weight")
+        return x, y, sample_weight
+
+    def _prepare_from_batch(self, batch):
+        """Builds the model and checks the targets on the first batch of a generator or
+        dataset (before any weight changes)."""
+        if batch is None:
+            return
+        x, y, sample_weight = self._standardize_batch(*unpack_x_y_sample_weight(batch))
+        self._maybe_build(_first_shape(x))
+        if y is not None or not self._custom_steps():
+            self._validate_targets(x, y, sample_weight)
+
+    # -- evaluate / predict -------------------------------------------------------------------
     @single_threaded_blas
     def evaluate(
         self,
@@ -1142,18 +1222,27 @@ class Trainer:
         _internal=False,
         **kwargs,
     ):
-        """Returns the loss and metrics on ``(x, y)`` (a scalar, a list, or a dict)."""
+        """Returns the loss and metrics on ``(x, y)`` (a scalar, a list, or a dict); ``x`` as
+        in ``fit``."""
         from numpykeras import callbacks as callbacks_module
 
         if kwargs:
             raise ValueError(f"Arguments not recognized: {kwargs}")
         self._require_compiled()
-        batch_size = _positive_int(batch_size, "batch_size", 32)
+        batch_size = _positive_int(batch_size, "batch_size")
         steps = _positive_int(steps, "steps")
-        x, y, sample_weight, n = self._prepare_xy(x, y, sample_weight, where="`evaluate()`")
-        if not _internal:
-            self._validate_targets(x, y, sample_weight)
-        total_steps = steps or math.ceil(n / batch_size)
+        streamed = _is_dataset(x)
+        if streamed:
+            iterator = EpochIterator(x, y, sample_weight, steps_per_epoch=steps)
+            if not _internal:
+                self._prepare_from_batch(iterator.first_batch())
+        else:
+            x, y, sample_weight, n = self._prepare_xy(x, y, sample_weight, where="`evaluate()`")
+            if not _internal:
+                self._validate_targets(x, y, sample_weight)
+            iterator = EpochIterator(
+                x, y, sample_weight, batch_size=batch_size or 32, steps_per_epoch=steps
+            )
         verbose = _verbosity(verbose)
         callback_list = callbacks_module.CallbackList(
             callbacks,
@@ -1161,7 +1250,7 @@ class Trainer:
             model=self,
             verbose=verbose,
             epochs=1,
-            steps=total_steps,
+            steps=iterator.num_batches,
         )
         # Validation inside fit must not reset the training metrics' running logs.
         saved_states = None
@@ -1170,13 +1259,13 @@ class Trainer:
         self.reset_metrics()
         callback_list.on_test_begin()
         logs = {}
-        for step in range(total_steps):
-            index = slice(step * batch_size, min((step + 1) * batch_size, n))
+        for step, batch in iterator.enumerate_epoch():
             callback_list.on_test_batch_begin(step)
-            swb = _take(sample_weight, index)
-            data = _pack_x_y_sample_weight(_take(x, index), _take(y, index), swb)
-            logs = _float_logs(self.test_step(data))
+            if streamed:
+                batch = self._standardize_batch(*unpack_x_y_sample_weight(batch))
+            logs = _float_logs(self.test_step(_pack_x_y_sample_weight(*batch)))
             callback_list.on_test_batch_end(step, logs)
+        iterator.reset()
         callback_list.on_test_end(logs)
         if saved_states is not None:
             for m, state in zip(self.metrics, saved_states):
@@ -1187,22 +1276,27 @@ class Trainer:
 
     @single_threaded_blas
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Runs inference in batches; returns float32 NumPy arrays."""
+        """Runs inference in batches; returns float32 NumPy arrays. ``x`` as in ``fit`` (the
+        targets of ``(x, y)`` batches are ignored)."""
         from numpykeras import callbacks as callbacks_module
 
-        batch_size = _positive_int(batch_size, "batch_size", 32)
+        batch_size = _positive_int(batch_size, "batch_size")
         steps = _positive_int(steps, "steps")
-        if (
-            isinstance(x, tuple)
-            and len(x) in (2, 3)
-            and self._input_count() == 1
-            and _is_array_like(x[0])
-        ):
-            x = x[0]  # (x, y) or (x, y, sample_weight): Keras predicts from x
-        x = self._standardize_x(x)
-        n = _num_samples(x)
-        _check_not_empty(n, x, "`predict()`")
-        total_steps = steps or max(1, math.ceil(n / batch_size))
+        streamed = _is_dataset(x)
+        if streamed:
+            iterator = EpochIterator(x, steps_per_epoch=steps)
+        else:
+            if (
+                isinstance(x, tuple)
+                and len(x) in (2, 3)
+                and self._input_count() == 1
+                and _is_array_like(x[0])
+            ):
+                x = x[0]  # (x, y) or (x, y, sample_weight): Keras predicts from x
+            x = self._standardize_x(x)
+            n = _num_samples(x)
+            _check_not_empty(n, x, "`predict()`")
+            iterator = EpochIterator(x, batch_size=batch_size or 32, steps_per_epoch=steps)
         verbose = _verbosity(verbose)
         callback_list = callbacks_module.CallbackList(
             callbacks,
@@ -1210,17 +1304,27 @@ class Trainer:
             model=self,
             verbose=verbose,
             epochs=1,
-            steps=total_steps,
+            steps=iterator.num_batches,
         )
         callback_list.on_predict_begin()
         outputs = []
-        for step in range(total_steps):
+        for step, batch in iterator.enumerate_epoch():
             callback_list.on_predict_batch_begin(step)
-            index = slice(step * batch_size, min((step + 1) * batch_size, n))
-            batch_out = _values(self.predict_step(_pack_x_y_sample_weight(_take(x, index))))
+            xb, _, _ = unpack_x_y_sample_weight(batch)
+            if streamed:
+                xb = self._standardize_x(xb)
+            batch_out = _values(self.predict_step(_pack_x_y_sample_weight(xb)))
             outputs.append(batch_out)
             callback_list.on_predict_batch_end(step, {"outputs": batch_out})
+        iterator.reset()
         callback_list.on_predict_end()
+        if not outputs:
+            raise ValueError(
+                "Unexpected result of `predict_function` (Empty batch_outputs). Please use "
+                "`Model.compile(..., run_eagerly=True)`, or `tf.config.run_functions_eagerly("
+                "True)` for more information of where went wrong, or file a issue/bug to "
+                "`keras`."
+            )
         return _concat_outputs(outputs)
 
     @single_threaded_blas
