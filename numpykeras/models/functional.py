@@ -485,8 +485,7 @@ class Functional(Model):
         (see ``Model._outputs_and_logits``): the output nodes run their ``forward``."""
         captured = []
         out = self._run_inference(x, False, captured)
-        logits = self.outputs_logits(captured)
-        return out, (logits[0] if self._multi is None else logits)
+        return out, self.outputs_logits(captured)
 
     @single_threaded_blas
     def call(self, inputs, training=None):
@@ -607,6 +606,17 @@ class Functional(Model):
     def backward_from_logits(self, dlogits, tape, need_dx=True):
         node = self._output_node()
         return self.backward(None, tape, need_dx=need_dx, _logits_grad={id(node): dlogits})
+
+    def backward_outputs(self, dys, dlogits, tape):
+        """The weights' gradients given, per output, ``dL/dy`` or ``dL/dlogits`` (lists in
+        ``model.outputs`` order; ``None`` where an output has no gradient of that kind)."""
+        by_node = {}
+        for i, g in enumerate(dlogits):
+            if g is not None:
+                key = self.output_node_id(i)
+                by_node[key] = by_node[key] + g if key in by_node else g
+        dy = dys if len(self._outputs) > 1 else dys[0]
+        return self.backward(dy, tape, need_dx=False, _logits_grad=by_node or None)[1]
 
     # -- summary and config -------------------------------------------------------------------
     _connected_to = True

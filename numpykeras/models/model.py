@@ -52,12 +52,8 @@ class Model(Trainer, Layer):
         self.stop_training = False
         self.history = None
         self._compile_config = None
-        self._metrics = []
-        self._weighted_metrics = []
-        self._metric_specs = None
         self._loss_tracker = None
-        self._multi = None  # _MultiOutputs when the model has several (or a dict of) outputs
-        self._single_loss_weight = None
+        self._spec = None  # CompileSpec: the compiled losses and metrics, matched to the outputs
 
     @property
     def layers(self) -> list:

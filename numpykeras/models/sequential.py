@@ -266,13 +266,13 @@ class Sequential(Model):
         self._maybe_build(_batchless(x.shape))
         self._check_inputs(x)
         if x.ndim and x.shape[0] == 0:
-            return self._empty_outputs(x.shape), None
+            return self._empty_outputs(x.shape), [None]
         last = layers[-1]
         h = self._call_inference(x, layers[:-1])
         h = last._convert_inputs(h)
         last._check_inputs(h)
         y, cache = last.forward(h, training=False)
-        return y, last.output_logits(cache)
+        return y, [last.output_logits(cache)]
 
     def _call_inference(self, x, layers):
         """Inference on arrays: each layer as ``layer(x)``, except the chains that run as one
@@ -323,6 +323,16 @@ class Sequential(Model):
             return None
         layer, cache = tape[-1]
         return layer.output_logits(cache)
+
+    def outputs_logits(self, tape):
+        """``[output_logits(tape)]``: the model's one output, as a structure of one."""
+        return [self.output_logits(tape)]
+
+    def backward_outputs(self, dys, dlogits, tape):
+        """The weights' gradients given ``[dL/dy]`` or ``[dL/dlogits]`` for the one output."""
+        if dlogits[0] is not None:
+            return self.backward_from_logits(dlogits[0], tape, need_dx=False)[1]
+        return self.backward(dys[0], tape, need_dx=False)[1]
 
     def backward_from_logits(self, dlogits, tape, need_dx=True):
         layer, cache = tape[-1]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import numbers
 
@@ -17,11 +18,20 @@ def _short_repr(value, limit=200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-class _PendingLoss:
-    """A compiled loss identifier waiting for the first data to pick its exact form."""
-
-    def __init__(self, identifier):
-        self.identifier = identifier
+def _check_loss_identifier(loss, losses_module, single=False) -> None:
+    """Checks a compiled loss identifier now (unknown names raise at ``compile``); the Loss
+    object itself is made on the first data, which decides its exact form."""
+    if loss is None:
+        return
+    if single and (
+        isinstance(loss, (list, tuple)) or (isinstance(loss, dict) and "class_name" not in loss)
+    ):
+        raise ValueError(
+            "A single-output model takes one loss (or a list with one loss); received "
+            f"{type(loss).__name__}: {loss}"
+        )
+    if not (isinstance(loss, str) and loss.lower() in ("crossentropy", "ce")):
+        losses_module.get(loss)  # raises for unknown names
 
 
 def _class_index(key):
@@ -144,7 +154,7 @@ class _OutputLayout:
         self.struct = struct
 
 
-class _MultiOutputs:
+class CompileSpec:
     """``compile``'s losses, loss weights and metrics matched to a model's outputs.
 
     Keras 3 semantics (``keras/src/trainers/compile_utils.py``): ``loss`` is one loss for every
@@ -171,6 +181,11 @@ class _MultiOutputs:
         self.metric_groups = [[] for _ in range(self.n)]
         self.weighted_groups = [[] for _ in range(self.n)]
         self.tracker_order = list(range(self.n))
+
+    @property
+    def single(self) -> bool:
+        """One output that is not in a dict: its targets are given as one array."""
+        return self.n == 1 and not self.layout.is_dict
 
     # -- structure ----------------------------------------------------------------------------
     def _model_structure_text(self):
@@ -344,7 +359,7 @@ class _MultiOutputs:
         have ``y``'s structure (one ``sample_weight`` array per output in ``y``)."""
         if sample_weight is None:
             return [None] * self.n
-        if not isinstance(sample_weight, (list, tuple, dict)):
+        if not isinstance(sample_weight, (list, tuple, dict)) or y is None:
             return [sample_weight] * self.n
         same = (
             isinstance(sample_weight, dict) == isinstance(y, dict)
@@ -406,15 +421,27 @@ class _MultiOutputs:
         self.loss_trackers = trackers
         self.built = True
 
-    def check_targets(self, ys, probe_preds):
-        """Builds, then runs every label through its loss against a stand-in prediction (label
-        ranges and shapes), before any weight changes."""
+    def check_targets(self, ys, probe_preds, sample_weights=None):
+        """Builds, then runs every label (and sample weight) through its loss against a
+        stand-in prediction (label ranges and shapes), before any weight changes."""
         self.build(ys, probe_preds)
+        try:
+            self._check_targets(ys, probe_preds, sample_weights or [None] * self.n)
+        except ValueError:
+            self.built = False  # objects chosen from bad targets: choose again from the next
+            raise
+
+    def _check_targets(self, ys, probe_preds, sample_weights):
         for i, (y, p) in enumerate(zip(ys, probe_preds)):
             if not (isinstance(y, np.ndarray) and isinstance(p, np.ndarray)):
                 continue
             stand_in = np.broadcast_to(p, (len(y),) + p.shape[1:])
-            checks = [] if self.losses[i] is None else [("loss", self.losses[i], y, stand_in)]
+            sw = sample_weights[i] if isinstance(sample_weights[i], np.ndarray) else None
+            checks = []
+            if self.losses[i] is not None:
+                checks.append(
+                    ("loss", functools.partial(self.losses[i], sample_weight=sw), y, stand_in)
+                )
             # Metrics keep state: try copies on a few labels.
             for m in self.metric_groups[i] + self.weighted_groups[i]:
                 checks.append(("metric", copy.deepcopy(m).update_state, y[:8], stand_in[:8]))
@@ -422,7 +449,11 @@ class _MultiOutputs:
                 try:
                     fn(y_part, p_part)
                 except ValueError as e:
-                    name = getattr(fn, "name", None) or getattr(fn.__self__, "name", "")
+                    if self.single:
+                        raise  # one output: the loss's or metric's own message
+
+                    owner = getattr(fn, "func", None) or getattr(fn, "__self__", None)
+                    name = getattr(owner, "name", "")
                     raise ValueError(
                         f"Invalid targets for output {self.layout.prefixes[i]!r} "
                         f"({kind} {name!r}): targets of shape {y.shape[1:]} per sample, "

@@ -14,12 +14,12 @@ import numpy as np
 from numpykeras import backend
 from numpykeras.ops._parallel import single_threaded_blas
 from numpykeras.trainers.compile_utils import (
+    CompileSpec,
+    _check_loss_identifier,
     _class_weights_to_sample_weights,
     _leaves,
     _metric_leaves,
-    _MultiOutputs,
     _OutputLayout,
-    _PendingLoss,
     _short_repr,
     _single_loss_weight,
 )
@@ -365,7 +365,11 @@ class Trainer:
         jit_compile="auto",
         auto_scale_loss=True,
     ):
-        """Configures the model for training (Keras's signature and defaults)."""
+        """Configures the model for training (Keras's signature and defaults).
+
+        Losses, loss weights and metrics are matched to the model's outputs by one
+        ``CompileSpec`` (``trainers/compile_utils.py``), a single output being a structure of one.
+        """
         from numpykeras import losses as losses_module
         from numpykeras import metrics as metrics_module
         from numpykeras import optimizers
@@ -396,29 +400,21 @@ class Trainer:
             ):
                 metrics_module.get(identifier)  # raises for unknown names now, not mid-fit
         layout = self._output_layout()
-        if layout is not None:
-            # Several outputs: losses, weights and metrics are matched to the outputs on the
-            # first data, as Keras's CompileLoss / CompileMetrics do.
-            for identifier in _leaves(loss):
-                self._resolve_loss(identifier, losses_module)
-            self._multi = _MultiOutputs(layout, loss, loss_weights, metrics, weighted_metrics)
-            self._loss_obj = None
-            self._single_loss_weight = None
-            self._metric_specs = ([], [])
+        if len(layout.names) == 1 and not layout.is_dict:
+            loss = self._single_output_loss(loss)
+            _check_loss_identifier(loss, losses_module, single=True)
+            _single_loss_weight(loss_weights)  # raises now for weights that can't fit one loss
         else:
-            self._multi = None
-            single = self._single_output_loss(loss)
-            self._loss_obj = self._resolve_loss(single, losses_module)
-            self._single_loss_weight = _single_loss_weight(loss_weights)
-            self._metric_specs = (_metric_leaves(metrics), _metric_leaves(weighted_metrics))
-        self._metrics = []
-        self._weighted_metrics = []
-        self._metrics_resolved = False
+            for identifier in _leaves(loss):
+                _check_loss_identifier(identifier, losses_module)
+        # Losses, weights and metrics are matched to the outputs on the first data, as Keras's
+        # CompileLoss / CompileMetrics do.
+        self._spec = CompileSpec(layout, loss, loss_weights, metrics, weighted_metrics)
         self._loss_tracker = metrics_module.Mean(name="loss")
         self.compiled = True
         self._compile_config = {
             "optimizer": optimizer,
-            "loss": loss,
+            "loss": self.loss,
             "loss_weights": loss_weights,
             "metrics": metrics,
             "weighted_metrics": weighted_metrics,
@@ -428,11 +424,12 @@ class Trainer:
         }
 
     def _output_layout(self):
-        """``_OutputLayout`` for a model with several outputs (or a dict of them), else ``None``."""
+        """The ``_OutputLayout`` of the model's outputs: their names, and whether they are a dict
+        (one output, named ``"output"`` when the model does not know it, is a layout of one)."""
         outputs = getattr(self, "_outputs", None)
         struct = getattr(self, "_output_struct", None)
-        if outputs is None or (len(outputs) <= 1 and not isinstance(struct, dict)):
-            return None
+        if outputs is None:
+            return _OutputLayout(names=["output"], prefixes=["output"], is_dict=False, struct=None)
         names = list(self.output_names)
         keys = sorted(struct) if isinstance(struct, dict) else None
         return _OutputLayout(
@@ -455,26 +452,6 @@ class Trainer:
             )
         return loss
 
-    @staticmethod
-    def _resolve_loss(loss, losses_module):
-        """Checks the loss identifier now; the Loss object is made on the first data."""
-        if loss is None:
-            return None
-        if isinstance(loss, (list, tuple)) or (isinstance(loss, dict) and "class_name" not in loss):
-            raise ValueError(
-                "A single-output model takes one loss (or a list with one loss); received "
-                f"{type(loss).__name__}: {loss}"
-            )
-        if not (isinstance(loss, str) and loss.lower() in ("crossentropy", "ce")):
-            losses_module.get(loss)  # raises for unknown names
-        return _PendingLoss(loss)
-
-    def _ensure_loss(self, y, y_pred):
-        if isinstance(self._loss_obj, _PendingLoss):
-            from numpykeras import losses as losses_module
-
-            self._loss_obj = losses_module.resolve_loss(self._loss_obj.identifier, y, y_pred)
-
     def _require_compiled(self):
         if not self.compiled:
             raise ValueError("You must call `compile()` before using the model.")
@@ -490,32 +467,20 @@ class Trainer:
             or cls.compute_loss is not Trainer.compute_loss
         )
 
-    def _resolve_metrics(self, y, y_pred):
-        if self._metrics_resolved:
-            return
-        from numpykeras import metrics as metrics_module
+    def _has_compiled_loss(self) -> bool:
+        return self.compiled and self._spec is not None and self._spec.has_loss()
 
-        metrics, weighted = self._metric_specs
-        self._metrics = [
-            metrics_module.resolve_metric(m, y, y_pred, loss=self._loss_obj) for m in metrics
-        ]
-        self._weighted_metrics = [
-            metrics_module.resolve_metric(m, y, y_pred, loss=self._loss_obj) for m in weighted
-        ]
-        self._metrics_resolved = True
-
+    # -- metrics ------------------------------------------------------------------------------
     @property
     def metrics(self) -> list:
-        """The loss tracker, then the compiled metrics (then, for several outputs, the
+        """The loss tracker, then the compiled metrics (then, for several losses, the
         per-output loss trackers), then metrics assigned to the model's attributes and those of
         its layers (not of nested models): Keras's order."""
         out = []
         if self._loss_tracker is not None:
             out.append(self._loss_tracker)
-        if self._multi is not None:
-            out += self._multi.metric_objects()
-        else:
-            out += list(self._metrics) + list(self._weighted_metrics)
+        if self._spec is not None:
+            out += self._spec.metric_objects()
         return out + self._tracked_metric_objects()
 
     def _tracked_metric_objects(self) -> list:
@@ -549,27 +514,13 @@ class Trainer:
         for m in self.metrics:
             m.reset_state()
 
-    def _metric_logs(self, prefix=""):
-        # Fix (h9): log keys as Keras's CompileMetrics.result() names them: a repeated metric name
-        # gets "_1", "_2", ...; a weighted metric whose name is taken is "weighted_<name>".
+    def _metric_logs(self):
+        """The loss and compiled metrics under Keras's log keys, sorted."""
         logs = {}
         if self._loss_tracker is not None:
-            logs[prefix + self._loss_tracker.name] = float(self._loss_tracker.result())
-        if self._multi is not None:
-            logs.update({prefix + k: v for k, v in self._multi.logs().items()})
-            return dict(sorted(logs.items()))
-        taken = {}
-        for weighted, group in ((False, self._metrics), (True, self._weighted_metrics)):
-            for m in group:
-                name = m.name
-                if name in taken and weighted:
-                    name = f"weighted_{m.name}"
-                if name not in taken:
-                    taken[name] = 1
-                else:
-                    taken[name] += 1
-                    name = f"{name}_{taken[name] - 1}"
-                logs[prefix + name] = float(m.result())
+            logs[self._loss_tracker.name] = float(self._loss_tracker.result())
+        if self._spec is not None:
+            logs.update(self._spec.logs())
         return dict(sorted(logs.items()))
 
     def _logs_in_keras_order(self, logs):
@@ -581,6 +532,7 @@ class Trainer:
         values += [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
 
+    # -- the fused step -----------------------------------------------------------------------
     def _regularization(self):
         """The weights' regularization penalties: (total, {variable: gradient})."""
         total, grads = 0.0, {}
@@ -591,100 +543,6 @@ class Trainer:
                 grads[v] = np.asarray(reg.gradient(v.value), dtype=v.dtype)
         return total, grads
 
-    def _loss_and_gradients(self, x, y, sample_weight):
-        """Forward, loss and backward for one batch: ``(loss, y_pred, {variable: gradient})``."""
-        y_pred, tape = self.forward(x, training=True)
-        fusable = self.output_logits(tape)  # (logits, "softmax" | "sigmoid") or None
-        fused = fusable is not None and self._loss_obj.supports_logits
-        if fused:
-            loss, dy = self._loss_obj.value_and_grad(
-                y, y_pred, sample_weight=sample_weight, logits=fusable[0], activation=fusable[1]
-            )
-        else:
-            loss, dy = self._loss_obj.value_and_grad(y, y_pred, sample_weight=sample_weight)
-        if self._single_loss_weight is not None:
-            loss, dy = loss * self._single_loss_weight, dy * self._single_loss_weight
-        if fused:
-            _, grads = self.backward_from_logits(dy, tape, need_dx=False)
-        else:
-            _, grads = self.backward(dy, tape, need_dx=False)
-        reg_loss, reg_grads = self._regularization()
-        for v, g in reg_grads.items():
-            grads[v] = grads[v] + g if v in grads else g
-        return float(loss) + reg_loss, y_pred, grads
-
-    def _multi_loss_and_gradients(self, x, ys, sample_weights):
-        """One batch of a model with several outputs: ``(loss, per-output losses, y_pred, grads)``.
-
-        ``ys`` and ``sample_weights`` are flat lists in output order. Each output's loss gives
-        ``dL_i/dy_i`` (or ``dL_i/dlogits_i`` for a fused softmax/sigmoid crossentropy), scaled
-        by its loss weight, and one backward pass takes them all.
-        """
-        spec = self._multi
-        y_pred, tape = self.forward(x, training=True)
-        preds = spec.flat_preds(y_pred)
-        spec.build(ys, preds)
-        fusable = self.outputs_logits(tape)  # per output: (logits, activation) or None
-        total = 0.0
-        values = [None] * spec.n
-        dys = [None] * spec.n
-        dlogits = {}
-        for i, (loss_obj, weight) in enumerate(zip(spec.losses, spec.weights)):
-            if loss_obj is None:
-                continue
-            fused = fusable[i] is not None and loss_obj.supports_logits
-            if fused:
-                value, grad = loss_obj.value_and_grad(
-                    ys[i],
-                    preds[i],
-                    sample_weight=sample_weights[i],
-                    logits=fusable[i][0],
-                    activation=fusable[i][1],
-                )
-            else:
-                value, grad = loss_obj.value_and_grad(
-                    ys[i], preds[i], sample_weight=sample_weights[i]
-                )
-            values[i] = float(value)
-            scale = 1.0 if weight is None else weight
-            total += float(value) * scale
-            grad = grad * np.asarray(scale, dtype=grad.dtype)  # dL/dy_i = w_i * dL_i/dy_i
-            if fused:
-                key = self.output_node_id(i)
-                dlogits[key] = dlogits[key] + grad if key in dlogits else grad
-            else:
-                dys[i] = grad
-        _, grads = self.backward(
-            dys if spec.n > 1 else dys[0], tape, need_dx=False, _logits_grad=dlogits or None
-        )
-        reg_loss, reg_grads = self._regularization()
-        for v, g in reg_grads.items():
-            grads[v] = grads[v] + g if v in grads else g
-        return total + reg_loss, values, preds, grads
-
-    def _apply_gradients(self, grads):
-        # The optimizer applies each variable's constraint after its update, as Keras does.
-        trainable = self.trainable_weights
-        self.optimizer.apply([grads.get(v) for v in trainable], trainable)
-
-    def _train_batch(self, x, y, sample_weight):
-        if self._multi is not None:
-            loss, values, preds, grads = self._multi_loss_and_gradients(x, y, sample_weight)
-            if not np.isfinite(loss):
-                self._last_loss_nonfinite = True
-            self._apply_gradients(grads)
-            self._loss_tracker.update_state(loss, sample_weight=_num_samples(x))
-            self._multi.update_metrics(values, y, preds, sample_weight, _num_samples(x))
-            return loss
-        loss, y_pred, grads = self._loss_and_gradients(x, y, sample_weight)
-        if not np.isfinite(loss):
-            # Keep the weights as they are: TerminateOnNaN keeps the last good weights.
-            self._last_loss_nonfinite = True
-        self._apply_gradients(grads)
-        self._update_metrics(loss, y, y_pred, sample_weight, _num_samples(x))
-        return loss
-
-    # -- the steps, as Keras 3's Trainer --------------------------------------------------------
     def _fused_step_ok(self) -> bool:
         """Whether the default steps may run the fused path: a graph of layers with backward
         kernels, the compiled loss and nothing overriding how the loss is computed."""
@@ -694,13 +552,95 @@ class Trainer:
             and self._has_compiled_loss()
         )
 
-    def _has_compiled_loss(self) -> bool:
-        if not self.compiled:
-            return False
-        if self._multi is not None:
-            return self._multi.has_loss()
-        return self._loss_obj is not None
+    def _train_batch(self, x, y, sample_weight):
+        """The default ``train_step`` of a graph of kernel layers; returns the loss."""
+        loss, values, ys, preds, sample_weights, grads = self._loss_and_gradients(
+            x, y, sample_weight
+        )
+        # The optimizer applies each variable's constraint after its update, as Keras does.
+        trainable = self.trainable_weights
+        self.optimizer.apply([grads.get(v) for v in trainable], trainable)
+        batch_size = _num_samples(x)
+        self._loss_tracker.update_state(loss, sample_weight=batch_size)
+        self._spec.update_metrics(values, ys, preds, sample_weights, batch_size)
+        return loss
 
+    def _loss_and_gradients(self, x, y, sample_weight):
+        """The model's own forward and backward passes: each output's loss gives
+        ``dL_i/dy_i`` (or ``dL_i/dlogits_i`` for a crossentropy after a softmax/sigmoid, as
+        Keras's TensorFlow backend computes it) scaled by its loss weight, and one backward pass
+        takes them all.
+
+        Returns:
+            ``(loss, per-output losses, targets, predictions, sample weights, grads)``, the
+            middle four as lists in output order, ``grads`` a dict from variable to gradient.
+        """
+        spec = self._spec
+        ys, sample_weights = spec.flat_targets(y), spec.flat_sample_weights(sample_weight, y)
+        y_pred, tape = self.forward(x, training=True)
+        preds = spec.flat_preds(y_pred)
+        spec.build(ys, preds)
+        fusable = self.outputs_logits(tape)  # per output: (logits, activation) or None
+        total = 0.0
+        values = [None] * spec.n
+        dys = [None] * spec.n
+        dlogits = [None] * spec.n
+        for i, (loss_obj, weight) in enumerate(zip(spec.losses, spec.weights)):
+            if loss_obj is None:
+                continue
+            fused = fusable[i] is not None and loss_obj.supports_logits
+            logits, activation = fusable[i] if fused else (None, None)
+            value, grad = loss_obj.value_and_grad(
+                ys[i],
+                preds[i],
+                sample_weight=sample_weights[i],
+                logits=logits,
+                activation=activation,
+            )
+            values[i] = float(value)
+            scale = 1.0 if weight is None else weight
+            total += values[i] * scale
+            grad = grad * np.asarray(scale, dtype=grad.dtype)  # dL/dy_i = w_i * dL_i/dy_i
+            if fused:
+                dlogits[i] = grad
+            else:
+                dys[i] = grad
+        grads = self.backward_outputs(dys, dlogits, tape)
+        reg_loss, reg_grads = self._regularization()
+        for v, g in reg_grads.items():
+            grads[v] = grads[v] + g if v in grads else g
+        return total + reg_loss, values, ys, preds, sample_weights, grads
+
+    def _outputs_and_logits(self, x):
+        """Inference outputs, and per output the logits of a final softmax/sigmoid
+        (``(logits, activation)``) or ``None``. Subclasses that can see their last layers
+        override this; by default there are none."""
+        y_pred = self(x, training=False)
+        return y_pred, [None] * len(self._spec.flat_preds(y_pred))
+
+    def _test_batch(self, x, y, sample_weight):
+        """The default ``test_step`` of a graph of kernel layers: crossentropies computed from
+        the logits of a final softmax/sigmoid, as in training (Keras's TensorFlow backend does
+        so in ``fit`` and ``evaluate`` alike); returns the loss."""
+        spec = self._spec
+        ys, sample_weights = spec.flat_targets(y), spec.flat_sample_weights(sample_weight, y)
+        wants_logits = not spec.built or any(
+            loss is not None and loss.supports_logits for loss in spec.losses
+        )
+        if wants_logits:
+            y_pred, logits = self._outputs_and_logits(x)
+        else:
+            y_pred, logits = self(x, training=False), None
+        preds = spec.flat_preds(y_pred)
+        spec.build(ys, preds)
+        values, loss = spec.loss_values(ys, preds, sample_weights, logits)
+        loss += self._regularization()[0]
+        batch_size = _num_samples(x)
+        self._loss_tracker.update_state(loss, sample_weight=batch_size)
+        spec.update_metrics(values, ys, preds, sample_weights, batch_size)
+        return loss
+
+    # -- the steps, as Keras 3's Trainer --------------------------------------------------------
     def train_step(self, data):
         """One training step on a batch ``data`` (``x``, ``(x, y)`` or ``(x, y, sample_weight)``):
         forward on a ``GradientTape``, ``compute_loss``, gradients, ``optimizer.apply``; returns
@@ -772,23 +712,16 @@ class Trainer:
         return total
 
     def _compiled_loss(self, y, y_pred, sample_weight):
-        if self._multi is None:
-            self._ensure_loss(y, _values(y_pred))
-            loss = self._loss_obj(y, y_pred, sample_weight=sample_weight)
-            if self._single_loss_weight is not None:
-                loss = loss * np.float32(self._single_loss_weight)
-            return loss
-        spec = self._multi
+        """Each output's compiled loss times its weight, summed (recorded on a tape)."""
+        spec = self._spec
         preds = spec.flat_preds(y_pred)
-        ys = spec.flat_targets(y) if not isinstance(y, list) or len(y) != spec.n else y
-        if not isinstance(sample_weight, list):
-            sample_weight = [sample_weight] * spec.n
+        ys, sample_weights = spec.flat_targets(y), spec.flat_sample_weights(sample_weight, y)
         spec.build(ys, [_values(p) for p in preds])
         total, values = None, [None] * spec.n
         for i, (loss_obj, weight) in enumerate(zip(spec.losses, spec.weights)):
             if loss_obj is None:
                 continue
-            value = loss_obj(ys[i], preds[i], sample_weight=sample_weight[i])
+            value = loss_obj(ys[i], preds[i], sample_weight=sample_weights[i])
             values[i] = float(np.asarray(_values(value)))
             if weight is not None:
                 value = value * np.float32(weight)
@@ -799,23 +732,13 @@ class Trainer:
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Updates the compiled metrics with a batch; returns ``get_metrics_result()``."""
         del x
-        y_pred = _values(y_pred)
-        if self.compiled and y is not None:
-            if self._multi is not None:
-                preds = self._multi.flat_preds(y_pred)
-                values = getattr(self, "_last_output_losses", None) or [None] * self._multi.n
-                ys = (
-                    y
-                    if isinstance(y, list) and len(y) == self._multi.n
-                    else self._multi.flat_targets(y)
-                )
-                self._multi.update_metrics(values, ys, preds, sample_weight, _batch_size_of(preds))
-            else:
-                self._resolve_metrics(y, y_pred)
-                for m in self._metrics:
-                    m.update_state(y, y_pred)
-                for m in self._weighted_metrics:
-                    m.update_state(y, y_pred, sample_weight=sample_weight)
+        spec = self._spec
+        if self.compiled and spec is not None and y is not None:
+            preds = spec.flat_preds(_values(y_pred))
+            ys, sample_weights = spec.flat_targets(y), spec.flat_sample_weights(sample_weight, y)
+            spec.build(ys, preds)
+            values = getattr(self, "_last_output_losses", None) or [None] * spec.n
+            spec.update_metrics(values, ys, preds, sample_weights, _batch_size_of(preds))
         return self.get_metrics_result()
 
     def compute_loss_and_updates(
@@ -875,67 +798,6 @@ class Trainer:
             return outputs, new_non_trainable, losses
         return outputs, new_non_trainable
 
-    def _update_metrics(self, loss, y, y_pred, sample_weight, batch_size):
-        self._resolve_metrics(y, y_pred)
-        self._loss_tracker.update_state(loss, sample_weight=batch_size)
-        for m in self._metrics:
-            m.update_state(y, y_pred)
-        for m in self._weighted_metrics:
-            m.update_state(y, y_pred, sample_weight=sample_weight)
-
-    def _outputs_and_logits(self, x):
-        """Inference outputs, with the logits of outputs that end in a softmax/sigmoid.
-
-        Returns ``(y_pred, logits)``: ``logits`` as ``output_logits`` gives it for a single
-        output (``(logits, activation)`` or ``None``), a list of those for several outputs.
-        Subclasses that can see their last layers override this; by default there are none.
-        """
-        y_pred = self(x, training=False)
-        if self._multi is not None:
-            return y_pred, [None] * self._multi.n
-        return y_pred, None
-
-    def _test_batch(self, x, y, sample_weight):
-        # Crossentropies are computed from the logits of a final softmax/sigmoid, as in
-        # training: Keras's TensorFlow backend does so in `fit` and `evaluate` alike.
-        if self._multi is None and isinstance(self._loss_obj, _PendingLoss):
-            self._ensure_loss(y, self(_take(x, slice(0, 1)), training=False))
-        if self._multi is not None:
-            wants_logits = (
-                any(loss is not None and loss.supports_logits for loss in self._multi.losses)
-                or not self._multi.built
-            )
-        else:
-            wants_logits = self._loss_obj.supports_logits
-        if wants_logits:
-            y_pred, logits = self._outputs_and_logits(x)
-        else:
-            y_pred = self(x, training=False)
-            logits = None if self._multi is None else [None] * self._multi.n
-        if self._multi is not None:
-            spec = self._multi
-            preds = spec.flat_preds(y_pred)
-            spec.build(y, preds)
-            values, loss = spec.loss_values(y, preds, sample_weight, logits)
-            loss += self._regularization()[0]
-            self._loss_tracker.update_state(loss, sample_weight=_num_samples(x))
-            spec.update_metrics(values, y, preds, sample_weight, _num_samples(x))
-            return loss
-        self._ensure_loss(y, y_pred)
-        if logits is not None and self._loss_obj.supports_logits:
-            loss = self._loss_obj.call_from_logits(
-                y, y_pred, logits[0], logits[1], sample_weight=sample_weight
-            )
-        else:
-            loss = self._loss_obj(y, y_pred, sample_weight=sample_weight)
-        loss = float(loss)
-        if self._single_loss_weight is not None:
-            loss *= self._single_loss_weight
-        reg_loss, _ = self._regularization()
-        loss += reg_loss
-        self._update_metrics(loss, y, y_pred, sample_weight, _num_samples(x))
-        return loss
-
     def _input_count(self):
         """The number of inputs the model takes, or ``None`` if it is not known (a subclassed
         model)."""
@@ -962,21 +824,9 @@ class Trainer:
         x = self._standardize_x(x)
         if not _has_arrays(x):
             raise ValueError(f"{where} received no input data: x={x!r}.")
-        y = _standardize_data(y, "y")
-        sample_weight = _standardize_data(sample_weight, "sample_weight", backend.floatx())
-        if self._multi is not None:
-            if class_weight is not None:
-                raise ValueError(
-                    "`class_weight` is only supported for Models with a single output."
-                )
-            if y is not None:
-                sample_weight = self._multi.flat_sample_weights(sample_weight, y)
-                y = self._multi.flat_targets(y)
-            elif sample_weight is not None:
-                sample_weight = [sample_weight] * self._multi.n
-        else:
-            y = _single_output_data(y, "y")
-            sample_weight = _single_output_data(sample_weight, "sample_weight")
+        if class_weight is not None and not self._spec.single:
+            raise ValueError("`class_weight` is only supported for Models with a single output.")
+        y, sample_weight = self._standardize_targets(y, sample_weight)
         n = _check_cardinality(x, y, sample_weight)
         _check_not_empty(n, x, where)
         self._maybe_build(_first_shape(x))
@@ -1012,16 +862,22 @@ class Trainer:
                 f"{self.loss}, and therefore expects target data to be passed in `fit()`."
             )
         probe = self(_take(x, slice(0, 1)), training=False)
-        if self._multi is not None:
-            self._multi.check_targets(y, self._multi.flat_preds(probe))
-            return
-        self._ensure_loss(y, probe)
-        if isinstance(y, np.ndarray) and isinstance(probe, np.ndarray):
-            # The loss checks label ranges and shapes on every label against a stand-in prediction.
-            stand_in = np.broadcast_to(probe, (len(y),) + probe.shape[1:])
-            if not isinstance(sample_weight, np.ndarray):
-                sample_weight = None
-            self._loss_obj(y, stand_in, sample_weight=sample_weight)
+        spec = self._spec
+        spec.check_targets(
+            spec.flat_targets(y), spec.flat_preds(probe), spec.flat_sample_weights(sample_weight, y)
+        )
+
+    def _standardize_targets(self, y, sample_weight):
+        """``y`` and ``sample_weight`` as arrays in the structure the model's outputs have (a
+        single output's ``[y]`` is ``y``, as in Keras); checked against that structure."""
+        y = _standardize_data(y, "y")
+        sample_weight = _standardize_data(sample_weight, "sample_weight", backend.floatx())
+        spec = self._spec
+        if spec is None or spec.single:
+            return _single_output_data(y, "y"), _single_output_data(sample_weight, "sample_weight")
+        if y is not None:
+            spec.flat_sample_weights(sample_weight, y)  # raises for a structure that doesn't fit
+        return y, sample_weight
 
     @single_threaded_blas
     def fit(
@@ -1184,17 +1040,7 @@ class Trainer:
         """One batch from a generator or dataset as the steps take it: ``(x, y, sample_weight)``
         as arrays, the targets of several outputs as a list in output order."""
         x = self._standardize_x(x)
-        y = _standardize_data(y, "y")
-        sample_weight = _standardize_data(sample_weight, "sample_weight", backend.floatx())
-        if self._multi is not None:
-            if y is not None:
-                sample_weight = self._multi.flat_sample_weights(sample_weight, y)
-                y = self._multi.flat_targets(y)
-            elif sample_weight is not None:
-                sample_weight = [sample_weight] * self._multi.n
-        else:
-            y = _single_output_data(y, "y")
-            sample_weight = _single_output_data(sample_weight, "sample_weight")
+        y, sample_weight = self._standardize_targets(y, sample_weight)
         return x, y, sample_weight
 
     def _prepare_from_batch(self, batch):

@@ -389,18 +389,18 @@ def test_weighted_total_loss_gradient_matches_finite_differences(as_dict, feed_b
     sw = [rng.uniform(0.5, 1.5, 6), rng.uniform(0.5, 1.5, 6)]
     if as_dict:
         sw = {"a_reg": sw[1], "z_class": sw[0]}
-    x, ys, sws, _ = model._prepare_xy(x, y, sw)
-    ys = [a.astype(F64) if a.dtype.kind == "f" else a for a in ys]
-    sws = [a.astype(F64) for a in sws]
-    model._validate_targets(x, ys)
-    spec = model._multi
+    x, y, sw, _ = model._prepare_xy(x, y, sw)
+    model._validate_targets(x, y)
+    spec = model._spec
+    ys = [a.astype(F64) if a.dtype.kind == "f" else a for a in spec.flat_targets(y)]
+    sws = [a.astype(F64) for a in spec.flat_sample_weights(sw, y)]
     assert spec.weights == ([1.9, 0.7] if as_dict else [0.7, 1.9])
     # The fused path is in use for the softmax output.
     _, tape = model.forward(x, training=True)
     assert [f is not None for f in model.outputs_logits(tape)] == (
         [False, True] if as_dict else [True, False]
     )
-    total, values_, _, grads = model._multi_loss_and_gradients(x, ys, sws)
+    total, values_, _, _, _, grads = model._loss_and_gradients(x, ys, sws)
 
     def inference_loss():
         preds = spec.flat_preds(model(x))

@@ -686,10 +686,10 @@ def _check_model_gradients(model, x, y, sample_weight, entries=None, seed=0):
     Checks every entry of each weight when ``entries`` is None, else ``entries`` random entries
     and one random direction per weight (the directional derivative covers all entries at once).
     """
-    loss, _, grads = model._loss_and_gradients(x, y, sample_weight)
+    loss, *_, grads = model._loss_and_gradients(x, y, sample_weight)
 
     def inference_loss():
-        return float(model._loss_obj(y, model(x), sample_weight=sample_weight))
+        return float(model._spec.losses[0](y, model(x), sample_weight=sample_weight))
 
     assert loss == pytest.approx(inference_loss(), rel=1e-12)
     assert set(grads) == set(model.trainable_weights)
@@ -749,11 +749,10 @@ def test_shared_layer_gradients_accumulate():
     rng = np.random.default_rng(2)
     x = [rng.normal(size=(6, 4)), rng.normal(size=(6, 4))]
     y = rng.integers(0, 3, size=6)
-    model._ensure_loss(y, model(x))
     _check_model_gradients(model, x, y, rng.uniform(0.5, 1.5, size=6))
     # Each use contributes: the gradient is the sum of the two uses' gradients.
-    _, _, grads = model._loss_and_gradients(x, y, None)
-    _, _, grads_same = model._loss_and_gradients([x[0], x[0]], y, None)
+    *_, grads = model._loss_and_gradients(x, y, None)
+    *_, grads_same = model._loss_and_gradients([x[0], x[0]], y, None)
     assert not np.allclose(grads[shared.kernel], grads_same[shared.kernel])
 
 
@@ -774,7 +773,6 @@ def test_nested_sequential_in_functional_gradients_and_training():
         assert any(v is w for w in model.trainable_weights), v.path
     rng = np.random.default_rng(5)
     x, y = rng.normal(size=(7, 4)), rng.integers(0, 3, size=7)
-    model._ensure_loss(y, model(x))
     _check_model_gradients(model, x, y, None)
     before = inner.get_weights()
     model.fit(x.astype("float32"), y, epochs=2, verbose=0)
@@ -799,5 +797,4 @@ def test_reference_cnn_gradients_match_finite_differences():
     model.compile(optimizer="sgd", loss=nk.losses.SparseCategoricalCrossentropy(dtype=F64))
     rng = np.random.default_rng(7)
     x, y = rng.normal(size=(2, 32, 32, 3)), rng.integers(0, 10, size=2)
-    model._ensure_loss(y, model(x))
     _check_model_gradients(model, x, y, np.array([0.7, 1.3]), entries=3)
