@@ -4,11 +4,14 @@
 with the thread-count environment already set, and talks to it in JSON lines: one request on stdin,
 one answer on stdout. Anything else the framework prints goes to stderr. Keeping the workers
 alive means models stay built (and TensorFlow's functions traced) between rounds, while the two
-thread pools never share a process.
+thread pools never share a process. ``bench.py --baseline REV`` starts a third one, ``numpykeras``
+again, importing numpykeras/ as it was at git ``REV`` (through ``NUMPYKERAS_BENCH_SOURCE``).
 
 Requests:
     {"cmd": "setup", "seed": 0}                     -> versions, BLAS and thread info
-    {"cmd": "run", "task": {...}}                   -> {"seconds": float}
+    {"cmd": "run", "task": {...}}                   -> {"seconds": float} ("fit" tasks: the
+                                                       median of epochs 2..N, and "epochs": every
+                                                       epoch's seconds)
     {"cmd": "check", "model": "cnn32", "n": 8}      -> {"outputs": [...]} (the first n images)
     {"cmd": "save", "model": m, "dir": d}           -> {} (writes d/m.keras and d/m.weights.h5)
     {"cmd": "probe", "model": m, "dir": d}          -> {"load_model": bool, "load_weights": bool}
@@ -77,12 +80,20 @@ class Framework:
 
     # -- the timed operations -------------------------------------------------------------------
     def run(self, task, seed):
-        """Seconds taken by one measurement of ``task`` (warmed up on its first call)."""
+        """One measurement of ``task``: ``{"seconds": ...}`` (warmed up on its first call).
+
+        A ``fit`` task is one ``fit()`` call of ``task["epochs"]`` epochs (at least 2), timed
+        epoch by epoch by a callback; ``seconds`` is the median of epochs 2..N (epoch 1, which
+        absorbs the warm-up, TensorFlow's tracing and the optimizer's slots, is dropped; there is
+        no separate warm-up call) and ``epochs`` lists them all.
+        """
         kind = task["kind"]
         name = task["model"]
         model = self.model(name, seed, train=kind == "fit")
         x, y = self.images(_models.image_size(name), task["n"], seed)
         batch = task["batch"]
+        if kind == "fit":
+            return self.fit_epochs(model, x, y, batch, task["epochs"])
         if kind == "predict":
 
             def op():
@@ -94,17 +105,12 @@ class Framework:
             def op():
                 model.predict_on_batch(xb)
 
-        elif kind == "fit":
-
-            def op():
-                model.fit(x, y, batch_size=batch, epochs=task["epochs"], verbose=0)
-
         else:
             raise ValueError(f"Unknown task kind: {kind!r}")
 
         key = json.dumps(task, sort_keys=True)
         if key not in self.warm:
-            op()  # warm-up: buffers, TensorFlow's traced functions, the optimizer's slots
+            op()  # warm-up: buffers, TensorFlow's traced functions
             self.warm.add(key)
         gc.collect()  # once: collecting before each repetition would leave BLAS threads asleep
         times = []
@@ -112,7 +118,26 @@ class Framework:
             start = time.perf_counter()
             op()
             times.append(time.perf_counter() - start)
-        return statistics.median(times)
+        return {"seconds": statistics.median(times)}
+
+    def fit_epochs(self, model, x, y, batch, epochs):
+        """Wall seconds of each epoch of one ``fit()`` call, and the median of epochs 2..N."""
+        if epochs < 2:
+            raise ValueError(f"A fit task needs at least 2 epochs (epoch 1 is dropped): {epochs}")
+        times = []
+
+        class EpochTimer(self.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                times.append(time.perf_counter() - self.start)
+
+        gc.collect()
+        model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, callbacks=[EpochTimer()])
+        if len(times) != epochs:
+            raise RuntimeError(f"fit() ran {len(times)} of {epochs} epochs")
+        return {"seconds": statistics.median(times[1:]), "epochs": times}
 
     def check(self, name, n, seed):
         x, _ = self.images(_models.image_size(name), 8, seed)
@@ -202,9 +227,10 @@ class NumpyKeras(Framework):
         except ImportError:
             pass
         import numpykeras
-        from numpykeras import applications, layers, models, optimizers
+        from numpykeras import applications, callbacks, layers, models, optimizers
 
         self.module = numpykeras
+        self.callbacks = callbacks
         self.applications = applications
         self.layers, self.models_module, self.optimizers = layers, models, optimizers
 
@@ -230,9 +256,10 @@ class TensorFlow(Framework):
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
         import keras
-        from keras import applications, layers, models, optimizers
+        from keras import applications, callbacks, layers, models, optimizers
 
         self.applications = applications
+        self.callbacks = callbacks
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError(f"Keras runs on {keras.backend.backend()!r}, not TensorFlow")
         self.tf, self.keras = tf, keras
@@ -272,7 +299,7 @@ def main(argv):
                 seed = msg["seed"]
                 answer = fw.info()
             elif cmd == "run":
-                answer = {"seconds": fw.run(msg["task"], seed)}
+                answer = fw.run(msg["task"], seed)
             elif cmd == "check":
                 answer = {"outputs": fw.check(msg["model"], msg["n"], seed)}
             elif cmd == "save":

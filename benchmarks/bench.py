@@ -2,9 +2,11 @@
 
 Run (from any directory)::
 
-    python3 benchmarks/bench.py            # a few minutes on 2 cores
-    python3 benchmarks/bench.py --quick    # under a minute: fewer rounds and images
+    python3 benchmarks/bench.py            # several minutes on 2 cores
+    python3 benchmarks/bench.py --quick    # a few minutes: fewer rounds and images
     python3 benchmarks/bench.py --no-tf    # numpykeras alone
+    python3 benchmarks/bench.py --quick --baseline 9fbbe6c   # also numpykeras as at git 9fbbe6c
+    python3 benchmarks/bench.py --quick --only fit           # only the training rows
 
 How it measures:
 
@@ -12,15 +14,30 @@ How it measures:
   thread count (``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` and threadpoolctl for NumPy's BLAS,
   intra/inter-op threads for TensorFlow), so thread pools and environments never mix;
 - both build the same model from the same code (``_models.py``) with the same seeded weights and
-  data (their outputs are compared as a check), and every operation is warmed up once first;
+  data (their outputs are compared as a check), and every prediction task is warmed up once
+  first (a training task drops its first epoch instead, see below);
 - the two workers ALTERNATE: each round runs every task once in numpykeras and once in TensorFlow,
   the order swapped every round; the table shows medians over rounds and the ratio of the medians;
+- training rows measure the steady state: each round makes ONE ``fit()`` call of N epochs (N >= 3)
+  over 2,048 images (the VGG row: fewer with ``--quick``, as its label says), a callback records
+  each epoch's wall time (``on_epoch_begin`` / ``on_epoch_end``, ``time.perf_counter``), and the
+  round's value is the median of epochs 2..N: epoch 1 (warm-up, TensorFlow's tracing) is dropped,
+  and so is the per-call setup outside the epochs (TensorFlow's conversion of the arrays to a
+  dataset), which short whole-``fit()`` timings would count;
+- ``--baseline REV`` (a git revision) exports numpykeras/ as it was at ``REV`` (``git archive``)
+  into the run's temporary directory and runs it in a third worker, ``numpykeras@REV``, with the
+  same tasks in the same alternation (and the same cold starts); the tables get a column for it
+  and the ratio new/old (this tree's median over ``REV``'s), so old and new code are compared in
+  one run on the same machine state;
 - cold start and peak memory ("import, load a saved model, predict one image") are measured in a
   fresh ``python -c`` subprocess per run (wall time from spawn to exit, peak RSS from ``wait4``),
   alternating too, after the workers have exited. The model is saved by Keras (by numpykeras with
   ``--no-tf``) as ``.keras`` and ``.weights.h5``; both sides ``load_model`` the ``.keras`` file if
   numpykeras loads it correctly, else build the model and ``load_weights``, else only build it
   (the output says which).
+
+``--only fit`` (or ``predict``, ``predict_on_batch``, ``latency``, ``cold_start``, ``scaling``,
+comma-separated) runs only those rows: a reduced plan for trying a change.
 
 The table goes to stdout as markdown; progress goes to stderr.
 """
@@ -31,6 +48,7 @@ import argparse
 import compileall
 import datetime
 import importlib.util
+import io
 import json
 import os
 import platform
@@ -38,6 +56,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
@@ -45,6 +64,10 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
 WORKER = os.path.join(BENCH_DIR, "_worker.py")
 FRAMEWORKS = ("numpykeras", "tensorflow")
+# The worker running numpykeras/ as it was at ``--baseline REV`` is called BASELINE + short hash.
+BASELINE = "numpykeras@"
+# What ``--only`` can select: the metric of a table row, or the scaling tables.
+ONLY_CHOICES = ("predict", "predict_on_batch", "latency", "fit", "cold_start", "scaling")
 SEED = 0
 # Pause when switching from one worker to the other, so the idle side's spinning BLAS / Eigen
 # threads have gone to sleep before the other side's clock starts.
@@ -68,23 +91,42 @@ IMAGENET_LABELS = {"resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}
 # --------------------------------------------------------------------------------------- plan
 
 
-def make_plan(quick, with_imagenet=True):
-    """The tasks of one round, by section. A task is what a worker times once per round."""
+def make_plan(quick, rounds, with_imagenet=True):
+    """The tasks of one round, by section. A task is what a worker times once per round.
+
+    A ``fit`` task is one ``fit()`` call of ``epochs`` epochs over ``n`` images whose value is
+    the median time of epochs 2..N; ``max_rounds`` (if set) times it in the first rounds only.
+    """
     if quick:
-        n_predict, pob_reps, latency_reps, fit_n, fit_epochs = 256, 2, 10, 128, 1
-        vgg = {"predict": (32, 32), "fit": (16, 16)}  # (images, batch)
+        n_predict, pob_reps, latency_reps = 256, 2, 10
+        # fit: (images, epochs, rounds timed: None for every round)
+        fit = (2048, 3, None)
+        vgg = {"predict": (32, 32), "fit": (256, 3, None)}  # predict: (images, batch)
         batch_scaling = {1: (16, 10), 16: (64, 5), 64: (128, 2), 256: (256, 2)}  # (images, reps)
         size_images = 16
         imagenet = {"predict": (8, 8), "on_batch": {1: 3, 8: 1}}  # (images, batch); batch: reps
     else:
-        n_predict, pob_reps, latency_reps, fit_n, fit_epochs = 512, 3, 30, 256, 2
-        vgg = {"predict": (256, 256), "fit": (64, 64)}
+        n_predict, pob_reps, latency_reps = 512, 3, 30
+        fit = (2048, 4, None)
+        # 2,048 VGG images take about 18 s an epoch in numpykeras: 3 epochs, first 2 rounds
+        vgg = {"predict": (256, 256), "fit": (2048, 3, 2)}
         batch_scaling = {1: (32, 30), 16: (128, 10), 64: (256, 3), 256: (512, 3)}
         size_images = 64
         imagenet = {"predict": (32, 16), "on_batch": {1: 5, 8: 2}}
 
-    def epochs(e):
-        return f"{e} epoch" + ("s" if e > 1 else "")
+    def fit_row(model, n, epochs, max_rounds, batch=64):
+        task = {"kind": "fit", "model": model, "n": n, "batch": batch, "epochs": epochs}
+        images = f"{n} images"
+        if n < 2048:
+            images += " (fewer with --quick; 2048 in full runs)"
+        label = (
+            f"fit images/s (steady state: median of epochs 2..{epochs}, one fit() of {epochs} "
+            f"epochs over {images}; batch {batch}, Adam, sparse CE"
+        )
+        if max_rounds is not None and max_rounds < rounds:
+            task["max_rounds"] = max_rounds
+            label += f"; timed in the first {max_rounds} of the {rounds} rounds only"
+        return ("fit", label + ")", task)
 
     def predict(model, n, batch):
         return {"kind": "predict", "model": model, "n": n, "batch": batch}
@@ -114,25 +156,16 @@ def make_plan(quick, with_imagenet=True):
             f"one-image latency ms (predict_on_batch, median of {latency_reps})",
             dict(on_batch("cnn32", 1, latency_reps), unit="ms"),
         ),
-        (
-            "fit",
-            f"fit images/s (batch 64, Adam, sparse CE, {fit_n} images x {epochs(fit_epochs)})",
-            {"kind": "fit", "model": "cnn32", "n": fit_n, "batch": 64, "epochs": fit_epochs},
-        ),
+        fit_row("cnn32", *fit),
     ]
     vgg_n, vgg_batch = vgg["predict"]
-    fit_n_vgg, fit_batch_vgg = vgg["fit"]
     large = [
         (
             "predict",
             f"predict() images/s (batch {vgg_batch}, {vgg_n} images)",
             predict("vgg64", vgg_n, vgg_batch),
         ),
-        (
-            "fit",
-            f"fit images/s (batch {fit_batch_vgg}, Adam, sparse CE, {fit_n_vgg} images x 1 epoch)",
-            {"kind": "fit", "model": "vgg64", "n": fit_n_vgg, "batch": fit_batch_vgg, "epochs": 1},
-        ),
+        fit_row("vgg64", *vgg["fit"]),
     ]
     # (row, predict() task, predict_on_batch task); the batch-256 and batch-1 predict_on_batch
     # tasks are the main table's (same settings), so they run once a round.
@@ -173,6 +206,19 @@ def make_plan(quick, with_imagenet=True):
     }
 
 
+def filter_plan(plan, only):
+    """Keep the rows ``only`` selects (see ``ONLY_CHOICES``); ``None`` keeps everything."""
+    if only is None:
+        return plan
+    kept = dict(plan)
+    for section in ("main", "large", "imagenet"):
+        kept[section] = [row for row in plan[section] if row[0] in only]
+    if "scaling" not in only:
+        kept["by_batch"] = []
+        kept["by_size"] = []
+    return kept
+
+
 def unique_tasks(plan):
     """Every distinct task of the plan once (a task shared by two sections runs once a round)."""
     tasks = {}
@@ -191,8 +237,9 @@ def task_key(task):
 
 
 def images_per_second(task, seconds):
+    """Images/s of one measurement; a ``fit`` measurement is the seconds of one epoch."""
     images = task["batch"] if task["kind"] == "predict_on_batch" else task["n"]
-    return images * task.get("epochs", 1) / seconds
+    return images / seconds
 
 
 def ms_per_batch(task, seconds):
@@ -231,6 +278,38 @@ def snapshot_source(directory):
     # numpykeras's modules from source again (about 0.1 s).
     compileall.compile_dir(source, quiet=1)
     return source
+
+
+def export_revision(revision, directory):
+    """numpykeras/ as it was at git ``revision``, exported (``git archive``) into
+    ``directory``/baseline and byte-compiled like the snapshot. Returns the folder to put on
+    ``sys.path`` and the revision's short hash; raises ``ValueError`` if git cannot export it."""
+
+    def git(*cmd, text=True):
+        return subprocess.run(
+            ["git", "-C", REPO_ROOT, *cmd], capture_output=True, text=text, check=True
+        ).stdout
+
+    try:
+        commit = git("rev-parse", "--verify", "--quiet", "--short", f"{revision}^{{commit}}")
+        commit = commit.strip()
+        archive = git("archive", "--format=tar", commit, "numpykeras", text=False)
+    except OSError as e:
+        raise ValueError(f"--baseline {revision}: git could not run ({e})") from None
+    except subprocess.CalledProcessError as e:
+        stderr = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
+        raise ValueError(
+            f"--baseline {revision}: git cannot export numpykeras/ at that revision "
+            f"({(stderr or '').strip() or 'not a commit of this repository'})"
+        ) from None
+    source = os.path.join(directory, "baseline")
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(source, filter="data")
+        else:  # Python without extraction filters; the archive is our own repository's
+            tar.extractall(source)
+    compileall.compile_dir(source, quiet=1)
+    return source, commit
 
 
 def git_revision():
@@ -277,11 +356,13 @@ class WorkerError(RuntimeError):
 
 
 class Worker:
-    """A ``_worker.py`` process and its JSON-lines channel."""
+    """A ``_worker.py`` process and its JSON-lines channel. ``name`` is its column in the report:
+    the framework, or ``numpykeras@REV`` for the ``--baseline`` worker."""
 
-    def __init__(self, framework, threads, env, log_dir):
+    def __init__(self, framework, threads, env, log_dir, name=None):
         self.framework = framework
-        self.log_path = os.path.join(log_dir, f"{framework}.stderr.log")
+        self.name = name or framework
+        self.log_path = os.path.join(log_dir, f"{self.name}.stderr.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [sys.executable, WORKER, framework, str(threads)],
@@ -298,15 +379,18 @@ class Worker:
     def _read(self):
         line = self.proc.stdout.readline()
         if not line:
-            raise WorkerError(f"the {self.framework} worker exited.\n{self.log_tail()}")
+            raise WorkerError(f"the {self.name} worker exited.\n{self.log_tail()}")
         answer = json.loads(line)
         if "error" in answer:
-            raise WorkerError(f"the {self.framework} worker failed:\n{answer['error']}")
+            raise WorkerError(f"the {self.name} worker failed:\n{answer['error']}")
         return answer
 
     def request(self, cmd, **fields):
-        self.proc.stdin.write(json.dumps({"cmd": cmd, **fields}) + "\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(json.dumps({"cmd": cmd, **fields}) + "\n")
+            self.proc.stdin.flush()
+        except OSError:  # the process has exited
+            raise WorkerError(f"the {self.name} worker exited.\n{self.log_tail()}") from None
         return self._read()
 
     def log_tail(self, lines=20):
@@ -329,25 +413,49 @@ def progress(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def run_rounds(workers, tasks, rounds, round_loads):
-    """``samples[task_key][framework]``: seconds, one per round, the frameworks alternating.
+def run_rounds(workers, tasks, rounds, round_loads, notes):
+    """``samples[task_key][worker name]``: seconds, one per round, the workers alternating, and
+    ``fit_epochs[task_key][worker name]``: each round's list of epoch seconds of the fit tasks.
 
-    Appends the 1-minute load average at the end of each round to ``round_loads``.
+    Appends the 1-minute load average at the end of each round to ``round_loads``. A task that
+    fails in the ``--baseline`` worker is left out of its column (with a note); a failure
+    anywhere else stops the run.
     """
-    samples = {task_key(t): {w.framework: [] for w in workers} for t in tasks}
+    samples = {task_key(t): {w.name: [] for w in workers} for t in tasks}
+    fit_epochs = {task_key(t): {w.name: [] for w in workers} for t in tasks if t["kind"] == "fit"}
+    failed = set()  # (worker name, task key) of the baseline worker's failures
     for r in range(rounds):
         start = time.perf_counter()
         order = workers if r % 2 == 0 else workers[::-1]
         for task in tasks:
+            if r >= task.get("max_rounds", rounds):
+                continue
+            key = task_key(task)
             for worker in order:
+                if (worker.name, key) in failed:
+                    continue
                 time.sleep(SWITCH_PAUSE)
-                seconds = worker.request("run", task=task)["seconds"]
-                samples[task_key(task)][worker.framework].append(seconds)
+                try:
+                    answer = worker.request("run", task=task)
+                except WorkerError as e:
+                    if worker.name == worker.framework:
+                        raise
+                    progress(f"{worker.name} failed a task, left out of its column: {e}")
+                    if worker.proc.poll() is not None:  # exited: no further task runs
+                        notes.append(f"{worker.name}: its worker exited during round {r + 1}")
+                        failed.update((worker.name, task_key(t)) for t in tasks)
+                    else:
+                        notes.append(f"{worker.name}: failed (left out of its column): {key}")
+                        failed.add((worker.name, key))
+                    continue
+                samples[key][worker.name].append(answer["seconds"])
+                if key in fit_epochs:
+                    fit_epochs[key][worker.name].append(answer["epochs"])
         round_loads.append(load_average().split()[0])
         progress(
             f"  round {r + 1}/{rounds}: {time.perf_counter() - start:.1f} s, load {round_loads[-1]}"
         )
-    return samples
+    return samples, fit_epochs
 
 
 # --------------------------------------------------------------------------------- cold start
@@ -392,7 +500,7 @@ COLD_IMPORTS = {
 }
 
 
-def choose_cold_mode(workers, nk_info, directory, notes):
+def choose_cold_mode(nk, tf, nk_info, directory, notes):
     """Save the reference CNN (by Keras when it runs) and pick what numpykeras can load back."""
     if not nk_info["saving_api"]:
         notes.append(
@@ -400,17 +508,17 @@ def choose_cold_mode(workers, nk_info, directory, notes):
             "and loads no file (both frameworks do the same)"
         )
         return "build"
-    writer = workers[-1]  # TensorFlow when it runs, else numpykeras
-    who = "Keras" if writer.framework == "tensorflow" else "numpykeras"
+    writer = tf or nk
+    who = "Keras" if writer is tf else "numpykeras"
     try:
         writer.request("save", model="cnn32", dir=directory)
-        probe = workers[0].request("probe", model="cnn32", dir=directory)
+        probe = nk.request("probe", model="cnn32", dir=directory)
     except WorkerError as e:
         progress(f"saving / loading failed, the cold start builds in code: {e}")
         probe = {}
     for mode in ("load_model", "load_weights"):
         if probe.get(mode):
-            sides = "both sides" if len(workers) == 2 else "numpykeras"
+            sides = "both sides" if tf else "numpykeras"
             notes.append(f"cold start: the saved files were written by {who}; {sides} {mode}")
             return mode
     notes.append(
@@ -420,13 +528,18 @@ def choose_cold_mode(workers, nk_info, directory, notes):
     return "build"
 
 
-def share_imagenet_weights(workers, plan, directory, notes):
+def share_imagenet_weights(nk, tf, baseline, plan, directory, notes):
     """Give numpykeras the TensorFlow side's random ImageNet-model weights (a .weights.h5 file
-    written by Keras) and check their outputs agree; a model that fails is dropped from the plan."""
-    if len(workers) < 2:
+    written by Keras) and check their outputs agree; a model that fails is dropped from the plan.
+    The ``--baseline`` worker gets the same weights (numpykeras's own without TensorFlow)."""
+    if tf is None:
         notes.append("ImageNet models: numpykeras's own random weights (TensorFlow not run)")
+        if baseline is not None:
+            for model in IMAGENET_MODELS:
+                if any(task["model"] == model for _, _, task in plan["imagenet"]):
+                    path = os.path.join(directory, f"{model}.weights.h5")
+                    share_baseline_weights(nk, baseline, model, path, notes)
         return
-    nk, tf = workers
     kept = set()
     for model in IMAGENET_MODELS:
         if not any(task["model"] == model for _, _, task in plan["imagenet"]):
@@ -435,7 +548,7 @@ def share_imagenet_weights(workers, plan, directory, notes):
         try:
             tf.request("save_weights", model=model, path=path)
             nk.request("load_weights", model=model, path=path)
-            outs = [w.request("check", model=model, n=2)["outputs"] for w in workers]
+            outs = [w.request("check", model=model, n=2)["outputs"] for w in (nk, tf)]
         except WorkerError as e:
             progress(f"{model}: could not share the weights, left out: {e}")
             notes.append(f"{IMAGENET_LABELS[model]}: left out (its weights could not be shared)")
@@ -446,7 +559,29 @@ def share_imagenet_weights(workers, plan, directory, notes):
             f"numpykeras; outputs on 2 images differ by at most {diff:.1e}"
         )
         kept.add(model)
+        if baseline is not None:
+            share_baseline_weights(nk, baseline, model, path, notes, written=True)
     plan["imagenet"] = [row for row in plan["imagenet"] if row[2]["model"] in kept]
+
+
+def share_baseline_weights(nk, baseline, model, path, notes, written=False):
+    """Load numpykeras's ``model`` weights (the file at ``path``; written by numpykeras first
+    unless ``written``) into the ``--baseline`` worker and compare their outputs."""
+    label = IMAGENET_LABELS[model]
+    try:
+        if not written:
+            nk.request("save_weights", model=model, path=path)
+        baseline.request("load_weights", model=model, path=path)
+        outs = [w.request("check", model=model, n=2)["outputs"] for w in (nk, baseline)]
+    except WorkerError as e:
+        progress(f"{baseline.name} could not load the {label} weights: {e}")
+        notes.append(f"{baseline.name}: {label} with its own random weights (loading failed)")
+        return
+    diff = max(abs(a - b) for a, b in zip(*outs))
+    notes.append(
+        f"{baseline.name}: {label} with the same weights; outputs on 2 images differ from this "
+        f"tree's by at most {diff:.1e}"
+    )
 
 
 def cold_start(framework, threads, env, mode, directory, model="cnn32", size=32):
@@ -481,32 +616,62 @@ def cold_start(framework, threads, env, mode, directory, model="cnn32", size=32)
     return seconds, usage.ru_maxrss / 1024.0, json.loads(out.strip().splitlines()[-1])
 
 
-def resnet_cold_starts(args, env, directory, frameworks, notes):
-    """``{framework: {"seconds", "rss"}}`` of ResNet50 cold starts (import, ``load_model`` of
-    the ``.keras`` file Keras wrote, predict one 224x224 image), or ``None`` if one fails."""
-    result = {fw: {"seconds": [], "rss": [], "outputs": None} for fw in frameworks}
-    try:
-        for r in range(args.cold_rounds):
-            for fw in frameworks if r % 2 == 0 else frameworks[::-1]:
+def cold_starts(args, sides, mode, directory, notes, model="cnn32", size=32):
+    """``{name: {"seconds", "rss", "outputs"}}`` of ``args.cold_rounds`` cold starts per side
+    (``sides``: name -> (framework, env)), the sides alternating. A ``--baseline`` side whose cold
+    start fails is left out with a note; any other failure raises ``WorkerError``."""
+    result = {name: {"seconds": [], "rss": [], "outputs": None} for name in sides}
+    names = list(sides)
+    for r in range(args.cold_rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            if name not in result:
+                continue
+            framework, env = sides[name]
+            try:
                 seconds, rss, outputs = cold_start(
-                    fw, args.threads, env, "load_model", directory, model="resnet50", size=224
+                    framework, args.threads, env, mode, directory, model=model, size=size
                 )
-                result[fw]["seconds"].append(seconds)
-                result[fw]["rss"].append(rss)
-                result[fw]["outputs"] = outputs
+            except WorkerError as e:
+                if name == framework:
+                    raise
+                progress(f"{name}: the {model} cold start failed, left out: {e}")
+                notes.append(f"{name}: {model} cold start left out (it failed)")
+                del result[name]
+                continue
+            result[name]["seconds"].append(seconds)
+            result[name]["rss"].append(rss)
+            result[name]["outputs"] = outputs
+    return result
+
+
+def max_difference(result, a, b):
+    """The largest difference between the cold-start outputs of sides ``a`` and ``b``."""
+    return max(abs(x - y) for x, y in zip(result[a]["outputs"], result[b]["outputs"]))
+
+
+def resnet_cold_starts(args, sides, directory, notes):
+    """``{name: {"seconds", "rss"}}`` of ResNet50 cold starts (import, ``load_model`` of
+    the ``.keras`` file Keras wrote, predict one 224x224 image), or ``None`` if one fails."""
+    try:
+        result = cold_starts(
+            args, sides, "load_model", directory, notes, model="resnet50", size=224
+        )
     except WorkerError as e:
         progress(f"ResNet50 cold start failed, left out: {e}")
         notes.append("ResNet50 cold start: left out (a cold start failed)")
         return None
     if "tensorflow" in result:
-        diff = max(
-            abs(a - b)
-            for a, b in zip(result["numpykeras"]["outputs"], result["tensorflow"]["outputs"])
-        )
         notes.append(
             "ResNet50 cold start: both sides load_model the .keras file written by Keras; "
-            f"their predictions differ by at most {diff:.1e}"
+            f"their predictions differ by at most "
+            f"{max_difference(result, 'numpykeras', 'tensorflow'):.1e}"
         )
+    for name in result:
+        if name.startswith(BASELINE):
+            notes.append(
+                f"{name}: ResNet50 cold-start predictions differ from this tree's by at most "
+                f"{max_difference(result, 'numpykeras', name):.1e}"
+            )
     return result
 
 
@@ -617,41 +782,72 @@ def target_cell(metric, nk, r):
     return f"{text}: {'met' if ok else 'missed'}"
 
 
-def metric_rows(rows):
-    """Markdown rows ``metric | numpykeras | TensorFlow | ratio | target`` from measured values."""
+def ratio_cell(r):
+    return "—" if r is None else f"{r:.2f}x"
+
+
+def metric_rows(rows, baseline=None):
+    """Markdown rows ``metric | numpykeras | TensorFlow | ratio | target`` from measured values,
+    then ``baseline | ratio new/old`` when a ``--baseline`` worker ran (``baseline``: its name;
+    each row then ends with that worker's values)."""
     lines = [
         "| metric | numpykeras | TensorFlow | ratio nk/TF | target |",
         "|---|---:|---:|---:|---|",
     ]
-    for metric, label, nk_values, tf_values in rows:
+    if baseline:
+        lines[0] += f" {baseline} | ratio new/old |"
+        lines[1] += "---:|---:|"
+    for metric, label, nk_values, tf_values, *old in rows:
+        old_values = old[0] if old else []
         nk, _ = summarize(nk_values)
         tf, _ = summarize(tf_values)
-        digits = digits_for(min(v for v in (nk, tf) if v is not None) if nk or tf else None)
+        base, _ = summarize(old_values)
+        present = [v for v in (nk, tf, base) if v is not None]
+        digits = digits_for(min(present) if present else None)
         r = ratio(nk, tf)
-        lines.append(
+        line = (
             f"| {label} | {cell(nk_values, digits)} | {cell(tf_values, digits)} | "
-            f"{'—' if r is None else f'{r:.2f}x'} | {target_cell(metric, nk, r)} |"
+            f"{ratio_cell(r)} | {target_cell(metric, nk, r)} |"
         )
+        if baseline:
+            line += f" {cell(old_values, digits)} | {ratio_cell(ratio(nk, base))} |"
+        lines.append(line)
     return lines
 
 
 def report(args, plan, samples, cold, info, notes, load_before, load_after):
     has_tf = "tensorflow" in info
     nk_info = info["numpykeras"]
+    baseline = next((name for name in info if name.startswith(BASELINE)), None)
     machine = machine_info()
 
-    def values(task, framework, unit=task_value):
-        return [unit(task, s) for s in samples.get(task_key(task), {}).get(framework, [])]
+    def values(task, name, unit=task_value):
+        return [unit(task, s) for s in samples.get(task_key(task), {}).get(name, [])]
 
     def medians(task, unit):
-        return [summarize(values(task, fw, unit))[0] for fw in FRAMEWORKS]
+        """Medians of numpykeras, TensorFlow and the baseline (``None`` where not run)."""
+        return [summarize(values(task, name, unit))[0] for name in (*FRAMEWORKS, baseline)]
 
-    def speed(nk_tf_ms):
-        r = ratio(nk_tf_ms[1], nk_tf_ms[0])  # TensorFlow's time / numpykeras's time
-        return "—" if r is None else f"{r:.2f}x"
+    def speed(ms_of, new=0, other=1):
+        r = ratio(ms_of[other], ms_of[new])  # the other side's time / numpykeras's time
+        return ratio_cell(r)
 
     def ms(value):
         return fmt(value, digits_for(value))
+
+    def row(metric, label, task):
+        base = [values(task, baseline)] if baseline else []
+        return (metric, label, values(task, "numpykeras"), values(task, "tensorflow"), *base)
+
+    def cold_row(metric, label, result, field):
+        base = [result.get(baseline, {}).get(field, [])] if baseline else []
+        return (
+            metric,
+            label,
+            result["numpykeras"][field],
+            result.get("tensorflow", {}).get(field, []),
+            *base,
+        )
 
     out = []
     out.append("## numpykeras vs TensorFlow")
@@ -665,6 +861,11 @@ def report(args, plan, samples, cold, info, notes, load_before, load_after):
     out.append(
         f"- Python {platform.python_version()}, numpy {nk_info['numpy']}, "
         f"numpykeras {nk_info['version']} ({nk_info['path']})"
+        + (
+            f", {baseline} {info[baseline]['version']} ({info[baseline]['path']})"
+            if baseline
+            else ""
+        )
         + (
             f", TensorFlow {info['tensorflow']['version']}, Keras {info['tensorflow']['keras']}"
             if has_tf
@@ -692,121 +893,139 @@ def report(args, plan, samples, cold, info, notes, load_before, load_after):
     else:
         threads += ")"
     out.append(threads)
+    sides = (
+        f"the three workers (numpykeras, {baseline}, TensorFlow)"
+        if baseline and has_tf
+        else f"numpykeras and {baseline}"
+        if baseline
+        else "the two frameworks"
+    )
     out.append(
-        f"- {args.rounds} round{'s' if args.rounds > 1 else ''} alternating the two frameworks "
+        f"- {args.rounds} round{'s' if args.rounds > 1 else ''} alternating {sides} "
         "(order swapped each round), "
         f"each in its own worker process; cells are medians, ± is half the min-max spread"
     )
+    if baseline:
+        out.append(
+            f"- {baseline}: numpykeras/ as it was at git {baseline[len(BASELINE) :]} "
+            "(`--baseline`), same tasks and cold starts; ratio new/old is this tree's median "
+            f"over {baseline}'s"
+        )
     out.append(f"- load average (1/5/15 min) before: {load_before}; after: {load_after}")
     out.extend(f"- {note}" for note in notes)
     out.append("")
 
-    out.append("### Reference CNN, 32x32x3")
-    out.append("")
-    rows = [
-        (metric, label, values(task, "numpykeras"), values(task, "tensorflow"))
-        for metric, label, task in plan["main"]
-    ]
+    rows = [row(metric, label, task) for metric, label, task in plan["main"]]
     if cold:
         what = COLD_MODES[cold["mode"]][0]
         rows.append(
-            (
-                "cold start",
-                f"cold start s (fresh `python -c`: {what})",
-                cold["numpykeras"]["seconds"],
-                cold.get("tensorflow", {}).get("seconds", []),
-            )
+            cold_row("cold_start", f"cold start s (fresh `python -c`: {what})", cold, "seconds")
         )
-        rows.append(
-            (
-                "peak_rss",
-                "peak memory MiB (RSS of that cold start)",
-                cold["numpykeras"]["rss"],
-                cold.get("tensorflow", {}).get("rss", []),
-            )
-        )
-    rows = [(m.replace(" ", "_"), *rest) for m, *rest in rows]
-    out.extend(metric_rows(rows))
-    out.append("")
+        rows.append(cold_row("peak_rss", "peak memory MiB (RSS of that cold start)", cold, "rss"))
+    if rows:
+        out.append("### Reference CNN, 32x32x3")
+        out.append("")
+        out.extend(metric_rows(rows, baseline))
+        out.append("")
 
-    out.append("### Larger case: VGG-style 3x3 `padding='same'` stack, 64x64x3")
-    out.append("")
-    out.extend(
-        metric_rows(
-            [
-                (metric, label, values(task, "numpykeras"), values(task, "tensorflow"))
-                for metric, label, task in plan["large"]
-            ]
-        )
-    )
-    out.append("")
+    if plan["large"]:
+        out.append("### Larger case: VGG-style 3x3 `padding='same'` stack, 64x64x3")
+        out.append("")
+        rows = [row(metric, label, task) for metric, label, task in plan["large"]]
+        out.extend(metric_rows(rows, baseline))
+        out.append("")
 
     if plan["imagenet"]:
         out.append(
             "### ImageNet models, 224x224x3 (`applications.*(weights=None)`, the same weights)"
         )
         out.append("")
-        rows = [
-            (metric, label, values(task, "numpykeras"), values(task, "tensorflow"))
-            for metric, label, task in plan["imagenet"]
-        ]
+        rows = [row(metric, label, task) for metric, label, task in plan["imagenet"]]
         resnet_cold = (cold or {}).get("resnet50")
         if resnet_cold:
             rows.append(
-                (
+                cold_row(
                     "cold_start",
                     "ResNet50: cold start s (fresh `python -c`: import, load_model(.keras), "
                     "predict 1 image)",
-                    resnet_cold["numpykeras"]["seconds"],
-                    resnet_cold.get("tensorflow", {}).get("seconds", []),
+                    resnet_cold,
+                    "seconds",
                 )
             )
             rows.append(
-                (
+                cold_row(
                     "peak_rss",
                     "ResNet50: peak memory MiB (RSS of that cold start)",
-                    resnet_cold["numpykeras"]["rss"],
-                    resnet_cold.get("tensorflow", {}).get("rss", []),
+                    resnet_cold,
+                    "rss",
                 )
             )
-        out.extend(metric_rows(rows))
+        out.extend(metric_rows(rows, baseline))
         out.append("")
 
-    out.append("### Scaling: time per batch vs batch size (reference CNN, 32x32x3)")
-    out.append("")
-    out.append(
-        "| batch | predict() images | predict() ms/batch nk | TF | speed nk/TF "
-        "| predict_on_batch ms nk | TF | speed nk/TF |"
-    )
-    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for batch, pred, pob in plan["by_batch"]:
-        a = medians(pred, ms_per_batch)
-        b = medians(pob, ms_per_batch)
-        out.append(
-            f"| {batch} | {pred['n']} | {ms(a[0])} | {ms(a[1])} | {speed(a)} "
-            f"| {ms(b[0])} | {ms(b[1])} | {speed(b)} |"
+    if plan["by_batch"]:
+        out.append("### Scaling: time per batch vs batch size (reference CNN, 32x32x3)")
+        out.append("")
+        header = (
+            "| batch | predict() images | predict() ms/batch nk | TF | speed nk/TF "
+            "| predict_on_batch ms nk | TF | speed nk/TF |"
         )
-    out.append("")
+        rule = "|---:|---:|---:|---:|---:|---:|---:|---:|"
+        if baseline:
+            header += (
+                f" predict() ms {baseline} | speed new/old "
+                f"| predict_on_batch ms {baseline} | speed new/old |"
+            )
+            rule += "---:|---:|---:|---:|"
+        out.append(header)
+        out.append(rule)
+        for batch, pred, pob in plan["by_batch"]:
+            a = medians(pred, ms_per_batch)
+            b = medians(pob, ms_per_batch)
+            line = (
+                f"| {batch} | {pred['n']} | {ms(a[0])} | {ms(a[1])} | {speed(a)} "
+                f"| {ms(b[0])} | {ms(b[1])} | {speed(b)} |"
+            )
+            if baseline:
+                line += f" {ms(a[2])} | {speed(a, other=2)} | {ms(b[2])} | {speed(b, other=2)} |"
+            out.append(line)
+        out.append("")
 
-    pred = plan["by_size"][0][1]
-    out.append(
-        f"### Scaling: images/s vs image size (reference CNN layers, batch {pred['batch']}, "
-        f"predict() over {pred['n']} images)"
-    )
-    out.append("")
-    out.append(
-        "| image size | predict() nk | TF | speed nk/TF | predict_on_batch nk | TF | speed nk/TF |"
-    )
-    out.append("|---:|---:|---:|---:|---:|---:|---:|")
-    for size, pred, pob in plan["by_size"]:
-        a = medians(pred, ms_per_batch)
-        b = medians(pob, ms_per_batch)
-        ips = [medians(t, images_per_second) for t in (pred, pob)]
+    if plan["by_size"]:
+        pred = plan["by_size"][0][1]
         out.append(
-            f"| {size}x{size}x3 | {fmt(ips[0][0], 0)} | {fmt(ips[0][1], 0)} | {speed(a)} "
-            f"| {fmt(ips[1][0], 0)} | {fmt(ips[1][1], 0)} | {speed(b)} |"
+            f"### Scaling: images/s vs image size (reference CNN layers, batch {pred['batch']}, "
+            f"predict() over {pred['n']} images)"
         )
-    out.append("")
+        out.append("")
+        header = (
+            "| image size | predict() nk | TF | speed nk/TF "
+            "| predict_on_batch nk | TF | speed nk/TF |"
+        )
+        rule = "|---:|---:|---:|---:|---:|---:|---:|"
+        if baseline:
+            header += (
+                f" predict() {baseline} | speed new/old "
+                f"| predict_on_batch {baseline} | speed new/old |"
+            )
+            rule += "---:|---:|---:|---:|"
+        out.append(header)
+        out.append(rule)
+        for size, pred, pob in plan["by_size"]:
+            a = medians(pred, ms_per_batch)
+            b = medians(pob, ms_per_batch)
+            ips = [medians(t, images_per_second) for t in (pred, pob)]
+            line = (
+                f"| {size}x{size}x3 | {fmt(ips[0][0], 0)} | {fmt(ips[0][1], 0)} | {speed(a)} "
+                f"| {fmt(ips[1][0], 0)} | {fmt(ips[1][1], 0)} | {speed(b)} |"
+            )
+            if baseline:
+                line += (
+                    f" {fmt(ips[0][2], 0)} | {speed(a, other=2)} "
+                    f"| {fmt(ips[1][2], 0)} | {speed(b, other=2)} |"
+                )
+            out.append(line)
+        out.append("")
     return "\n".join(out)
 
 
@@ -816,9 +1035,10 @@ def report(args, plan, samples, cold, info, notes, load_before, load_after):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Benchmark numpykeras against TensorFlow (Keras 3) on the same models.",
+        epilog="Example: python3 benchmarks/bench.py --quick --baseline 9fbbe6c",
     )
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 5)")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and images (< 1 min)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and images")
     parser.add_argument("--threads", type=int, default=2, help="threads for each side (default 2)")
     parser.add_argument("--no-tf", action="store_true", help="run numpykeras alone")
     parser.add_argument(
@@ -838,9 +1058,32 @@ def parse_args(argv=None):
         help="skip the ImageNet models (ResNet50, MobileNetV2 on 224x224 images)",
     )
     parser.add_argument(
-        "--json", metavar="PATH", help="also write every raw sample (seconds) as JSON"
+        "--baseline",
+        metavar="REV",
+        help="also run numpykeras/ as it was at git revision REV (exported with git archive) in "
+        "a third worker, numpykeras@REV, with the same tasks; the tables get its column and "
+        "the ratio new/old",
+    )
+    parser.add_argument(
+        "--only",
+        metavar="ROWS",
+        help="run only these rows, comma-separated: " + ", ".join(ONLY_CHOICES) + " (e.g. "
+        "--only fit: the training rows alone, a reduced plan for trying a change)",
+    )
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write every raw sample (seconds; fit: seconds per epoch) as JSON",
     )
     args = parser.parse_args(argv)
+    if args.only is not None:
+        args.only = sorted({item.strip() for item in args.only.split(",") if item.strip()})
+        unknown = [item for item in args.only if item not in ONLY_CHOICES]
+        if unknown or not args.only:
+            parser.error(
+                f"--only takes a comma-separated list of {', '.join(ONLY_CHOICES)}; "
+                f"got {', '.join(unknown) or 'nothing'}"
+            )
     if args.rounds is None:
         args.rounds = 2 if args.quick else 5
     if args.cold_rounds is None:
@@ -850,6 +1093,8 @@ def parse_args(argv=None):
             parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.cold_rounds < 0:
         parser.error(f"--cold-rounds must be at least 0, got {args.cold_rounds}")
+    if args.only is not None and "cold_start" not in args.only:
+        args.cold_rounds = 0
     return args
 
 
@@ -870,7 +1115,8 @@ def run(args, tmp):
     """The whole benchmark, with ``tmp`` for the snapshot, the saved model and the workers' logs."""
     started = time.perf_counter()
     load_before = load_average()
-    plan = make_plan(args.quick, with_imagenet=not args.no_imagenet)
+    plan = make_plan(args.quick, args.rounds, with_imagenet=not args.no_imagenet)
+    plan = filter_plan(plan, args.only)
     notes = []
     round_loads = []
     frameworks = ["numpykeras"]
@@ -880,6 +1126,8 @@ def run(args, tmp):
         notes.append("TensorFlow not run: tensorflow / keras are not installed")
     else:
         frameworks.append("tensorflow")
+    if args.only is not None:
+        notes.append(f"only these rows (--only): {', '.join(args.only)}")
 
     source = snapshot_source(tmp)
     env = child_env(args.threads, args.unset_openblas_coretype, source)
@@ -889,70 +1137,98 @@ def run(args, tmp):
             "numpykeras: a snapshot of the tree's numpykeras/ taken at the start (git "
             f"{revision or 'revision unknown'}), imported by every process of the run"
         )
+    # name -> (framework, environment) of every side: workers and cold starts
+    sides = {"numpykeras": ("numpykeras", env)}
+    baseline = None
+    if args.baseline:
+        if not source:
+            progress("--baseline needs a git checkout of numpykeras (no numpykeras/ next to it)")
+            return 2
+        try:
+            baseline_source, commit = export_revision(args.baseline, tmp)
+        except ValueError as e:
+            progress(str(e))
+            return 2
+        baseline = BASELINE + commit
+        sides[baseline] = (
+            "numpykeras",
+            child_env(args.threads, args.unset_openblas_coretype, baseline_source),
+        )
+    if "tensorflow" in frameworks:
+        sides["tensorflow"] = ("tensorflow", env)
+
     workers = []
     try:
-        for framework in frameworks:
-            progress(f"starting the {framework} worker ...")
+        for name, (framework, side_env) in list(sides.items()):
+            progress(f"starting the {name} worker ...")
             try:
-                workers.append(Worker(framework, args.threads, env, tmp))
+                workers.append(Worker(framework, args.threads, side_env, tmp, name=name))
             except WorkerError as e:
                 if framework == "numpykeras":
                     raise
                 progress(f"TensorFlow unavailable, continuing without it: {e}")
                 notes.append("TensorFlow not run: its worker failed to start")
-        info = {w.framework: w.request("setup", seed=SEED) for w in workers}
+                del sides[name]
+        info = {w.name: w.request("setup", seed=SEED) for w in workers}
+        nk = workers[0]
+        tf = next((w for w in workers if w.name == "tensorflow"), None)
+        base = next((w for w in workers if w.name == baseline), None)
         if source:
             info["numpykeras"]["path"] = os.path.join(REPO_ROOT, "numpykeras") + ", snapshot"
+        if base:
+            info[baseline]["path"] = f"git archive {commit} numpykeras"
 
-        if len(workers) == 2:
-            outs = [w.request("check", model="cnn32", n=8)["outputs"] for w in workers]
-            diff = max(abs(a - b) for a, b in zip(*outs))
+        outs = {w.name: w.request("check", model="cnn32", n=8)["outputs"] for w in workers}
+        if tf:
+            diff = max(abs(a - b) for a, b in zip(outs["numpykeras"], outs["tensorflow"]))
             notes.append(
                 f"same model check: reference CNN outputs on 8 images differ by at most {diff:.1e}"
             )
+        if base:
+            diff = max(abs(a - b) for a, b in zip(outs["numpykeras"], outs[baseline]))
+            notes.append(
+                f"{baseline}: reference CNN outputs on 8 images differ from this tree's by at "
+                f"most {diff:.1e}"
+            )
 
-        cold_mode = choose_cold_mode(workers, info["numpykeras"], tmp, notes)
+        cold_mode = None
+        if args.cold_rounds:
+            cold_mode = choose_cold_mode(nk, tf, info["numpykeras"], tmp, notes)
         if plan["imagenet"]:
-            share_imagenet_weights(workers, plan, tmp, notes)
+            share_imagenet_weights(nk, tf, base, plan, tmp, notes)
         resnet_cold = args.cold_rounds and any(
             task["model"] == "resnet50" for _, _, task in plan["imagenet"]
         )
         if resnet_cold:
             try:  # a .keras file for the ResNet50 cold start (by Keras when it runs)
-                workers[-1].request("save", model="resnet50", dir=tmp)
+                (tf or nk).request("save", model="resnet50", dir=tmp)
             except WorkerError as e:
                 progress(f"ResNet50 could not be saved, no ResNet50 cold start: {e}")
                 resnet_cold = False
         tasks = unique_tasks(plan)
 
         progress(f"{args.rounds} alternating rounds of {len(tasks)} tasks ...")
-        samples = run_rounds(workers, tasks, args.rounds, round_loads)
+        samples, fit_epochs = run_rounds(workers, tasks, args.rounds, round_loads, notes)
     finally:
         for worker in workers:
             worker.close()
 
     cold = None
     if args.cold_rounds:
-        progress(f"{args.cold_rounds} cold start(s) per framework ...")
-        cold = {"mode": cold_mode}
-        for fw in info:
-            cold[fw] = {"seconds": [], "rss": [], "outputs": None}
-        order = list(info)
-        for r in range(args.cold_rounds):
-            for fw in order if r % 2 == 0 else order[::-1]:
-                seconds, rss, outputs = cold_start(fw, args.threads, env, cold_mode, tmp)
-                cold[fw]["seconds"].append(seconds)
-                cold[fw]["rss"].append(rss)
-                cold[fw]["outputs"] = outputs
+        progress(f"{args.cold_rounds} cold start(s) per side ...")
+        cold = cold_starts(args, sides, cold_mode, tmp, notes)
+        cold["mode"] = cold_mode
         if cold_mode != "build" and "tensorflow" in cold:
-            diff = max(
-                abs(a - b)
-                for a, b in zip(cold["numpykeras"]["outputs"], cold["tensorflow"]["outputs"])
-            )
+            diff = max_difference(cold, "numpykeras", "tensorflow")
             notes.append(f"cold-start predictions of the two differ by at most {diff:.1e}")
+        if cold_mode != "build" and baseline in cold:
+            diff = max_difference(cold, "numpykeras", baseline)
+            notes.append(
+                f"{baseline}: cold-start predictions differ from this tree's by at most {diff:.1e}"
+            )
         if resnet_cold:
-            progress(f"{args.cold_rounds} ResNet50 cold start(s) per framework ...")
-            cold["resnet50"] = resnet_cold_starts(args, env, tmp, list(info), notes)
+            progress(f"{args.cold_rounds} ResNet50 cold start(s) per side ...")
+            cold["resnet50"] = resnet_cold_starts(args, sides, tmp, notes)
 
     load_after = load_average()
     notes.insert(0, f"1-minute load average at the end of each round: {', '.join(round_loads)}")
@@ -960,7 +1236,13 @@ def run(args, tmp):
     progress(f"done in {time.perf_counter() - started:.0f} s")
     if args.json:
         with open(args.json, "w") as f:
-            raw = {"args": vars(args), "info": info, "cold": cold, "samples": samples}
+            raw = {
+                "args": vars(args),
+                "info": info,
+                "cold": cold,
+                "samples": samples,
+                "fit_epochs": fit_epochs,
+            }
             json.dump(raw, f, indent=1)
     return 0
 

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from numpykeras import backend
+from numpykeras.ops.autodiff import _stack
 from numpykeras.saving.object_registration import (
     get_registered_name,
     get_registered_object,
@@ -73,6 +74,74 @@ def _cast_like(value, x: np.ndarray) -> np.ndarray:
     return np.asarray(value).astype(x.dtype, copy=False)
 
 
+# --------------------------------------------------------------------------- on a GradientTape
+
+
+def _on_tape(ops_form):
+    """Decorator: under a recording ``GradientTape``, a recorded input (a Tensor, or a Variable or
+    array the tape tracks) goes through ``ops_form``, the same activation written with
+    ``numpykeras.ops``, so that its gradient (of any order) is recorded. Plain arrays keep the
+    NumPy function."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def activation(x, *args, **kwargs):
+            if _stack.tapes and _recorded(x):
+                return ops_form(x, *args, **kwargs)
+            return fn(x, *args, **kwargs)
+
+        return activation
+
+    return decorate
+
+
+def _recorded(x) -> bool:
+    from numpykeras.ops import autodiff
+
+    if type(x) is autodiff.Tensor:
+        return True
+    return (
+        isinstance(x, (np.ndarray, backend.Variable))
+        and autodiff._leaf(x, _stack.tapes) is not None
+    )
+
+
+def _ops():
+    from numpykeras import ops
+
+    return ops
+
+
+def _relu_ops(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    # Keras 3's ReLU.static_call, op for op.
+    ops = _ops()
+    if negative_slope != 0.0 and max_value is None and threshold == 0:
+        return ops.leaky_relu(x, negative_slope=negative_slope)
+    negative_part = ops.relu(ops.subtract(threshold, x)) if negative_slope != 0.0 else None
+    if threshold != 0:
+        y = ops.multiply(x, ops.cast(ops.greater(x, threshold), ops.dtype(x)))
+    else:
+        y = ops.relu(x)
+    if max_value is not None:
+        y = ops.clip(y, 0.0, max_value)
+    if negative_part is not None:
+        y = ops.subtract(y, ops.multiply(negative_slope, negative_part))
+    return y
+
+
+def _gelu_ops(x, approximate=False):  # keras.ops.gelu defaults to approximate=True
+    return _ops().gelu(x, approximate=approximate)
+
+
+def _mish_ops(x):
+    ops = _ops()
+    return ops.multiply(x, ops.tanh(ops.softplus(x)))
+
+
+def _named_op(name):
+    return lambda x, *args, **kwargs: getattr(_ops(), name)(x, *args, **kwargs)
+
+
 # --------------------------------------------------------------------------- erf
 
 
@@ -111,6 +180,7 @@ def erf(x) -> np.ndarray:
 # --------------------------------------------------------------------------- activations
 
 
+@_on_tape(_relu_ops)
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     """Rectified linear unit, with Keras's optional leak, cap and threshold.
 
@@ -159,6 +229,7 @@ def _relu_grad(dy, x, y, negative_slope=0.0, max_value=None, threshold=0.0):
     return dy * slope
 
 
+@_on_tape(_named_op("leaky_relu"))
 def leaky_relu(x, negative_slope=0.2):
     """Leaky ReLU: ``x`` for ``x > 0``, ``negative_slope * x`` otherwise."""
     x = _as_float(x)
@@ -169,6 +240,7 @@ def _leaky_relu_grad(dy, x, y, negative_slope=0.2):
     return np.where(x > 0, dy, negative_slope * dy)
 
 
+@_on_tape(_named_op("relu6"))
 def relu6(x):
     """ReLU capped at 6: ``min(max(x, 0), 6)``."""
     x = _as_float(x)
@@ -179,6 +251,7 @@ def _relu6_grad(dy, x, y):
     return dy * ((x > 0) & (x < 6))
 
 
+@_on_tape(_named_op("sigmoid"))
 def sigmoid(x):
     """Logistic sigmoid ``1 / (1 + exp(-x))``, computed without overflow."""
     x = _as_float(x)
@@ -190,6 +263,7 @@ def _sigmoid_grad(dy, x, y):
     return dy * y * (1 - y)
 
 
+@_on_tape(_named_op("softmax"))
 def softmax(x, axis=-1):
     """Softmax along ``axis`` (an int, a tuple of ints, or ``None`` for all axes).
 
@@ -205,6 +279,7 @@ def _softmax_grad(dy, x, y, axis=-1):
     return y * (dy - np.sum(dy * y, axis=axis, keepdims=True))
 
 
+@_on_tape(_named_op("log_softmax"))
 def log_softmax(x, axis=-1):
     """``log(softmax(x))`` along ``axis``, computed as ``x - max - log(sum(exp(x - max)))``."""
     x = _as_float(x)
@@ -217,6 +292,7 @@ def _log_softmax_grad(dy, x, y, axis=-1):
     return dy - np.exp(y) * np.sum(dy, axis=axis, keepdims=True)
 
 
+@_on_tape(_named_op("tanh"))
 def tanh(x):
     """Hyperbolic tangent."""
     x = _as_float(x)
@@ -236,6 +312,7 @@ def _linear_grad(dy, x, y):
     return dy
 
 
+@_on_tape(_named_op("elu"))
 def elu(x, alpha=1.0):
     """Exponential linear unit: ``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise."""
     x = _as_float(x)
@@ -247,6 +324,7 @@ def _elu_grad(dy, x, y, alpha=1.0):
     return np.where(x > 0, dy, dy * (alpha * np.exp(np.minimum(x, 0))))
 
 
+@_on_tape(_named_op("selu"))
 def selu(x):
     """Scaled ELU: ``scale * elu(x, alpha)`` with the self-normalising constants."""
     x = _as_float(x)
@@ -259,6 +337,7 @@ def _selu_grad(dy, x, y):
     return dy * _cast_like(slope, dy)
 
 
+@_on_tape(_named_op("softplus"))
 def softplus(x):
     """``log(1 + exp(x))``, computed as ``max(x, 0) + log1p(exp(-|x|))``."""
     x = _as_float(x)
@@ -269,6 +348,7 @@ def _softplus_grad(dy, x, y):
     return dy * sigmoid(x)
 
 
+@_on_tape(_named_op("softsign"))
 def softsign(x):
     """``x / (1 + |x|)``."""
     x = _as_float(x)
@@ -280,6 +360,7 @@ def _softsign_grad(dy, x, y):
     return dy / (d * d)
 
 
+@_on_tape(_named_op("silu"))
 def silu(x):
     """Sigmoid linear unit (swish): ``x * sigmoid(x)``."""
     x = _as_float(x)
@@ -294,6 +375,7 @@ def _silu_grad(dy, x, y):
     return dy * (s * (1 + x * (1 - s)))
 
 
+@_on_tape(_gelu_ops)
 def gelu(x, approximate=False):
     """Gaussian error linear unit.
 
@@ -319,6 +401,7 @@ def _gelu_grad(dy, x, y, approximate=False):
     return dy * (cdf + x * pdf)
 
 
+@_on_tape(_named_op("exp"))
 def exponential(x):
     """``exp(x)``."""
     x = _as_float(x)
@@ -329,6 +412,7 @@ def _exponential_grad(dy, x, y):
     return dy * y
 
 
+@_on_tape(_named_op("hard_sigmoid"))
 def hard_sigmoid(x):
     """Piecewise-linear sigmoid (Keras 3): ``relu6(x + 3) / 6``."""
     x = _as_float(x)
@@ -339,6 +423,7 @@ def _hard_sigmoid_grad(dy, x, y):
     return dy * (((x > -3) & (x < 3)) / 6).astype(dy.dtype, copy=False)
 
 
+@_on_tape(_named_op("hard_silu"))
 def hard_silu(x):
     """Hard SiLU (hard swish): ``x * hard_sigmoid(x)``."""
     x = _as_float(x)
@@ -353,6 +438,7 @@ def _hard_silu_grad(dy, x, y):
     return dy * (hard_sigmoid(x) + x * inside / 6)
 
 
+@_on_tape(_mish_ops)
 def mish(x):
     """Mish: ``x * tanh(softplus(x))``."""
     x = _as_float(x)

@@ -531,8 +531,16 @@ def _binary_crossentropy_impl(y_true, y_pred, from_logits=False, label_smoothing
 def _per_sample(impl, y_true, y_pred, *args, **kwargs):
     """``impl``'s per-sample values; under a recording ``GradientTape`` with a recorded
     ``y_pred``, recorded with ``impl``'s hand-written gradient (targets are constants)."""
-    if not (_tapes.tapes and type(y_pred) is Tensor):
+    recorded = _recorded(y_pred)
+    if recorded is None:
         return impl(autodiff.unwrap(y_true), autodiff.unwrap(y_pred), *args, **kwargs)[0]
+    y_pred = recorded
+    fusable = _keras_logits(y_pred) if impl in _LOGIT_IMPLEMENTATIONS else None
+    if fusable is not None and args and not args[0] and not kwargs.get("from_logits"):
+        # Probabilities from a final softmax/sigmoid: compute from its logits (Keras's
+        # TensorFlow backend does), differentiating with respect to them.
+        y_pred = _recorded(fusable[0])
+        args = (True,) + tuple(args[1:])
     prediction = np.asarray(y_pred.value)
     values, vjp, _ = impl(np.asarray(autodiff.unwrap(y_true)), prediction, *args, **kwargs)
     values = np.asarray(values)
@@ -706,6 +714,31 @@ _IMPLEMENTATIONS = {
     sparse_categorical_crossentropy: _sparse_categorical_crossentropy_impl,
     binary_crossentropy: _binary_crossentropy_impl,
 }
+
+_LOGIT_IMPLEMENTATIONS = (
+    _categorical_crossentropy_impl,
+    _sparse_categorical_crossentropy_impl,
+    _binary_crossentropy_impl,
+)
+
+
+def _recorded(x):
+    """``x`` as a recorded Tensor when a live tape tracks it (a Tensor, or a watched Variable or
+    array), else ``None``."""
+    if not _tapes.tapes:
+        return None
+    if type(x) is Tensor:
+        return x
+    if isinstance(x, (np.ndarray, backend.Variable)):
+        return autodiff._leaf(x, _tapes.tapes)
+    return None
+
+
+def _keras_logits(y):
+    from numpykeras.layers.layer import keras_logits
+
+    return keras_logits(y)
+
 
 # Crossentropies and the activation Keras's TF backend looks through to find logits.
 _LOGIT_LOSSES = {
@@ -887,8 +920,11 @@ class Loss:
         built-in losses as one op with their hand-written gradient, a subclass's ``call``
         written with ``keras.ops`` op by op.
         """
-        if _tapes.tapes and (type(y_pred) is Tensor or type(y_true) is Tensor):
-            return self._recorded_call(y_true, y_pred, sample_weight)
+        if _tapes.tapes:
+            recorded = _recorded(y_pred)
+            if recorded is not None or type(y_true) is Tensor:
+                y_pred = y_pred if recorded is None else recorded
+                return self._recorded_call(y_true, y_pred, sample_weight)
         y_true, y_pred = self._convert(y_true, y_pred)
         values, _, mask = self._forward(y_true, y_pred, need_grad=False)
         loss, _ = reduce_weighted_values(values, sample_weight, mask, self.reduction, self.dtype)
@@ -914,7 +950,17 @@ class Loss:
             values = self.call(y_true, y_pred)
             return _reduce_recorded(values, sample_weight, self.reduction, self.dtype)
         true, pred = self._convert(autodiff.unwrap(y_true), autodiff.unwrap(y_pred))
-        values, vjp, mask = self._forward(true, pred, need_grad=True)
+        fusable = _keras_logits(y_pred) if self.supports_logits else None
+        if fusable is not None:
+            # y_pred came from a final softmax/sigmoid: compute from its logits and
+            # differentiate with respect to them, as Keras's TensorFlow backend does.
+            logits_tensor, activation = fusable
+            logits_tensor = _recorded(logits_tensor)
+            logits = self._checked_logits(np.asarray(logits_tensor.value), pred)
+            values, vjp, mask = self._forward_logits(true, pred, logits, activation)
+            y_pred = logits_tensor
+        else:
+            values, vjp, mask = self._forward(true, pred, need_grad=True)
         loss, d_values = reduce_weighted_values(
             values, sample_weight, mask, self.reduction, self.dtype
         )

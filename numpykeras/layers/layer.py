@@ -555,6 +555,9 @@ class Layer:
     def _convert_inputs(self, inputs):
         if isinstance(inputs, np.ndarray) and inputs.dtype == self.dtype:
             return inputs
+        if isinstance(inputs, Variable) and _tapes.tapes:  # a Variable a tape tracks: its leaf
+            leaf = autodiff._leaf(inputs, _tapes.tapes)
+            inputs = inputs.value if leaf is None else leaf
         if type(inputs) is Tensor:  # recorded on a GradientTape: cast as an op, keep the graph
             return inputs if inputs.dtype == self.dtype else ops_cast(inputs, self.dtype)
         if isinstance(inputs, (list, tuple)):
@@ -840,7 +843,11 @@ def _autocast(value, dtype):
     if isinstance(value, dict):
         return {k: _autocast(v, dtype) for k, v in value.items()}
     if isinstance(value, Variable):
-        value = value.value
+        leaf = autodiff._leaf(value, _tapes.tapes) if _tapes.tapes else None
+        value = value.value if leaf is None else leaf
+    if type(value) is Tensor:
+        kind = np.dtype(value.dtype).kind
+        return value if kind != "f" or value.dtype == dtype else ops_cast(value, dtype)
     if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype != dtype:
         return value.astype(dtype)
     return value
@@ -1034,6 +1041,23 @@ def record_kernel_call(layer, inputs, training):
 
         return vjp
 
+    fusable = layer.output_logits(cache) if len(outs) == 1 else None
+    if fusable is not None:
+        # A final softmax/sigmoid: record the logits with the kernel's backward_from_logits and
+        # the activation as its own op, so that a crossentropy computes from the logits (as
+        # Keras's TensorFlow backend does) and differentiates into the kernel directly.
+        return _record_with_logits(
+            layer,
+            out,
+            cache,
+            fusable,
+            all_inputs,
+            tracked,
+            need_dx,
+            several_inputs,
+            len(node_inputs),
+            variables,
+        )
     results = []
     for i, o in enumerate(outs):
         o = np.asarray(o)
@@ -1044,6 +1068,44 @@ def record_kernel_call(layer, inputs, training):
     if isinstance(out, (list, tuple, dict)):
         return autodiff.pack_as(out, results)
     return results[0]
+
+
+def keras_logits(y):
+    """``(logits, activation)`` recorded for a Tensor that a final softmax/sigmoid produced on a
+    tape (Keras's ``_keras_logits``), else ``None``."""
+    return autodiff.keras_logits(y)
+
+
+def _record_with_logits(
+    layer, out, cache, fusable, all_inputs, tracked, need_dx, several_inputs, n_inputs, variables
+):
+    logits, activation = fusable
+
+    def logits_vjp(g, ans, *xs):
+        if _tapes.tapes and _recorded_by_live_tape((g,) + xs):
+            _warn_second_order(layer)
+        dx, grads = layer.backward_from_logits(
+            np.asarray(autodiff.unwrap(g)), cache, need_dx=need_dx
+        )
+        if not need_dx:
+            dxs = [None] * n_inputs
+        elif several_inputs:
+            dxs = list(autodiff.flatten(dx)) if not isinstance(dx, list) else dx
+        else:
+            dxs = [dx]
+        return list(dxs) + [grads.get(v) for v in variables]
+
+    z = Tensor(np.asarray(logits), autodiff.Node(logits_vjp, all_inputs, {}, tracked))
+    y = Tensor(np.asarray(out), autodiff.Node(_activation_vjp, (z,), {"kind": activation}, tracked))
+    return autodiff.set_keras_logits(y, z, activation)
+
+
+def _activation_vjp(g, ans, z, kind):
+    from numpykeras.ops import numpy as np_ops
+
+    if kind == "softmax":
+        return (ans * (g - np_ops.sum(g * ans, axis=-1, keepdims=True)),)
+    return (g * ans * (1.0 - ans),)
 
 
 _warned_second_order: set = set()

@@ -467,6 +467,22 @@ class Functional(Model):
                 return recorded
         return self.call(inputs, training=training)
 
+    def _call_with_ops(self, inputs, training=False):
+        """The graph run through each layer's ops form (``None`` if a layer has none): what a
+        tape differentiates when it records this model's gradient (a gradient penalty)."""
+        flat = self._standardize_inputs(inputs)
+        values = {id(t): x for t, x in zip(self._inputs, flat)}
+        for node in self._nodes:
+            if isinstance(node.layer, InputLayer):
+                continue
+            out = node.layer._call_with_ops(_resolve(node.call_args, values), training=training)
+            if out is None:
+                return None
+            outs = [out] if len(node.output_tensors) == 1 else _flat(out)
+            for t, v in zip(node.output_tensors, outs):
+                values[id(t)] = v
+        return self._model_outputs(values)
+
     def _trains_by_kernel(self) -> bool:
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):

@@ -293,6 +293,16 @@ class Sequential(Model):
             i += 1
         return x
 
+    def _call_with_ops(self, inputs, training=False):
+        """The layers' ops forms in turn (``None`` if a layer has none): what a tape
+        differentiates when it records this model's gradient (a gradient penalty)."""
+        x = inputs
+        for layer in self.layers:
+            x = layer._call_with_ops(x, training=training)
+            if x is None:
+                return None
+        return x
+
     def _trains_by_kernel(self) -> bool:
         return all(layer._trains_by_kernel() for layer in self.layers)
 

@@ -2,14 +2,16 @@
 the layers use: convolution, pooling and padding arithmetic.
 
 Data is NHWC and convolution kernels are HWIO ``(kh, kw, in, out)``, as in Keras with TensorFlow.
-As in Keras the ops are flat (``ops.add``, ``ops.relu``) and also grouped in ``ops.numpy``,
-``ops.nn``, ``ops.linalg`` and ``ops.core``.
+As in Keras the ops are flat (``ops.add``, ``ops.relu``, ``ops.rearrange``) and also grouped in
+``ops.numpy``, ``ops.nn``, ``ops.linalg``, ``ops.math``, ``ops.core`` and ``ops.image`` (the image
+ops are only grouped, as in Keras): every public name of Keras 3.15's ``keras.ops``.
 """
 
+import inspect as _inspect
 import sys as _sys
 import types as _types
 
-from numpykeras.ops import autodiff, core, linalg, math, nn, numpy  # noqa: E402
+from numpykeras.ops import autodiff, core, einops, image, linalg, math, nn, numpy  # noqa: E402
 from numpykeras.ops.autodiff import GradientTape, Tensor  # noqa: E402
 from numpykeras.ops.conv import (
     conv2d,
@@ -20,6 +22,7 @@ from numpykeras.ops.conv import (
     depthwise_conv2d_backward,
 )
 from numpykeras.ops.core import *  # noqa: E402,F403
+from numpykeras.ops.einops import rearrange  # noqa: E402
 from numpykeras.ops.linalg import *  # noqa: E402,F403
 from numpykeras.ops.math import *  # noqa: E402,F403
 from numpykeras.ops.nn import *  # noqa: E402,F403
@@ -52,9 +55,11 @@ class _ConvModule(_types.ModuleType):
 
 _sys.modules["numpykeras.ops.conv"].__class__ = _ConvModule
 conv = _sys.modules["numpykeras.ops.conv"]
+conv.__signature__ = _inspect.signature(nn.conv)  # what inspect reports for ops.conv
 
 __all__ = [
     *core.__all__,
+    "rearrange",
     *linalg.__all__,
     *math.__all__,
     *nn.__all__,
@@ -62,6 +67,8 @@ __all__ = [
     "GradientTape",
     "Tensor",
     "core",
+    "einops",
+    "image",
     "linalg",
     "math",
     "nn",

@@ -257,6 +257,34 @@ class Primitive:
         return f"<primitive {self.__name__}>"
 
 
+# id(output Tensor) -> (weak reference to it, logits, "softmax" | "sigmoid")
+_LOGITS: dict = {}
+
+
+def set_keras_logits(y, logits, activation):
+    """Remember that the recorded Tensor ``y`` is ``activation(logits)`` (a final softmax or
+    sigmoid), so that a crossentropy of ``y`` computes from the logits, as Keras's TensorFlow
+    backend does with ``_keras_logits``. Returns ``y``."""
+    if type(y) is Tensor:
+        import weakref
+
+        key = id(y)
+        _LOGITS[key] = (
+            weakref.ref(y, lambda _, key=key: _LOGITS.pop(key, None)),
+            logits,
+            activation,
+        )
+    return y
+
+
+def keras_logits(y):
+    """``(logits, activation)`` recorded for ``y`` by :func:`set_keras_logits`, else ``None``."""
+    entry = _LOGITS.get(id(y)) if type(y) is Tensor else None
+    if entry is None or entry[0]() is not y:
+        return None
+    return entry[1], entry[2]
+
+
 def primitive(fn) -> Primitive:
     """Decorator making ``fn`` a :class:`Primitive` (add its VJP with ``@fn.defvjp``)."""
     return Primitive(fn)
@@ -551,17 +579,21 @@ def _backprop(tape_id, targets, seeds, sources) -> list:
     ops = _numpy_ops()
     wanted = {id(s) for s in sources}
     grads = {}  # id(Tensor) -> cotangent
+    found = {}  # id(source) -> gradient
     roots = []
     for t, seed in zip(targets, seeds):
-        if not _is_recorded(t, tape_id):
+        recorded = _is_recorded(t, tape_id)
+        if not recorded and not (id(t) in wanted and isinstance(t, (Variable, np.ndarray))):
             continue
         if seed is None:
-            seed = np.ones(t.shape, dtype=t.dtype)
+            seed = np.ones(np.shape(unwrap(t)), dtype=unwrap(t).dtype)
         elif not isinstance(seed, Tensor):
-            seed = np.asarray(unwrap(seed), dtype=t.dtype)
+            seed = np.asarray(unwrap(seed), dtype=unwrap(t).dtype)
+        if not recorded:  # a source asked for as a target: d source / d source = identity
+            found[id(t)] = _accumulate(found.get(id(t)), seed)
+            continue
         grads[id(t)] = _accumulate(grads.get(id(t)), seed)
         roots.append(t)
-    found = {}  # id(source) -> gradient
     for t in reversed(_toposort(roots, tape_id)):
         g = grads.get(id(t))
         node = t._node

@@ -16,6 +16,7 @@ from numpykeras.ops.autodiff import (
     Tensor,
     custom_gradient,
     flatten,
+    is_recording,
     pack_as,
     primitive,
     stop_gradient,
@@ -25,15 +26,19 @@ from numpykeras.ops.autodiff import (
 from numpykeras.ops.numpy import (
     _shape,
     cast,
+    concatenate,
     dtype,
+    flip,
     get_item,
     reshape,
     stack,
+    take,
     to_array,
     unstack,
 )
 
 __all__ = [
+    "associative_scan",
     "cast",
     "cond",
     "convert_to_numpy",
@@ -101,6 +106,15 @@ def saturate_cast(x, dtype):
     return cast(clip(x, info.min, info.max), target)
 
 
+def _tracked(structure):
+    """``structure`` with every watched array or Variable as a leaf Tensor (while a tape
+    records), so that Python operators on loop variables record too."""
+    if not is_recording():
+        return structure
+    leaves = [tracked_value(leaf) for leaf in flatten(structure)]
+    return pack_as(structure, leaves) if _is_nested(structure) else leaves[0]
+
+
 def cond(pred, true_fn, false_fn):
     """``true_fn()`` if ``pred`` else ``false_fn()``."""
     return true_fn() if bool(unwrap(pred)) else false_fn()
@@ -109,14 +123,14 @@ def cond(pred, true_fn, false_fn):
 def switch(index, branches, *operands):
     """``branches[index](*operands)`` with ``index`` clipped to the branches."""
     i = int(np.clip(int(unwrap(index)), 0, len(branches) - 1))
-    return branches[i](*operands)
+    return branches[i](*_tracked(operands))
 
 
 def while_loop(cond, body, loop_vars, maximum_iterations=None):
     """``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` (at most
     ``maximum_iterations`` times)."""
     is_tuple = isinstance(loop_vars, (tuple, list))
-    loop_vars = tuple(loop_vars) if is_tuple else (loop_vars,)
+    loop_vars = _tracked(tuple(loop_vars) if is_tuple else (loop_vars,))
     i = 0
     while bool(unwrap(cond(*loop_vars))) and (maximum_iterations is None or i < maximum_iterations):
         loop_vars = body(*loop_vars)
@@ -127,7 +141,7 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
 
 def fori_loop(lower, upper, body_fun, init_val):
     """``val = body_fun(i, val)`` for ``i`` in ``range(lower, upper)``."""
-    val = init_val
+    val = _tracked(init_val)
     for i in range(int(unwrap(lower)), int(unwrap(upper))):
         val = body_fun(i, val)
     return val
@@ -146,7 +160,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         raise ValueError("Got no `xs` to scan over and `length` not provided.")
     xs_flat = [] if xs is None else flatten(xs)
     n = int(length) if length is not None else _shape(xs_flat[0])[0]
-    carry = init
+    carry = _tracked(init)
     ys = []
     steps = range(n - 1, -1, -1) if reverse else range(n)
     for i in steps:
@@ -165,6 +179,63 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     leaves = [flatten(y) for y in ys]
     stacked = [stack(list(column)) for column in zip(*leaves)]
     return carry, pack_as(ys[0], stacked) if _is_nested(ys[0]) else stacked[0]
+
+
+def associative_scan(f, elems, reverse=False, axis=0):
+    """The inclusive scan of ``elems`` along ``axis`` under the associative ``f`` (``f(a, b)``
+    on equal-shaped slices, elementwise): ``y[i] = f(...f(f(x[0], x[1]), x[2])..., x[i])``.
+
+    The parallel-prefix recursion of ``jax.lax.associative_scan`` (``O(log n)`` calls of ``f``
+    on whole slices), written with ops, so it is differentiable. ``elems`` may be a nested
+    structure of arrays sharing the scanned axis.
+    """
+    if not callable(f):
+        raise TypeError(f"`f` should be a callable. Received: f={f}")
+    flat = [e if type(e) is Tensor else to_array(unwrap(e)) for e in flatten(elems)]
+    if not flat:
+        raise ValueError("`elems` must hold at least one array.")
+    ndim = len(_shape(flat[0]))
+    ax = axis % ndim
+    n = _shape(flat[0])[ax]
+    if builtins.any(_shape(e)[ax] != n for e in flat[1:]):
+        raise ValueError(
+            "Array inputs to associative_scan must have the same first dimension. "
+            f"(saw: {[_shape(e) for e in flat]})"
+        )
+
+    def along(e, start, stop=None, step=1):
+        return get_item(e, (builtins.slice(None),) * ax + (builtins.slice(start, stop, step),))
+
+    def combine(a, b):
+        out = f(pack_as(elems, a), pack_as(elems, b))
+        return flatten(out)
+
+    def interleave(even, odd):  # even[0], odd[0], even[1], odd[1], ...
+        ne, no = _shape(even)[ax], _shape(odd)[ax]
+        order = np.empty(ne + no, dtype=np.int64)
+        order[0::2] = np.arange(ne)
+        order[1::2] = ne + np.arange(no)
+        return take(concatenate([even, odd], axis=ax), order, axis=ax)
+
+    def scan_(xs):
+        count = _shape(xs[0])[ax]
+        if count < 2:
+            return xs
+        reduced = combine([along(e, 0, -1, 2) for e in xs], [along(e, 1, None, 2) for e in xs])
+        odd = scan_(reduced)
+        if count % 2 == 0:
+            even = combine([along(e, 0, -1) for e in odd], [along(e, 2, None, 2) for e in xs])
+        else:
+            even = combine(odd, [along(e, 2, None, 2) for e in xs])
+        even = [concatenate([along(e, 0, 1), r], axis=ax) for e, r in zip(xs, even)]
+        return [interleave(e, o) for e, o in zip(even, odd)]
+
+    if reverse:
+        flat = [flip(e, ax) for e in flat]
+    out = scan_(flat)
+    if reverse:
+        out = [flip(e, ax) for e in out]
+    return pack_as(elems, out) if _is_nested(elems) else out[0]
 
 
 def map(f, xs):

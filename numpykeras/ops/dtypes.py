@@ -66,6 +66,9 @@ def _least_upper_bound(nodes: frozenset) -> str:
     return least[0]
 
 
+_NAMES: dict = {}  # dtype-like -> Keras name, filled on first use (np.dtype.name is slow)
+
+
 def standardize_dtype(dtype) -> str:
     """The dtype's name as Keras spells it (``"float32"``); ``None`` gives floatx.
 
@@ -73,6 +76,21 @@ def standardize_dtype(dtype) -> str:
     """
     if dtype is None:
         return backend.floatx()
+    if dtype is int or dtype is float or dtype is bool:  # before the table: np.float64 == float
+        return _standardize(dtype)
+    try:
+        return _NAMES[dtype]
+    except (KeyError, TypeError):  # TypeError: an unhashable dtype-like
+        pass
+    name = _standardize(dtype)
+    try:
+        _NAMES[dtype] = name
+    except TypeError:
+        pass
+    return name
+
+
+def _standardize(dtype) -> str:
     if dtype is int:
         return "int32"
     if dtype is float:
@@ -114,14 +132,22 @@ def result_type(*dtypes) -> str:
     Returns:
         A dtype name such as ``"float32"``.
     """
+    try:
+        return _result_type(backend.floatx(), dtypes)
+    except TypeError:  # an unhashable dtype-like: no caching
+        return _result_type.__wrapped__(backend.floatx(), dtypes)
+
+
+@functools.lru_cache(1024)
+def _result_type(floatx, dtypes) -> str:
     if not dtypes:
-        return backend.floatx()
-    nodes = frozenset(_node(backend.floatx() if d is None else d) for d in dtypes)
+        return floatx
+    nodes = frozenset(_node(floatx if d is None else d) for d in dtypes)
     out = next(iter(nodes)) if len(nodes) == 1 else _least_upper_bound(nodes)
     if out == "int":
         return "int32"
     if out == "float":
-        return backend.floatx()
+        return floatx
     return out
 
 
@@ -138,7 +164,7 @@ def dtype_of(x):
     dtype = getattr(x, "dtype", None)
     if dtype is None:
         return standardize_dtype(np.asarray(x).dtype)
-    return dtype if isinstance(dtype, str) else dtype.name
+    return dtype if isinstance(dtype, str) else standardize_dtype(dtype)
 
 
 def is_float(dtype) -> bool:

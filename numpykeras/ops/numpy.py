@@ -10,14 +10,16 @@ and float functions of ints give floatx.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import string
 
 import numpy as np
 
 from numpykeras import backend
-from numpykeras.ops import dtypes
-from numpykeras.ops.autodiff import Tensor, primitive, unwrap
+from numpykeras.backend import Variable
+from numpykeras.ops import _special, dtypes
+from numpykeras.ops.autodiff import Tensor, is_recording, primitive, unwrap
 
 # --------------------------------------------------------------------------- helpers
 
@@ -49,9 +51,11 @@ def to_array(x, dtype=None) -> np.ndarray:
 def _dtype(x) -> str | type:
     """A value's entry on the promotion lattice (Python scalars stay weak)."""
     x = unwrap(x)
+    if type(x) is np.ndarray:
+        return dtypes.standardize_dtype(x.dtype)
     if isinstance(x, (bool, int, float, complex)):
         return dtypes.dtype_of(x)
-    return to_array(x).dtype.name
+    return dtypes.standardize_dtype(to_array(x).dtype)
 
 
 def _promote(*xs):
@@ -66,6 +70,14 @@ def _float_input(x) -> np.ndarray:
     if not dtypes.is_float(x.dtype) and "complex" not in x.dtype.name:
         x = x.astype(backend.floatx())
     return x
+
+
+def _float_arg(x):
+    """``x`` for a float function: unchanged when floating (so a recorded Tensor, a Variable
+    or a watched array stays tracked), else as a floatx array."""
+    if isinstance(x, (Tensor, Variable, np.ndarray)) and dtypes.is_float(x.dtype):
+        return x
+    return _float_input(x)
 
 
 def unbroadcast(g, shape):
@@ -152,15 +164,14 @@ reciprocal = _unary(np.reciprocal)
 reciprocal.defvjp(lambda g, ans, x: (-(g * ans * ans),))
 cbrt = _unary(np.cbrt)
 cbrt.defvjp(lambda g, ans, x: (g / (3.0 * ans * ans),))
-_erf64 = np.frompyfunc(math.erf, 1, 1)
 
 
 @primitive
 def erf(x):
-    """The error function ``2/sqrt(pi) * integral_0^x exp(-t**2) dt`` (exact ``math.erf``
-    per element, in Python: slow on large arrays)."""
+    """The error function ``2/sqrt(pi) * integral_0^x exp(-t**2) dt`` (evaluated in float64,
+    vectorised: ``ops/_special.py``)."""
     x = _float_input(x)
-    return np.asarray(_erf64(x.astype(np.float64)), dtype=np.float64).astype(x.dtype)
+    return _special.erf(x).astype(x.dtype)
 
 
 erf.defvjp(lambda g, ans, x: (g * (2.0 / math.sqrt(math.pi)) * exp(-(x * x)),))
@@ -951,26 +962,34 @@ def roll(x, shift, axis=None):
     return x
 
 
-@primitive
+_INDEX_PAD_MODES = ("reflect", "symmetric", "edge", "wrap")
+
+
 def pad(x, pad_width, mode="constant", constant_values=None):
-    """``x`` padded by ``pad_width`` (``((before, after), ...)``)."""
-    kwargs = {} if constant_values is None else {"constant_values": constant_values}
-    if mode not in (
-        "constant",
-        "reflect",
-        "symmetric",
-        "edge",
-        "wrap",
-        "maximum",
-        "minimum",
-        "mean",
-        "median",
-    ):
+    """``x`` padded by ``pad_width`` (``((before, after), ...)``), as ``np.pad`` (``mode``:
+    ``"constant"``, ``"reflect"``, ``"symmetric"``, ``"edge"``, ``"wrap"``, ``"maximum"``,
+    ``"minimum"``, ``"mean"``, ``"median"``). The copying modes are gathers, so their gradient
+    adds each copied cell back to its source."""
+    if mode not in ("constant", *_INDEX_PAD_MODES, "maximum", "minimum", "mean", "median"):
         raise ValueError(f"Unsupported padding mode: {mode}")
     if mode != "constant" and constant_values is not None:
         raise ValueError(
             "Argument `constant_values` can only be provided when `mode == 'constant'`."
         )
+    if mode in _INDEX_PAD_MODES and is_recording():  # a gather, so that it differentiates
+        shape = _shape(x)
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (len(shape), 2))
+        for axis, (n, (before, after)) in enumerate(zip(shape, widths)):
+            if before or after:
+                index = np.pad(np.arange(n), (int(before), int(after)), mode=mode)
+                x = take(x, index, axis=axis)
+        return x
+    return _pad(x, pad_width, mode=mode, constant_values=constant_values)
+
+
+@primitive
+def _pad(x, pad_width, mode="constant", constant_values=None):
+    kwargs = {} if constant_values is None else {"constant_values": constant_values}
     return np.pad(to_array(x), pad_width, mode=mode, **kwargs)
 
 
@@ -982,7 +1001,7 @@ def _pad_vjp(g, ans, x, pad_width, mode="constant", constant_values=None):
     return (get_item(g, key), None, None, None)
 
 
-pad.defvjp(_pad_vjp)
+_pad.defvjp(_pad_vjp)
 
 
 # --------------------------------------------------------------------------- indexing
@@ -1207,8 +1226,16 @@ def _extremum(npfn, name):
 
 max = _extremum(np.max, "max")
 min = _extremum(np.min, "min")
-amax = max
-amin = min
+
+
+def amax(x, axis=None, keepdims=False):
+    """The maximum over ``axis`` (:func:`max` without ``initial``, as Keras)."""
+    return max(x, axis=axis, keepdims=keepdims)
+
+
+def amin(x, axis=None, keepdims=False):
+    """The minimum over ``axis`` (:func:`min` without ``initial``, as Keras)."""
+    return min(x, axis=axis, keepdims=keepdims)
 
 
 @primitive
@@ -1230,7 +1257,7 @@ prod.defvjp(_prod_vjp)
 
 def var(x, axis=None, keepdims=False):
     """Population variance over ``axis``."""
-    x = _float_input(x) if not _is_tracked(x) else x
+    x = _float_arg(x)
     centered = subtract(x, mean(x, axis=axis, keepdims=True))
     return mean(square(centered), axis=axis, keepdims=keepdims)
 
@@ -1336,23 +1363,51 @@ def median(x, axis=None, keepdims=False):
 
 
 def quantile(x, q, axis=None, method="linear", keepdims=False):
-    """The ``q``-th quantiles over ``axis`` (``method="linear"``), as ``np.quantile``."""
-    if method != "linear":
-        raise ValueError(f"Only method='linear' is supported. Received: method={method!r}")
-    x = _float_input(x) if not _is_tracked(x) else x
+    """The ``q``-th quantiles over ``axis``, as ``np.quantile`` (``method``: ``"linear"``,
+    ``"lower"``, ``"higher"``, ``"nearest"`` or ``"midpoint"``); a NaN makes its slice NaN."""
+    return _quantile(x, q, axis, method, keepdims, ignore_nan=False)
+
+
+def _quantile(x, q, axis, method, keepdims, ignore_nan):
+    if method not in ("linear", "lower", "higher", "nearest", "midpoint"):
+        raise ValueError(
+            "`method` must be one of 'linear', 'lower', 'higher', 'nearest', 'midpoint'. "
+            f"Received: method={method!r}"
+        )
+    dtype = dtypes.result_type(_dtype(x), float)
+    x = cast(x, dtype) if _dtype_name(x) != dtype or not _is_tracked(x) else x
     shape = _shape(x)
     axes = _norm_axes(axis, len(shape))
     rest = [i for i in range(len(shape)) if i not in axes]
-    flat = reshape(transpose(x, rest + list(axes)), tuple(shape[i] for i in rest) + (-1,))
-    s = sort(flat, axis=-1)
-    n = _shape(s)[-1]
+    batch = tuple(shape[i] for i in rest)
+    flat = reshape(transpose(x, rest + list(axes)), batch + (-1,))  # (*batch, n)
+    s = sort(flat, axis=-1)  # NaNs last
+    values = np.asarray(unwrap(flat))
+    n = values.shape[-1]
+    nans = np.isnan(values)
+    count = n - np.sum(nans, axis=-1) if ignore_nan else np.full(batch, n)
     qs = np.asarray(unwrap(q), dtype=np.float64)
-    pos = qs * (n - 1)
+    pos = (count - 1)[..., None] * qs.reshape(-1)  # (*batch, len(q))
     lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, n - 1)
-    frac = (pos - lo).astype(_dtype_name(s))
-    out = take(s, lo, axis=-1) * (1.0 - frac) + take(s, hi, axis=-1) * frac  # (..., *q.shape)
-    out = moveaxis(out, tuple(range(len(rest), len(rest) + qs.ndim)), tuple(range(qs.ndim)))
+    hi = np.ceil(pos).astype(np.int64)
+    if method == "linear":
+        frac = pos - lo
+    elif method == "midpoint":
+        frac = np.where(hi > lo, 0.5, 0.0)
+    else:
+        if method != "higher":
+            hi = lo if method == "lower" else np.round(pos).astype(np.int64)
+        lo, frac = hi, np.zeros_like(pos)
+    lo, hi = np.clip(lo, 0, n - 1), np.clip(hi, 0, n - 1)
+    frac = frac.astype(dtype)
+    out = add(
+        multiply(take_along_axis(s, lo, axis=-1), 1.0 - frac),
+        multiply(take_along_axis(s, hi, axis=-1), frac),
+    )
+    undefined = count == 0 if ignore_nan else np.any(nans, axis=-1)
+    out = where(undefined[..., None], np.asarray(np.nan, dtype), out)
+    out = reshape(out, batch + qs.shape)
+    out = moveaxis(out, tuple(range(len(batch), len(batch) + qs.ndim)), tuple(range(qs.ndim)))
     if keepdims:
         kept = tuple(1 if i in axes else n_ for i, n_ in enumerate(shape))
         out = reshape(out, qs.shape + kept)
@@ -1503,6 +1558,946 @@ def diff(a, n=1, axis=-1):
     return a
 
 
+# --------------------------------------------------------------------------- dtype rules
+
+
+def _keras_float(x, int64_to="float64") -> str:
+    """Keras's float dtype for a float function of ``x``: floats keep theirs, bool and ints up
+    to 32 bits give floatx, int64 gives ``int64_to``."""
+    name = _dtype_name(x) if not isinstance(x, str) else x
+    if dtypes.is_float(name):
+        return name
+    return int64_to if name in ("int64", "uint64") else backend.floatx()
+
+
+def _as_float(x, int64_to="float64"):
+    """``x`` cast to :func:`_keras_float` (a recorded Tensor stays recorded)."""
+    target = _keras_float(x, int64_to)
+    return x if _dtype_name(x) == target and _is_tracked(x) else cast(x, target)
+
+
+# --------------------------------------------------------------------------- more elementwise
+
+
+def deg2rad(x):
+    """Degrees to radians (ints give floatx, int64 float64)."""
+    x = _as_float(x)
+    return multiply(x, math.pi / 180.0)
+
+
+def rad2deg(x):
+    """Radians to degrees (ints give floatx, int64 float64)."""
+    x = _as_float(x)
+    return multiply(x, 180.0 / math.pi)
+
+
+def angle(x):
+    """The angle of complex ``x``; for real ``x`` 0 or pi (by its sign), floatx for ints."""
+    xv = to_array(x)
+    if "complex" in xv.dtype.name:
+        return np.angle(xv).astype("float32" if xv.dtype == np.complex64 else "float64")
+    target = _keras_float(xv, int64_to=backend.floatx())
+    return np.where(xv < 0, np.pi, 0.0).astype(target)
+
+
+def sinc(x):
+    """``sin(pi x) / (pi x)``, 1 at 0."""
+    x = _as_float(x, int64_to=backend.floatx())
+    zero = equal(x, 0)
+    pix = multiply(where(zero, 1.0, x), math.pi)
+    return where(zero, 1.0, divide(sin(pix), pix))
+
+
+def signbit(x):
+    """True where the sign bit of ``x`` is set (-0.0 included)."""
+    return np.asarray(np.signbit(to_array(x)))
+
+
+def isneginf(x):
+    """True where ``x`` is negative infinity."""
+    return (
+        np.asarray(np.isneginf(to_array(x)))
+        if dtypes.is_float(_dtype_name(x))
+        else np.zeros(_shape(x), bool)
+    )
+
+
+def isposinf(x):
+    """True where ``x`` is positive infinity."""
+    return (
+        np.asarray(np.isposinf(to_array(x)))
+        if dtypes.is_float(_dtype_name(x))
+        else np.zeros(_shape(x), bool)
+    )
+
+
+def isreal(x):
+    """True where the imaginary part of ``x`` is zero (everywhere for real dtypes)."""
+    return np.asarray(np.isreal(to_array(x)))
+
+
+def i0(x):
+    """The modified Bessel function of the first kind, order 0 (ints give floatx, int64 and
+    float64 float64)."""
+    x = _as_float(x)
+    return _i0(x)
+
+
+@primitive
+def _i0(x):
+    x = to_array(x)
+    return np.i0(x.astype(np.float64)).astype(x.dtype)
+
+
+@primitive
+def _i1(x):
+    """The modified Bessel function of the first kind, order 1 (the derivative of ``i0``): its
+    power series ``sum (x/2)^(2k+1) / (k! (k+1)!)`` has positive terms, so no cancellation."""
+    x = to_array(x)
+    h = x.astype(np.float64) / 2.0
+    h2 = h * h
+    term = h.copy()
+    total = h.copy()
+    for k in range(1, 500):
+        term = term * h2 / (k * (k + 1))
+        total = total + term
+        if k % 8 == 0 and not np.any(np.abs(term) > 1e-17 * np.abs(total)):
+            break
+    return total.astype(x.dtype)
+
+
+_i0.defvjp(lambda g, ans, x: (g * _i1(x),))
+# d i1 / dx = i0(x) - i1(x) / x, with the limit 1/2 at 0
+_i1.defvjp(
+    lambda g, ans, x: (
+        g * where(equal(x, 0), 0.5, subtract(_i0(x), divide(ans, where(equal(x, 0), 1.0, x)))),
+    )
+)
+
+
+def heaviside(x1, x2):
+    """0 where ``x1 < 0``, 1 where ``x1 > 0``, ``x2`` where ``x1 == 0`` (ints give floatx,
+    int64 float64; the gradient reaches ``x2`` only)."""
+    dtype = dtypes.result_type(_dtype(x1), _dtype(x2))
+    if dtype in ("int8", "int16", "int32", "uint8", "uint16", "uint32", "bool"):
+        dtype = backend.floatx()
+    elif dtype in ("int64", "uint64"):
+        dtype = "float64"
+    a = to_array(x1, dtype)
+    return where(a < 0, np.zeros((), dtype), where(a > 0, np.ones((), dtype), cast(x2, dtype)))
+
+
+def fmax(x1, x2):
+    """Elementwise maximum ignoring NaN (NaN only where both are NaN)."""
+    return _nan_aware_extremum(maximum, x1, x2)
+
+
+def fmin(x1, x2):
+    """Elementwise minimum ignoring NaN (NaN only where both are NaN)."""
+    return _nan_aware_extremum(minimum, x1, x2)
+
+
+def _nan_aware_extremum(op, x1, x2):
+    res = op(x1, x2)
+    if not dtypes.is_float(_dtype_name(res)):
+        return res
+    n1, n2 = isnan(x1), isnan(x2)
+    res = where(logical_and(n1, logical_not(n2)), x2, res)
+    return where(logical_and(n2, logical_not(n1)), x1, res)
+
+
+def fmod(x1, x2):
+    """The remainder of ``x1 / x2`` with the sign of ``x1`` (C's ``fmod``)."""
+    dtype = dtypes.result_type(_dtype(x1), _dtype(x2))
+    if dtype == "bool":
+        dtype = "int32"
+    if not dtypes.is_float(dtype):
+        a, b = to_array(x1, dtype), to_array(x2, dtype)
+        return (np.sign(a) * np.mod(np.abs(a), np.abs(b))).astype(dtype)
+    x1 = cast(x1, dtype) if _dtype_name(x1) != dtype else x1
+    return multiply(sign(x1), mod(abs(x1), abs(x2)))
+
+
+def ldexp(x1, x2):
+    """``x1 * 2**x2`` (``x2`` integer)."""
+    if "int" not in _dtype_name(x2):
+        raise TypeError(
+            f"ldexp exponent must be an integer type. Received: x2 dtype={_dtype_name(x2)}"
+        )
+    dtype = dtypes.result_type(_dtype(x1), _dtype(x2), float)
+    x1 = cast(x1, dtype) if _dtype_name(x1) != dtype else x1
+    return multiply(x1, np.exp2(to_array(x2).astype(dtype)))
+
+
+def logaddexp2(x1, x2):
+    """``log2(2**x1 + 2**x2)`` without overflow."""
+    dtype = dtypes.result_type(_dtype(x1), _dtype(x2), float)
+    x1 = cast(x1, dtype) if _dtype_name(x1) != dtype or not _is_tracked(x1) else x1
+    x2 = cast(x2, dtype) if _dtype_name(x2) != dtype or not _is_tracked(x2) else x2
+    ln2 = math.log(2.0)
+    return divide(logaddexp(multiply(x1, ln2), multiply(x2, ln2)), ln2)
+
+
+def nextafter(x1, x2):
+    """The next representable value after ``x1`` towards ``x2``, found in float64 and cast to
+    the result dtype (as Keras's TensorFlow backend)."""
+    dtype = dtypes.result_type(_dtype(x1), _dtype(x2), float)
+    a = to_array(x1).astype(np.float64)
+    b = to_array(x2).astype(np.float64)
+    return np.asarray(np.nextafter(a, b), dtype=dtype)
+
+
+def divide_no_nan(x1, x2):
+    """``x1 / x2``, 0 where ``x2 == 0``."""
+    dtype = dtypes.result_type(_dtype(x1), _dtype(x2), float)
+    x1 = cast(x1, dtype) if _dtype_name(x1) != dtype else x1
+    x2 = cast(x2, dtype) if _dtype_name(x2) != dtype else x2
+    zero = equal(x2, 0)
+    return where(zero, 0.0, divide(x1, where(zero, 1.0, x2)))
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """``x`` with NaN, +inf and -inf replaced (by ``nan``, and the dtype's largest and
+    smallest values unless given)."""
+    name = _dtype_name(x)
+    if not dtypes.is_float(name):
+        return x if _is_tracked(x) else to_array(x)
+    info = np.finfo(name)
+    posinf = info.max if posinf is None else posinf
+    neginf = info.min if neginf is None else neginf
+    x = where(isnan(x), np.asarray(nan, name), x)
+    x = where(logical_and(isinf(x), greater(x, 0)), np.asarray(posinf, name), x)
+    return where(logical_and(isinf(x), less(x, 0)), np.asarray(neginf, name), x)
+
+
+# --------------------------------------------------------------------------- integers and bits
+
+
+def _int_pair(x, y, name):
+    dtype = dtypes.result_type(_dtype(x), _dtype(y))
+    if dtypes.is_float(dtype):
+        raise TypeError(f"Arguments to {name} must be integers. Received dtype={dtype}")
+    return to_array(x, dtype), to_array(y, dtype)
+
+
+def bitwise_and(x, y):
+    """Bitwise AND of integers (logical for bools)."""
+    return np.asarray(np.bitwise_and(*_int_pair(x, y, "bitwise_and")))
+
+
+def bitwise_or(x, y):
+    """Bitwise OR of integers (logical for bools)."""
+    return np.asarray(np.bitwise_or(*_int_pair(x, y, "bitwise_or")))
+
+
+def bitwise_xor(x, y):
+    """Bitwise XOR of integers (logical for bools)."""
+    return np.asarray(np.bitwise_xor(*_int_pair(x, y, "bitwise_xor")))
+
+
+def bitwise_invert(x):
+    """Bitwise NOT of integers (logical for bools)."""
+    return np.asarray(np.invert(to_array(x)))
+
+
+bitwise_not = bitwise_invert
+
+
+def _shift_operands(x, y):
+    x = to_array(x)
+    if isinstance(y, int) and not isinstance(y, bool):
+        return x, np.asarray(y, dtype=x.dtype)
+    return _int_pair(x, y, "a shift")
+
+
+def bitwise_left_shift(x, y):
+    """``x << y``."""
+    return np.asarray(np.left_shift(*_shift_operands(x, y)))
+
+
+def bitwise_right_shift(x, y):
+    """``x >> y`` (arithmetic for signed integers)."""
+    return np.asarray(np.right_shift(*_shift_operands(x, y)))
+
+
+left_shift = bitwise_left_shift
+right_shift = bitwise_right_shift
+
+
+def gcd(x1, x2):
+    """The greatest common divisor of integers (non-negative)."""
+    return np.asarray(np.gcd(*_int_pair(x1, x2, "gcd")))
+
+
+def lcm(x1, x2):
+    """The least common multiple of integers (non-negative)."""
+    return np.asarray(np.lcm(*_int_pair(x1, x2, "lcm")))
+
+
+# --------------------------------------------------------------------------- shapes and joins
+
+
+def fliplr(x):
+    """``x`` reversed along axis 1."""
+    if len(_shape(x)) < 2:
+        raise ValueError(f"fliplr needs an input of rank >= 2. Received: shape={_shape(x)}")
+    return flip(x, 1)
+
+
+def flipud(x):
+    """``x`` reversed along axis 0."""
+    if len(_shape(x)) < 1:
+        raise ValueError("flipud needs an input of rank >= 1.")
+    return flip(x, 0)
+
+
+def rot90(array, k=1, axes=(0, 1)):
+    """``array`` rotated by ``k`` quarter turns in the plane ``axes`` (from the first axis
+    towards the second)."""
+    ndim = len(_shape(array))
+    if ndim < 2:
+        raise ValueError(
+            f"Input array must have at least 2 dimensions. Received: array.ndim={ndim}"
+        )
+    if len(axes) != 2 or axes[0] % ndim == axes[1] % ndim:
+        raise ValueError(f"Invalid axes: {axes}. Axes must be a tuple of two different dimensions.")
+    a0, a1 = axes[0] % ndim, axes[1] % ndim
+    k = k % 4
+    if k == 0:
+        return array if _is_tracked(array) else to_array(array)
+    if k == 2:
+        return flip(array, (a0, a1))
+    if k == 1:
+        return swapaxes(flip(array, a1), a0, a1)
+    return flip(swapaxes(array, a0, a1), a1)
+
+
+def dstack(xs):
+    """Stack along the third axis (inputs of rank < 3 become ``(1, n, 1)`` or ``(m, n, 1)``)."""
+
+    def at_least_3d(x):
+        shape = _shape(x)
+        if len(shape) == 0:
+            return reshape(x, (1, 1, 1))
+        if len(shape) == 1:
+            return reshape(x, (1, shape[0], 1))
+        if len(shape) == 2:
+            return reshape(x, shape + (1,))
+        return x
+
+    return concatenate([at_least_3d(x) for x in xs], axis=2)
+
+
+def hsplit(x, indices_or_sections):
+    """:func:`split` along axis 1 (axis 0 for 1-D inputs)."""
+    return split(x, indices_or_sections, axis=0 if len(_shape(x)) == 1 else 1)
+
+
+def vsplit(x, indices_or_sections):
+    """:func:`split` along axis 0."""
+    return split(x, indices_or_sections, axis=0)
+
+
+def dsplit(x, indices_or_sections):
+    """:func:`split` along axis 2."""
+    return split(x, indices_or_sections, axis=2)
+
+
+def diagflat(x, k=0):
+    """A matrix with the flattened ``x`` on its ``k``-th diagonal."""
+    return diag(ravel(x), k)
+
+
+def kron(x1, x2):
+    """The Kronecker product (blocks ``x1[i] * x2``)."""
+    s1, s2 = _shape(x1), _shape(x2)
+    nd = builtins.max(len(s1), len(s2))
+    s1 = (1,) * (nd - len(s1)) + s1
+    s2 = (1,) * (nd - len(s2)) + s2
+    a = reshape(x1, tuple(v for n in s1 for v in (n, 1)))
+    b = reshape(x2, tuple(v for n in s2 for v in (1, n)))
+    return reshape(multiply(a, b), tuple(m * n for m, n in zip(s1, s2)))
+
+
+def vander(x, N=None, increasing=False):
+    """The Vandermonde matrix of the 1-D ``x``: columns ``x**(N-1), ..., x, 1`` (reversed when
+    ``increasing``), in ``x``'s dtype."""
+    if len(_shape(x)) != 1:
+        raise ValueError(f"x must be a one-dimensional array. Received: x.shape={_shape(x)}")
+    n = _shape(x)[0] if N is None else int(N)
+    if n < 0:
+        raise ValueError("N must be nonnegative.")
+    powers = np.arange(n) if increasing else np.arange(n - 1, -1, -1)
+    name = _dtype_name(x)
+    if dtypes.is_float(name):
+        return power(expand_dims(x, -1), powers.astype(name))
+    xv = to_array(x)
+    compute = dtypes.result_type(name, "float32")
+    return np.power(xv[:, None].astype(compute), powers.astype(compute)).astype(name)
+
+
+def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """The cross product of 3-vectors (or 2-vectors, completed with a zero third component)
+    along ``axisa``/``axisb``, placed along ``axisc``."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    dtype = dtypes.result_type(_dtype(x1), _dtype(x2))
+    a = moveaxis(cast(x1, dtype), axisa, -1)
+    b = moveaxis(cast(x2, dtype), axisb, -1)
+    na, nb = _shape(a)[-1], _shape(b)[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ValueError(
+            "Dimension of vectors for cross product must be 2 or 3. "
+            f"Received: x1.shape[axisa]={na}, x2.shape[axisb]={nb}"
+        )
+
+    def comp(v, i, n):
+        return get_item(v, (Ellipsis, i)) if i < n else None
+
+    a0, a1, a2 = (comp(a, i, na) for i in range(3))
+    b0, b1, b2 = (comp(b, i, nb) for i in range(3))
+    z = subtract(multiply(a0, b1), multiply(a1, b0))
+    if na == 2 and nb == 2:
+        return z
+
+    def mul(p, q):
+        return None if p is None or q is None else multiply(p, q)
+
+    def sub(p, q):
+        if p is None:
+            return negative(q) if q is not None else None
+        return p if q is None else subtract(p, q)
+
+    x = sub(mul(a1, b2), mul(a2, b1))
+    y = sub(mul(a2, b0), mul(a0, b2))
+    shape = np.broadcast_shapes(_shape(z), _shape(a0), _shape(b0))
+    parts = [broadcast_to(v, shape) if v is not None else zeros(shape, dtype) for v in (x, y, z)]
+    return moveaxis(stack(parts, axis=-1), -1, axisc)
+
+
+def select(condlist, choicelist, default=0):
+    """The element of the first ``choicelist`` entry whose condition holds, else ``default``."""
+    if len(condlist) != len(choicelist):
+        raise ValueError(
+            f"condlist must have length equal to choicelist ({len(condlist)} vs {len(choicelist)})"
+        )
+    if not condlist:
+        raise ValueError("condlist must be non-empty")
+    out = default
+    for cond, choice in zip(condlist[::-1], choicelist[::-1]):
+        out = where(cond, choice, out)
+    return out
+
+
+# --------------------------------------------------------------------------- creation
+
+
+def array(x, dtype=None):
+    """``x`` as an array (as :func:`numpykeras.ops.convert_to_tensor`)."""
+    from numpykeras.ops.core import convert_to_tensor
+
+    return convert_to_tensor(x, dtype=dtype)
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
+    """``base ** linspace(start, stop, num)``."""
+    if dtype is None:
+        dtype = dtypes.result_type(
+            dtypes.dtype_of(unwrap(start)), dtypes.dtype_of(unwrap(stop)), float
+        )
+    dtype = dtypes.standardize_dtype(dtype)
+    exps = np.linspace(
+        np.asarray(unwrap(start), np.float64),
+        np.asarray(unwrap(stop), np.float64),
+        num,
+        endpoint=endpoint,
+        axis=axis,
+    ).astype(dtype)
+    return np.power(np.asarray(base, dtype=dtype), exps).astype(dtype)
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    """``num`` numbers spaced evenly on a log scale from ``start`` to ``stop``."""
+    dtype = dtypes.standardize_dtype(dtype)
+    start64 = np.asarray(unwrap(start), np.float64)
+    stop64 = np.asarray(unwrap(stop), np.float64)
+    return np.geomspace(start64, stop64, num, endpoint=endpoint, axis=axis).astype(dtype)
+
+
+def _window(fn, x):
+    m = int(unwrap(x))
+    return np.asarray(fn(m), dtype=np.float64).astype(backend.floatx())
+
+
+def bartlett(x):
+    """The Bartlett (triangular) window of ``x`` points."""
+    return _window(np.bartlett, x)
+
+
+def blackman(x):
+    """The Blackman window of ``x`` points."""
+    return _window(np.blackman, x)
+
+
+def hamming(x):
+    """The Hamming window of ``x`` points."""
+    return _window(np.hamming, x)
+
+
+def hanning(x):
+    """The Hann window of ``x`` points."""
+    return _window(np.hanning, x)
+
+
+def kaiser(x, beta):
+    """The Kaiser window of ``x`` points with shape parameter ``beta``."""
+    return _window(lambda m: np.kaiser(m, float(unwrap(beta))), x)
+
+
+# --------------------------------------------------------------------------- searching, counting
+
+
+def searchsorted(sorted_sequence, values, side="left"):
+    """Indices at which to insert ``values`` into the 1-D ``sorted_sequence`` (int32)."""
+    seq = to_array(sorted_sequence)
+    if seq.ndim != 1:
+        raise ValueError(
+            "`searchsorted` only supports 1-D sorted sequences. You can use "
+            "`keras.ops.vectorized_map` to extend it to N-D sequences. Received: "
+            f"sorted_sequence.shape={seq.shape}"
+        )
+    if side not in ("left", "right"):
+        raise ValueError(f"`side` must be 'left' or 'right'. Received: side={side!r}")
+    out_type = "int32" if seq.shape[0] <= np.iinfo(np.int32).max else "int64"
+    return np.asarray(np.searchsorted(seq, to_array(values), side=side), dtype=out_type)
+
+
+def digitize(x, bins):
+    """The index of the bin of each element: ``i`` with ``bins[i-1] <= x < bins[i]`` (int32)."""
+    b = np.asarray(unwrap(bins), dtype=np.float64)
+    return np.asarray(np.digitize(to_array(x).astype(np.float64), b), dtype="int32")
+
+
+def isin(x1, x2, assume_unique=False, invert=False):
+    """True where an element of ``x1`` occurs in ``x2``."""
+    dtype = dtypes.result_type(_dtype(x1), _dtype(x2))
+    a, b = to_array(x1, dtype), to_array(x2, dtype)
+    return np.isin(a, b, assume_unique=assume_unique, invert=invert)
+
+
+def bincount(x, weights=None, minlength=0, sparse=False):
+    """Counts (or summed ``weights``) of each non-negative integer in ``x``; 2-D inputs count
+    per row."""
+    if sparse:
+        raise ValueError("`sparse=True` is not supported: numpykeras has no sparse tensors.")
+    xv = to_array(x)
+    if xv.ndim not in (1, 2):
+        raise ValueError(f"Input must be 1-D or 2-D. Received: x.shape={xv.shape}")
+    idx = xv.astype(np.int64)
+    if idx.size and idx.min() < 0:
+        raise ValueError("Input `x` must contain only non-negative integers.")
+    length = builtins.max(int(minlength), int(idx.max()) + 1 if idx.size else 0)
+    if weights is None:
+        dtype, w = "int32", np.ones(idx.shape, np.int64)
+    else:
+        w = to_array(weights)
+        dtype = dtypes.result_type(xv.dtype.name, w.dtype.name)
+    rows = idx.reshape(-1, idx.shape[-1]) if idx.ndim == 2 else idx[None]
+    wr = np.broadcast_to(w, idx.shape).reshape(rows.shape)
+    out = np.zeros((rows.shape[0], length), dtype=np.result_type(wr.dtype, np.int64))
+    np.add.at(out, (np.arange(rows.shape[0])[:, None], rows), wr)
+    out = out.astype(dtype)
+    return out if idx.ndim == 2 else out[0]
+
+
+def histogram(x, bins=10, range=None):
+    """Counts of ``x`` in ``bins`` equal bins over ``range`` (default ``x``'s min and max), and
+    the bin edges, both in ``x``'s dtype."""
+    if not isinstance(bins, int):
+        raise TypeError(f"Argument `bins` must be of type `int`. Received: bins={bins}")
+    if bins < 0:
+        raise ValueError(f"Argument `bins` should be a non-negative integer. Received: bins={bins}")
+    xv = to_array(x)
+    if xv.ndim != 1:
+        raise ValueError(f"Input tensor must be 1-dimensional. Received: input.shape={xv.shape}")
+    if range:
+        if len(range) < 2 or not isinstance(range, tuple):
+            raise ValueError(
+                f"Argument `range` must be a tuple of two elements. Received: range={range}"
+            )
+        if range[1] < range[0]:
+            raise ValueError(
+                "The second element of `range` must be greater than the first. "
+                f"Received: range={range}"
+            )
+        lo, hi = range
+    else:
+        lo, hi = xv.min(), xv.max()
+    kept = xv[(xv >= lo) & (xv <= hi)]
+    edges = np.linspace(lo, hi, bins + 1).astype(xv.dtype)
+    index = np.searchsorted(edges[1:-1], kept, side="right")
+    counts = np.bincount(index, minlength=bins).astype(xv.dtype)
+    return counts, edges
+
+
+def unravel_index(indices, shape):
+    """The coordinates in an array of ``shape`` of each flat index (in ``indices``' dtype)."""
+    if builtins.any(d is None for d in shape):
+        raise ValueError(f"`shape` argument cannot contain `None`. Received: shape={shape}")
+    iv = to_array(indices)
+    coords = np.unravel_index(iv.astype(np.int64), tuple(int(d) for d in shape))
+    return tuple(np.asarray(c, dtype=iv.dtype) for c in coords)
+
+
+def argpartition(x, kth, axis=-1):
+    """Indices that partition ``x`` along ``axis`` around its ``kth`` smallest element (int32;
+    the order within each side is unspecified)."""
+    xv = to_array(x)
+    if axis is None:
+        xv, axis = xv.reshape(-1), 0
+    return np.argpartition(xv, kth, axis=axis).astype("int32")
+
+
+def unique(
+    x,
+    sorted=True,
+    return_index=False,
+    return_inverse=False,
+    return_counts=False,
+    axis=None,
+    size=None,
+    fill_value=None,
+):
+    """The unique elements of ``x`` (flattened, or the unique slices along ``axis``), with
+    optionally the first indices (int32), the inverse indices and the counts. ``size`` pads
+    (with ``fill_value``, default 0) or truncates the result to a fixed length."""
+    xv = to_array(x)
+    values, index, inverse, counts = np.unique(
+        xv, return_index=True, return_inverse=True, return_counts=True, axis=axis
+    )
+    ax = 0 if axis is None else axis % xv.ndim
+    if not sorted:  # order of first appearance
+        order = np.argsort(index, kind="stable")
+        values = np.take(values, order, axis=ax)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        index, counts, inverse = index[order], counts[order], rank[inverse]
+    if axis is None:
+        inverse = inverse.reshape(xv.shape)
+    else:
+        inverse = inverse.reshape(-1)
+    if size is not None:
+        n = values.shape[ax]
+        keep = builtins.min(n, size)
+        values = np.take(values, np.arange(keep), axis=ax)
+        index, counts = index[:keep], counts[:keep]
+        extra = size - keep
+        if extra:
+            widths = [(0, 0)] * values.ndim
+            widths[ax] = (0, extra)
+            fill = 0 if fill_value is None else fill_value
+            values = np.pad(values, widths, constant_values=np.asarray(fill).astype(values.dtype))
+            index = np.pad(index, (0, extra), constant_values=1)
+            counts = np.pad(counts, (0, extra))
+    results = [values]
+    if return_index:
+        results.append(index.astype("int32"))
+    if return_inverse:
+        results.append(inverse.astype("int32"))
+    if return_counts:
+        results.append(counts.astype("int32"))
+    return tuple(results) if len(results) > 1 else results[0]
+
+
+def view(x, dtype=None):
+    """The bytes of ``x`` reinterpreted as ``dtype`` (the last axis rescaled by the ratio of
+    item sizes)."""
+    xv = np.ascontiguousarray(to_array(x))
+    target = dtypes.standardize_dtype(dtype if dtype is not None else xv.dtype)
+    if xv.ndim == 0 and np.dtype(target).itemsize != xv.dtype.itemsize:
+        raise ValueError(
+            f"Cannot view array of shape {xv.shape} and dtype {xv.dtype} as dtype {target} "
+            "because the total number of bytes is not divisible by the new itemsize."
+        )
+    try:
+        return xv.view(target)
+    except ValueError as e:
+        raise ValueError(
+            f"Cannot view array of shape {xv.shape} and dtype {xv.dtype} as dtype {target}: {e}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def ptp(x, axis=None, keepdims=False):
+    """``max - min`` over ``axis``."""
+    return subtract(max(x, axis=axis, keepdims=keepdims), min(x, axis=axis, keepdims=keepdims))
+
+
+def percentile(x, q, axis=None, method="linear", keepdims=False):
+    """The ``q``-th percentiles (0 to 100) over ``axis``."""
+    q = np.asarray(unwrap(q), dtype=backend.floatx()) / np.asarray(100.0, backend.floatx())
+    return quantile(x, q, axis=axis, method=method, keepdims=keepdims)
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """The integral of ``y`` along ``axis`` by the trapezoidal rule (sample points ``x``, or
+    spacing ``dx``)."""
+    dtype = dtypes.result_type(_dtype(y), float)
+    y = cast(y, dtype) if _dtype_name(y) != dtype else y
+    y = moveaxis(y, axis, -1)
+    heights = multiply(
+        add(
+            get_item(y, (Ellipsis, builtins.slice(1, None))),
+            get_item(y, (Ellipsis, builtins.slice(None, -1))),
+        ),
+        0.5,
+    )
+    if x is None:
+        widths = np.asarray(dx, dtype=dtype)
+    else:
+        xs = cast(x, dtype)
+        widths = diff(xs, axis=axis)
+        if len(_shape(widths)) > 1:
+            widths = moveaxis(widths, axis, -1)
+    return sum(multiply(heights, widths), axis=-1)
+
+
+def corrcoef(x):
+    """Pearson correlation coefficients of the rows of ``x`` (clipped to [-1, 1]; a 1-D ``x``
+    is one row)."""
+    x = _as_float(x, int64_to="int64") if not _is_tracked(x) else x
+    if len(_shape(x)) == 0:
+        return np.asarray(np.nan, backend.floatx())
+    if len(_shape(x)) == 1:
+        return reshape(corrcoef(expand_dims(x, 0)), ())
+    centered = subtract(x, mean(x, axis=-1, keepdims=True))
+    n = _shape(x)[-1]
+    cov = divide(matmul(centered, swapaxes(centered, -1, -2)), n - 1)
+    std_ = sqrt(diagonal(cov, 0, -2, -1))
+    corr = divide(cov, multiply(expand_dims(std_, -1), expand_dims(std_, -2)))
+    return clip(corr, -1.0, 1.0)
+
+
+def correlate(x1, x2, mode="valid"):
+    """Cross-correlation of two 1-D sequences, ``c[k] = sum_n x1[n + k] x2[n]`` (``mode``
+    ``"valid"``, ``"same"`` or ``"full"``, as ``np.correlate``)."""
+    if mode not in ("valid", "same", "full"):
+        raise ValueError(f"Invalid mode: '{mode}'. Mode must be one of: 'full', 'same', 'valid'.")
+    dtype = dtypes.result_type(_dtype(x1), _dtype(x2))
+    dtype = (
+        "float64" if dtype in ("int64", "float64") else (dtype if dtype == "float16" else "float32")
+    )
+    a, b = cast(x1, dtype), cast(x2, dtype)
+    n, m = _shape(a)[0], _shape(b)[0]
+    if mode == "valid":
+        if m > n:
+            raise ValueError(
+                f"In 'valid' mode the second sequence must not be longer than the first: {m} > {n}"
+            )
+        padded, out_len, start = a, n - m + 1, 0
+    else:
+        padded = pad(a, ((m - 1, m - 1),))
+        full_len = n + m - 1
+        out_len = full_len if mode == "full" else builtins.max(n, m)
+        start = (full_len - out_len) // 2
+    index = start + np.arange(out_len)[:, None] + np.arange(m)[None, :]
+    return matmul(take(padded, index, axis=0), b)
+
+
+def _nan_fill(x, value):
+    name = _dtype_name(x)
+    if not dtypes.is_float(name):
+        return x
+    return where(isnan(x), np.asarray(value, name), x)
+
+
+def nansum(x, axis=None, keepdims=False):
+    """:func:`sum` ignoring NaN."""
+    return sum(_nan_fill(x, 0), axis=axis, keepdims=keepdims)
+
+
+def nanprod(x, axis=None, keepdims=False):
+    """:func:`prod` ignoring NaN."""
+    return prod(_nan_fill(x, 1), axis=axis, keepdims=keepdims)
+
+
+def nancumsum(x, axis=None, dtype=None):
+    """:func:`cumsum` with NaN counted as 0."""
+    return cumsum(nan_to_num(x), axis=axis, dtype=dtype)
+
+
+def nancumprod(x, axis=None, dtype=None):
+    """:func:`cumprod` with NaN counted as 1."""
+    return cumprod(nan_to_num(x, nan=1.0), axis=axis, dtype=dtype)
+
+
+def _all_nan(x, axis, keepdims):
+    return np.all(
+        np.isnan(to_array(x)),
+        axis=axis if axis is None else _norm_axes(axis, len(_shape(x))),
+        keepdims=keepdims,
+    )
+
+
+def nanmax(x, axis=None, keepdims=False):
+    """:func:`max` ignoring NaN (NaN where every element is)."""
+    name = _dtype_name(x)
+    if not dtypes.is_float(name):
+        return any(x, axis, keepdims) if name == "bool" else max(x, axis=axis, keepdims=keepdims)
+    out = max(_nan_fill(x, -np.inf), axis=axis, keepdims=keepdims)
+    return where(_all_nan(x, axis, keepdims), np.asarray(np.nan, name), out)
+
+
+def nanmin(x, axis=None, keepdims=False):
+    """:func:`min` ignoring NaN (NaN where every element is)."""
+    name = _dtype_name(x)
+    if not dtypes.is_float(name):
+        return all(x, axis, keepdims) if name == "bool" else min(x, axis=axis, keepdims=keepdims)
+    out = min(_nan_fill(x, np.inf), axis=axis, keepdims=keepdims)
+    return where(_all_nan(x, axis, keepdims), np.asarray(np.nan, name), out)
+
+
+def nanargmax(x, axis=None, keepdims=False):
+    """:func:`argmax` ignoring NaN (-1 where every element is NaN)."""
+    xv = to_array(x)
+    if not dtypes.is_float(xv.dtype):
+        return argmax(xv, axis=axis, keepdims=keepdims)
+    out = argmax(np.where(np.isnan(xv), -np.inf, xv), axis=axis, keepdims=keepdims)
+    return np.where(_all_nan(xv, axis, keepdims), -1, out).astype("int32")
+
+
+def nanargmin(x, axis=None, keepdims=False):
+    """:func:`argmin` ignoring NaN (-1 where every element is NaN)."""
+    xv = to_array(x)
+    if not dtypes.is_float(xv.dtype):
+        return argmin(xv, axis=axis, keepdims=keepdims)
+    out = argmin(np.where(np.isnan(xv), np.inf, xv), axis=axis, keepdims=keepdims)
+    return np.where(_all_nan(xv, axis, keepdims), -1, out).astype("int32")
+
+
+def nanmean(x, axis=None, keepdims=False):
+    """:func:`mean` ignoring NaN."""
+    if axis == () or axis == []:
+        return x
+    name = _dtype_name(x)
+    if not dtypes.is_float(name):
+        return mean(cast(x, "float32"), axis=axis, keepdims=keepdims)
+    valid = logical_not(isnan(x))
+    count = sum(cast(valid, name), axis=axis, keepdims=keepdims)
+    return divide(nansum(x, axis=axis, keepdims=keepdims), count)
+
+
+def nanvar(x, axis=None, keepdims=False):
+    """:func:`var` ignoring NaN."""
+    dtype = dtypes.result_type(_dtype(x), float)
+    x = cast(x, dtype) if _dtype_name(x) != dtype else x
+    m = nanmean(x, axis=axis, keepdims=True)
+    valid = logical_not(isnan(x))
+    centered = where(valid, subtract(x, m), 0.0)
+    count = sum(cast(valid, dtype), axis=axis, keepdims=keepdims)
+    return divide(sum(square(centered), axis=axis, keepdims=keepdims), count)
+
+
+def nanstd(x, axis=None, keepdims=False):
+    """:func:`std` ignoring NaN."""
+    return sqrt(nanvar(x, axis=axis, keepdims=keepdims))
+
+
+def nanquantile(x, q, axis=None, method="linear", keepdims=False):
+    """:func:`quantile` ignoring NaN (NaN where every element is)."""
+    return _quantile(x, q, axis, method, keepdims, ignore_nan=True)
+
+
+def nanmedian(x, axis=None, keepdims=False):
+    """:func:`median` ignoring NaN."""
+    if axis == () or axis == []:
+        return x
+    return nanquantile(x, 0.5, axis=axis, keepdims=keepdims)
+
+
+def nanpercentile(x, q, axis=None, method="linear", keepdims=False):
+    """:func:`percentile` ignoring NaN."""
+    q = np.asarray(unwrap(q), dtype=backend.floatx()) / np.asarray(100.0, backend.floatx())
+    return nanquantile(x, q, axis=axis, method=method, keepdims=keepdims)
+
+
+# --------------------------------------------------------------------------- linear algebra
+
+
+def slogdet(x):
+    """The sign and the log of the absolute value of the determinant."""
+    from numpykeras.ops.linalg import _slogdet
+
+    return _slogdet(x)
+
+
+# --------------------------------------------------------------------------- vectorize
+
+
+def vectorize(pyfunc, *, excluded=None, signature=None):
+    """``pyfunc`` mapped over the leading (broadcast) dimensions of its arguments, as
+    ``np.vectorize``: each call gets scalars, or the core dimensions of ``signature``
+    (``"(n),(n)->()"``). Runs ``pyfunc`` once per element, with ops, so it is differentiable."""
+    excluded = set(excluded or ())
+    core_in, core_out = _parse_signature(signature) if signature else (None, None)
+
+    @functools.wraps(pyfunc)
+    def wrapped(*args, **kwargs):
+        fixed = {i: a for i, a in enumerate(args) if i in excluded or a is None}
+        mapped = [i for i in range(len(args)) if i not in fixed]
+        kw_fixed = {k: v for k, v in kwargs.items() if k in excluded}
+        kw_mapped = {k: v for k, v in kwargs.items() if k not in excluded}
+        if kw_mapped:
+            raise ValueError(
+                "Only positional arguments can be vectorized; pass the others as `excluded`."
+            )
+        cores = core_in if core_in is not None else [()] * len(mapped)
+        if len(cores) != len(mapped):
+            raise TypeError(
+                f"wrong number of positional arguments: expected {len(cores)}, got {len(mapped)}"
+            )
+        values = [args[i] if _is_tracked(args[i]) else to_array(args[i]) for i in mapped]
+        loops = [_shape(v)[: len(_shape(v)) - len(c)] for v, c in zip(values, cores)]
+        batch = np.broadcast_shapes(*loops) if loops else ()
+        values = [broadcast_to(v, batch + _shape(v)[len(lp) :]) for v, lp in zip(values, loops)]
+        flat = [reshape(v, (-1,) + _shape(v)[len(batch) :]) for v in values]
+        n = int(np.prod(batch, dtype=np.int64))
+
+        def call(j):
+            full = dict(fixed)
+            for i, v in zip(mapped, flat):
+                full[i] = get_item(v, j)
+            return pyfunc(*[full[i] for i in range(len(args))], **kw_fixed)
+
+        outs = [call(j) for j in range(n)]
+        if outs and isinstance(outs[0], tuple):
+            return tuple(
+                reshape(stack([o[k] for o in outs]), batch + _shape(outs[0][k]))
+                for k in range(len(outs[0]))
+            )
+        if not outs:
+            return zeros(batch)
+        return reshape(stack(outs), batch + _shape(outs[0]))
+
+    return wrapped
+
+
+def _parse_signature(signature):
+    import re
+
+    arg = r"\(\w*(?:,\w+)*\)"
+    match = re.fullmatch(rf"({arg}(?:,{arg})*)->({arg}(?:,{arg})*)", signature.replace(" ", ""))
+    if not match:
+        raise ValueError(f"not a valid gufunc signature: {signature}")
+
+    def dims(part):
+        return [tuple(d for d in group.split(",") if d) for group in re.findall(r"\((.*?)\)", part)]
+
+    return dims(match.group(1)), dims(match.group(2))
+
+
 __all__ = [
     "abs",
     "absolute",
@@ -1511,6 +2506,7 @@ __all__ = [
     "allclose",
     "amax",
     "amin",
+    "angle",
     "any",
     "append",
     "arange",
@@ -1523,9 +2519,21 @@ __all__ = [
     "arctanh",
     "argmax",
     "argmin",
+    "argpartition",
     "argsort",
+    "array",
     "array_split",
     "average",
+    "bartlett",
+    "bincount",
+    "bitwise_and",
+    "bitwise_invert",
+    "bitwise_left_shift",
+    "bitwise_not",
+    "bitwise_or",
+    "bitwise_right_shift",
+    "bitwise_xor",
+    "blackman",
     "broadcast_to",
     "cast",
     "cbrt",
@@ -1535,16 +2543,25 @@ __all__ = [
     "conj",
     "conjugate",
     "copy",
+    "corrcoef",
+    "correlate",
     "cos",
     "cosh",
     "count_nonzero",
+    "cross",
     "cumprod",
     "cumsum",
+    "deg2rad",
     "diag",
+    "diagflat",
     "diagonal",
     "diff",
+    "digitize",
     "divide",
+    "divide_no_nan",
     "dot",
+    "dsplit",
+    "dstack",
     "dtype",
     "einsum",
     "empty",
@@ -1558,22 +2575,44 @@ __all__ = [
     "eye",
     "fabs",
     "flip",
+    "fliplr",
+    "flipud",
     "floor",
     "floor_divide",
+    "fmax",
+    "fmin",
+    "fmod",
     "full",
     "full_like",
+    "gcd",
+    "geomspace",
     "get_item",
     "greater",
     "greater_equal",
+    "hamming",
+    "hanning",
+    "heaviside",
+    "histogram",
+    "hsplit",
     "hstack",
     "hypot",
+    "i0",
     "identity",
     "imag",
     "inner",
     "isclose",
     "isfinite",
+    "isin",
     "isinf",
     "isnan",
+    "isneginf",
+    "isposinf",
+    "isreal",
+    "kaiser",
+    "kron",
+    "lcm",
+    "ldexp",
+    "left_shift",
     "less",
     "less_equal",
     "linspace",
@@ -1582,10 +2621,12 @@ __all__ = [
     "log1p",
     "log2",
     "logaddexp",
+    "logaddexp2",
     "logical_and",
     "logical_not",
     "logical_or",
     "logical_xor",
+    "logspace",
     "matmul",
     "max",
     "maximum",
@@ -1597,29 +2638,55 @@ __all__ = [
     "mod",
     "moveaxis",
     "multiply",
+    "nan_to_num",
+    "nanargmax",
+    "nanargmin",
+    "nancumprod",
+    "nancumsum",
+    "nanmax",
+    "nanmean",
+    "nanmedian",
+    "nanmin",
+    "nanpercentile",
+    "nanprod",
+    "nanquantile",
+    "nanstd",
+    "nansum",
+    "nanvar",
     "ndim",
     "negative",
+    "nextafter",
     "nonzero",
     "not_equal",
     "ones",
     "ones_like",
     "outer",
     "pad",
+    "percentile",
     "power",
     "prod",
+    "ptp",
     "quantile",
+    "rad2deg",
     "ravel",
     "real",
     "reciprocal",
     "repeat",
     "reshape",
+    "right_shift",
     "roll",
+    "rot90",
     "round",
     "rsqrt",
+    "searchsorted",
+    "select",
     "sign",
+    "signbit",
     "sin",
+    "sinc",
     "sinh",
     "size",
+    "slogdet",
     "sort",
     "split",
     "sqrt",
@@ -1638,14 +2705,21 @@ __all__ = [
     "tile",
     "trace",
     "transpose",
+    "trapezoid",
     "tri",
     "tril",
     "triu",
     "true_divide",
     "trunc",
+    "unique",
+    "unravel_index",
     "unstack",
+    "vander",
     "var",
     "vdot",
+    "vectorize",
+    "view",
+    "vsplit",
     "vstack",
     "where",
     "zeros",

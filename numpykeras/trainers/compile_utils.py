@@ -304,6 +304,23 @@ class CompileSpec:
     def has_loss(self) -> bool:
         return any(i is not None for i in self.structure()[0])
 
+    def losses_have_kernels(self) -> bool:
+        """Whether every compiled loss has a hand-written gradient (the fused step needs one;
+        any other loss is differentiated on a tape)."""
+        from numpykeras import losses as losses_module
+
+        if self.built:
+            return all(loss is None or loss._has_kernel_gradient() for loss in self.losses)
+        for identifier in self.structure()[0]:
+            if identifier is None or isinstance(identifier, (str, dict)):
+                continue
+            if isinstance(identifier, losses_module.Loss):
+                if not identifier._has_kernel_gradient():
+                    return False
+            elif identifier not in losses_module._IMPLEMENTATIONS:
+                return False
+        return True
+
     # -- data ---------------------------------------------------------------------------------
     def flat_preds(self, y_pred):
         """The model's prediction(s) as a list in output order."""

@@ -550,6 +550,7 @@ class Trainer:
             self._trains_by_kernel()
             and type(self).compute_loss is Trainer.compute_loss
             and self._has_compiled_loss()
+            and self._spec.losses_have_kernels()
         )
 
     def _train_batch(self, x, y, sample_weight):
@@ -855,6 +856,7 @@ class Trainer:
         """Check labels (and sample weights) against the loss on a tiny forward pass, before
         any weight changes."""
         if not self._has_compiled_loss() or self._custom_steps():
+            self._build_compiled_metrics(x, y)
             return  # the steps decide what the data means
         if y is None:
             raise ValueError(
@@ -866,6 +868,23 @@ class Trainer:
         spec.check_targets(
             spec.flat_targets(y), spec.flat_preds(probe), spec.flat_sample_weights(sample_weight, y)
         )
+
+    def _build_compiled_metrics(self, x, y):
+        """Creates the compiled metric objects from the first data when a custom step will
+        update them, so ``self.metrics`` lists them from the first step (Keras's compiled
+        metrics container builds itself on its first update). Targets that don't fit the
+        outputs (a step giving ``y`` its own meaning) leave them to the step."""
+        spec = self._spec
+        if spec is None or spec.built or y is None:
+            return
+        _, _, metric_ids, weighted_ids = spec.structure()
+        if not any(metric_ids) and not any(weighted_ids):
+            return
+        try:
+            ys = spec.flat_targets(y)
+            spec.build(ys, spec.flat_preds(_values(self(_take(x, slice(0, 1)), training=False))))
+        except (ValueError, TypeError, IndexError, NotImplementedError):
+            spec.built = False
 
     def _standardize_targets(self, y, sample_weight):
         """``y`` and ``sample_weight`` as arrays in the structure the model's outputs have (a

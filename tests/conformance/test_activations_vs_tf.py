@@ -74,6 +74,51 @@ def test_gradients_match_tape(tf, keras, name, params):
     tol.assert_grad_close(got, expected, f"d {name} {params}")
 
 
+@pytest.mark.parametrize("name,params", CASES, ids=IDS)
+def test_recorded_on_a_gradient_tape_matches_tf(tf, keras, name, params):
+    # A custom layer calling keras.activations on a recorded tensor: the value and the gradient
+    # flow through our GradientTape as through TensorFlow's.
+    import numpykeras
+
+    x = _inputs(4)
+    dy = np.random.default_rng(5).normal(size=x.shape).astype(np.float32)
+    xt = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        yt = getattr(keras.activations, name)(xt, **params)
+    expected = tape.gradient(yt, xt, output_gradients=tf.constant(dy)).numpy()
+    xv = numpykeras.Variable(x)
+    with numpykeras.GradientTape() as tape:
+        y = getattr(activations, name)(xv, **params)
+    got = tape.gradient(y, xv, output_gradients=dy)
+    tol.assert_forward_close(np.asarray(y), yt.numpy(), f"{name} {params} recorded")
+    assert got is not None, f"{name} {params}: no gradient recorded"
+    tol.assert_grad_close(np.asarray(got), expected, f"d {name} {params} recorded")
+
+
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid"])
+@pytest.mark.parametrize("source", ["ops", "activations"])
+def test_crossentropy_of_a_recorded_activation_uses_its_logits(tf, keras, activation, source):
+    # Keras's TensorFlow backend keeps the logits of a softmax/sigmoid output and computes a
+    # crossentropy from them: saturated outputs give the exact loss, not the clipped one.
+    import numpykeras
+
+    x = np.array([[30.0, 0.0, -30.0], [-25.0, 2.0, 1.0]], dtype=np.float32)
+    y_true = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]], dtype=np.float32)
+    loss_name = "CategoricalCrossentropy" if activation == "softmax" else "BinaryCrossentropy"
+    xt = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        yt = getattr(getattr(keras, source), activation)(xt)
+        lt = getattr(keras.losses, loss_name)()(y_true, yt)
+    expected = tape.gradient(lt, xt).numpy()
+    xv = numpykeras.Variable(x)
+    with numpykeras.GradientTape() as tape:
+        y = getattr(getattr(numpykeras, source), activation)(xv)
+        loss = getattr(numpykeras.losses, loss_name)()(y_true, y)
+    got = tape.gradient(loss, xv)
+    tol.assert_forward_close(np.asarray(loss), lt.numpy(), f"{loss_name} of {activation}")
+    tol.assert_grad_close(np.asarray(got), expected, f"d {loss_name} of {activation}")
+
+
 @pytest.mark.parametrize("name", ["sigmoid", "softplus", "softmax", "log_softmax", "elu", "gelu"])
 def test_extreme_inputs_match_keras(tf, keras, name):
     x = np.array([[-200.0, -30.0, -1e-3, 0.0, 20.0, 90.0]], dtype=np.float32)

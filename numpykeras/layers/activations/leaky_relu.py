@@ -39,6 +39,11 @@ class LeakyReLU(Layer):
     def call(self, inputs, training=False):
         return activations.leaky_relu(inputs, negative_slope=float(self.negative_slope))
 
+    def _call_with_ops(self, inputs, training=False):
+        from numpykeras import ops
+
+        return ops.leaky_relu(inputs, negative_slope=float(self.negative_slope))
+
     def forward(self, inputs, training=False):
         return self.call(inputs), inputs
 

@@ -27,6 +27,10 @@ class Activation(Layer):
     def call(self, inputs, training=False):
         return activate(self.activation, inputs)
 
+    def _call_with_ops(self, inputs, training=False):
+        fn = activations.as_ops(self.activation)
+        return None if fn is None else fn(inputs)
+
     def forward(self, inputs, training=False):
         y = activate(self.activation, inputs)
         return y, (inputs, y)

@@ -17,6 +17,14 @@ class Average(Merge):
         The common shape of the inputs.
     """
 
+    _fold_op = "add"
+
+    def _call_with_ops(self, inputs, training=False):
+        from numpykeras import ops
+
+        total = super()._call_with_ops(inputs, training)
+        return None if total is None else ops.divide(total, float(len(inputs)))
+
     def _merge_function(self, inputs):
         output = inputs[0]
         for x in inputs[1:]:

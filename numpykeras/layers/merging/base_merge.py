@@ -129,8 +129,31 @@ class Merge(Layer):
             for x in inputs
         ]
 
+    # The ``numpykeras.ops`` function folding the inputs pairwise (``"add"``, ...), for the
+    # ops form of the merge; ``None`` when there is none.
+    _fold_op = None
+
     def _merge_function(self, inputs):
         raise NotImplementedError
+
+    def _call_with_ops(self, inputs, training=False):
+        """The merge written with ``ops`` (differentiable to any order on a tape)."""
+        if self._fold_op is None or not isinstance(inputs, (list, tuple)):
+            return None
+        from numpykeras import ops
+
+        max_ndim = max(len(np.shape(x)) for x in inputs)
+        xs = []
+        for x in inputs:
+            shape = tuple(np.shape(x))
+            if 0 < len(shape) < max_ndim:
+                x = ops.reshape(x, shape[:1] + (1,) * (max_ndim - len(shape)) + shape[1:])
+            xs.append(x)
+        fold = getattr(ops, self._fold_op)
+        output = xs[0]
+        for x in xs[1:]:
+            output = fold(output, x)
+        return output
 
     def _merge_backward(self, dy, inputs, output):
         raise NotImplementedError

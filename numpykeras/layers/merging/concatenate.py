@@ -75,6 +75,11 @@ class Concatenate(Merge):
         output[axis] = None if None in sizes else int(sum(sizes))
         return tuple(output)
 
+    def _call_with_ops(self, inputs, training=False):
+        from numpykeras import ops
+
+        return ops.concatenate(list(inputs), axis=self.axis)
+
     def call(self, inputs, training=False):
         if not isinstance(inputs, (list, tuple)):
             raise ValueError(

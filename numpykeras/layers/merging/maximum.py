@@ -20,6 +20,8 @@ class Maximum(Merge):
         The common shape of the inputs.
     """
 
+    _fold_op = "maximum"
+
     def _merge_function(self, inputs):
         output = inputs[0]
         for x in inputs[1:]:

@@ -15,6 +15,8 @@ class Multiply(Merge):
         The common shape of the inputs.
     """
 
+    _fold_op = "multiply"
+
     def _merge_function(self, inputs):
         output = inputs[0]
         for x in inputs[1:]:

@@ -23,6 +23,8 @@ class Subtract(Merge):
                 f"Received: input_shape={input_shape}"
             )
 
+    _fold_op = "subtract"
+
     def _merge_function(self, inputs):
         if len(inputs) != 2:
             raise ValueError(

@@ -36,6 +36,13 @@ class Flatten(Layer):
         x = self._channels_last(inputs)
         return x.reshape(x.shape[0], -1)
 
+    def _call_with_ops(self, inputs, training=False):
+        from numpykeras import ops
+
+        if self.data_format == "channels_first" and len(inputs.shape) > 2:
+            return None
+        return ops.reshape(inputs, (inputs.shape[0], -1))
+
     def forward(self, inputs, training=False):
         return self.call(inputs), inputs.shape
 
