@@ -494,16 +494,14 @@ class Layer:
             if mask is not None:
                 kwargs["mask"] = mask
             return call_symbolic(self, (inputs,) + tuple(rest), kwargs)
-        inputs = self._convert_inputs(inputs)
         if rest:
             rest = tuple(_autocast(a, self.dtype) for a in rest)
         if kwargs:
             kwargs = {k: _autocast(v, self.dtype) for k, v in kwargs.items()}
         if not self.built and sig.build_shape_args is not None:
+            inputs = self._convert_inputs(inputs)
             self._maybe_build_named(_named_shapes(sig, (inputs,) + rest, kwargs))
-        else:
-            self._maybe_build(_shapes_of(inputs))
-        self._check_inputs(inputs)
+        inputs = self._prepare_inputs(inputs)
         if mask is not None:
             kwargs["mask"] = mask
         if training is None:
@@ -551,6 +549,15 @@ class Layer:
             self.build(**shapes)
             self.built = True
             self._build_shapes_dict = {k: _shape_to_config(v) for k, v in shapes.items()}
+
+    def _prepare_inputs(self, inputs):
+        """The call preamble, shared by every way of running a layer (``__call__``, a model's
+        ``forward``, a fused inference step): ``inputs`` converted to the layer's dtype, the
+        layer built for their shapes, and checked against its ``input_spec``."""
+        inputs = self._convert_inputs(inputs)
+        self._maybe_build(_shapes_of(inputs))
+        self._check_inputs(inputs)
+        return inputs
 
     def _convert_inputs(self, inputs):
         if isinstance(inputs, np.ndarray) and inputs.dtype == self.dtype:

@@ -245,8 +245,7 @@ def run_fused(fusion: Fusion, x, residual=None, pool: BufferPool | None = None):
     fused (then the caller runs the layers one by one). The output goes into an array from
     ``pool`` when it has one of the right shape."""
     conv = fusion.conv
-    x = conv._convert_inputs(x)
-    conv._check_inputs(x)  # the input spec fixes rank and channels: padding changes neither
+    x = conv._prepare_inputs(x)  # the input spec fixes rank and channels: padding changes neither
     if fusion.max_pool is not None:
         return conv.call_fused_max_pool(x, fusion.max_pool)
     kwargs = {}

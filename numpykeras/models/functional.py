@@ -411,8 +411,7 @@ class Functional(Model):
             out = layer(args, *extra, training=training, **kwargs)
             tape.append((node, None))
         else:
-            args = layer._convert_inputs(args)
-            layer._check_inputs(args)
+            args = layer._prepare_inputs(args)
             out, cache = layer.forward(args, training=training)
             tape.append((node, cache))
         outs = [out] if len(node.output_tensors) == 1 else _flat(out)

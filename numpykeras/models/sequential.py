@@ -9,10 +9,7 @@ import numpy as np
 from numpykeras.layers.input_layer import InputLayer
 from numpykeras.layers.layer import Layer, name_scope, standardize_shape
 from numpykeras.layers.node import KerasTensor
-from numpykeras.models import _fusion
 from numpykeras.models.model import Model
-from numpykeras.ops import autodiff
-from numpykeras.ops._parallel import single_threaded_blas
 
 
 class Sequential(Model):
@@ -123,6 +120,12 @@ class Sequential(Model):
             for layer in self.layers:
                 x = layer(x)
         self._output_tensor = x
+        from numpykeras.models.functional import Functional
+
+        # The stack as a graph: every call, forward and backward runs through the one graph
+        # runner (and its cached inference plan), as Keras's Sequential runs its `_functional`.
+        # Kept out of attribute tracking: its layers are this model's layers.
+        self.__dict__["_functional"] = Functional(self._layers[0]._output_tensor, x)
         self.built = True
         self._build_shapes_dict = {"input_shape": self._layers[0].batch_shape}
 
@@ -233,124 +236,43 @@ class Sequential(Model):
                 f"shape={expected}, found shape={shape}"
             )
 
-    @single_threaded_blas
     def call(self, inputs, training=False):
-        layers = self.layers
-        if isinstance(inputs, np.ndarray) and inputs.ndim and inputs.shape[0] == 0:
-            return self._empty_outputs(inputs.shape)
-        if not training and isinstance(inputs, np.ndarray) and not autodiff.is_recording():
-            return self._call_inference(inputs, layers)
-        x = inputs
-        for layer in layers:
-            x = layer(x, training=training)
-        return x
-
-    def _empty_outputs(self, input_shape):
-        """The output for inputs with 0 samples: an empty array of the output shape."""
-        shape = self._output_tensor.shape
-        if None in shape[1:]:
-            shape = self.compute_output_shape(tuple(input_shape))
-        return np.zeros((0,) + tuple(shape[1:]), dtype=self._output_tensor.dtype)
+        return self._functional.call(inputs, training=bool(training))
 
     def _outputs_and_logits(self, x):
-        """Inference outputs, and the logits of a last layer that ends in a softmax/sigmoid
-        (see ``Model._outputs_and_logits``): the last layer runs its ``forward``."""
-        layers = self.layers
-        if (
-            not isinstance(x, np.ndarray)
-            or not layers
-            or type(layers[-1]).output_logits is Layer.output_logits
-        ):
+        """Inference outputs and the logits of a last layer ending in a softmax/sigmoid (see
+        ``Model._outputs_and_logits``)."""
+        if not isinstance(x, np.ndarray):
             return super()._outputs_and_logits(x)
-        x = self._convert_inputs(x)
-        self._maybe_build(_batchless(x.shape))
-        self._check_inputs(x)
-        if x.ndim and x.shape[0] == 0:
-            return self._empty_outputs(x.shape), [None]
-        last = layers[-1]
-        h = self._call_inference(x, layers[:-1])
-        h = last._convert_inputs(h)
-        last._check_inputs(h)
-        y, cache = last.forward(h, training=False)
-        return y, [last.output_logits(cache)]
-
-    def _call_inference(self, x, layers):
-        """Inference on arrays: each layer as ``layer(x)``, except the chains that run as one
-        fused pass (``models/_fusion.py``): a ``Conv2D``/``DepthwiseConv2D`` (after a
-        ``ZeroPadding2D``) followed by ``BatchNormalization`` and a ReLU/ReLU6, or a ``Conv2D``
-        followed by ``MaxPooling2D`` (pooled block by block while in cache)."""
-        i, last = 0, len(layers) - 1
-        while i <= last:
-            layer = layers[i]
-            if i < last:
-                count, fusion, _ = _fusion.fuse_chain(layers[i : i + 5], layer.dtype, False)
-                if count > 1:
-                    y = _fusion.run_fused(fusion, x)
-                    if y is not None:
-                        x, i = y, i + count
-                        continue
-            x = layer(x, training=False)
-            i += 1
-        return x
+        return self._functional._outputs_and_logits(self._prepare_inputs(x))
 
     def _call_with_ops(self, inputs, training=False):
-        """The layers' ops forms in turn (``None`` if a layer has none): what a tape
-        differentiates when it records this model's gradient (a gradient penalty)."""
-        x = inputs
-        for layer in self.layers:
-            x = layer._call_with_ops(x, training=training)
-            if x is None:
-                return None
-        return x
+        return self._functional._call_with_ops(inputs, training=training)
 
     def _trains_by_kernel(self) -> bool:
         return all(layer._trains_by_kernel() for layer in self.layers)
 
     def forward(self, inputs, training=False):
-        """Runs the stack, recording ``(layer, cache)`` for each layer on a tape."""
-        x = inputs
-        tape = []
-        for layer in self.layers:
-            x = layer._convert_inputs(x)
-            layer._maybe_build(_batchless(x.shape))
-            layer._check_inputs(x)
-            x, cache = layer.forward(x, training=training)
-            tape.append((layer, cache))
-        return x, tape
+        """Runs the graph, recording ``(node, cache)`` for each layer on a tape."""
+        return self._functional.forward(self._prepare_inputs(inputs), training=training)
 
     def backward(self, dy, tape, need_dx=True):
         """Walks the tape backwards; returns ``dx`` and ``{variable: gradient}`` (summed)."""
-        grads = {}
-        last = len(tape) - 1
-        for i in range(last, -1, -1):
-            layer, cache = tape[i]
-            dy, layer_grads = layer.backward(dy, cache, need_dx=need_dx or i > 0)
-            _accumulate(grads, layer_grads)
-        return dy, grads
+        return self._functional.backward(dy, tape, need_dx=need_dx)
 
     def output_logits(self, tape):
-        if not tape:
-            return None
-        layer, cache = tape[-1]
-        return layer.output_logits(cache)
+        return self._functional.output_logits(tape)
 
     def outputs_logits(self, tape):
         """``[output_logits(tape)]``: the model's one output, as a structure of one."""
-        return [self.output_logits(tape)]
+        return self._functional.outputs_logits(tape)
 
     def backward_outputs(self, dys, dlogits, tape):
         """The weights' gradients given ``[dL/dy]`` or ``[dL/dlogits]`` for the one output."""
-        if dlogits[0] is not None:
-            return self.backward_from_logits(dlogits[0], tape, need_dx=False)[1]
-        return self.backward(dys[0], tape, need_dx=False)[1]
+        return self._functional.backward_outputs(dys, dlogits, tape)
 
     def backward_from_logits(self, dlogits, tape, need_dx=True):
-        layer, cache = tape[-1]
-        dy, grads = layer.backward_from_logits(dlogits, cache, need_dx=need_dx or len(tape) > 1)
-        if len(tape) > 1:
-            dy, rest = self.backward(dy, tape[:-1], need_dx=need_dx)
-            _accumulate(grads, rest)
-        return dy, grads
+        return self._functional.backward_from_logits(dlogits, tape, need_dx=need_dx)
 
     # -- serialisation ------------------------------------------------------------------------
     def get_config(self):
@@ -390,10 +312,6 @@ class Sequential(Model):
         elif build_shape is not None and model._layers:
             model.build(tuple(build_shape))
         return model
-
-
-def _batchless(shape):
-    return (None,) + tuple(shape[1:])
 
 
 def _accumulate(total: dict, grads: dict) -> None:
