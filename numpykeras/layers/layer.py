@@ -555,7 +555,8 @@ class Layer:
         ``forward``, a fused inference step): ``inputs`` converted to the layer's dtype, the
         layer built for their shapes, and checked against its ``input_spec``."""
         inputs = self._convert_inputs(inputs)
-        self._maybe_build(_shapes_of(inputs))
+        if not self.built or self._initial_weights is not None:
+            self._maybe_build(_shapes_of(inputs))
         self._check_inputs(inputs)
         return inputs
 
