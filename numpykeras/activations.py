@@ -98,12 +98,7 @@ def _on_tape(ops_form):
 def _recorded(x) -> bool:
     from numpykeras.ops import autodiff
 
-    if type(x) is autodiff.Tensor:
-        return True
-    return (
-        isinstance(x, (np.ndarray, backend.Variable))
-        and autodiff._leaf(x, _stack.tapes) is not None
-    )
+    return type(autodiff.tracked_value(x)) is autodiff.Tensor
 
 
 def _ops():

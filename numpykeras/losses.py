@@ -725,13 +725,8 @@ _LOGIT_IMPLEMENTATIONS = (
 def _recorded(x):
     """``x`` as a recorded Tensor when a live tape tracks it (a Tensor, or a watched Variable or
     array), else ``None``."""
-    if not _tapes.tapes:
-        return None
-    if type(x) is Tensor:
-        return x
-    if isinstance(x, (np.ndarray, backend.Variable)):
-        return autodiff._leaf(x, _tapes.tapes)
-    return None
+    x = autodiff.tracked_value(x)
+    return x if type(x) is Tensor else None
 
 
 def _keras_logits(y):

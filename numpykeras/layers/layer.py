@@ -563,9 +563,8 @@ class Layer:
     def _convert_inputs(self, inputs):
         if isinstance(inputs, np.ndarray) and inputs.dtype == self.dtype:
             return inputs
-        if isinstance(inputs, Variable) and _tapes.tapes:  # a Variable a tape tracks: its leaf
-            leaf = autodiff._leaf(inputs, _tapes.tapes)
-            inputs = inputs.value if leaf is None else leaf
+        if isinstance(inputs, Variable):  # a Variable a tape tracks: its leaf Tensor
+            inputs = autodiff.tracked_value(inputs)
         if type(inputs) is Tensor:  # recorded on a GradientTape: cast as an op, keep the graph
             return inputs if inputs.dtype == self.dtype else ops_cast(inputs, self.dtype)
         if isinstance(inputs, (list, tuple)):
@@ -851,8 +850,9 @@ def _autocast(value, dtype):
     if isinstance(value, dict):
         return {k: _autocast(v, dtype) for k, v in value.items()}
     if isinstance(value, Variable):
-        leaf = autodiff._leaf(value, _tapes.tapes) if _tapes.tapes else None
-        value = value.value if leaf is None else leaf
+        value = autodiff.tracked_value(value)
+        if isinstance(value, Variable):
+            value = value.value
     if type(value) is Tensor:
         kind = np.dtype(value.dtype).kind
         return value if kind != "f" or value.dtype == dtype else ops_cast(value, dtype)
