@@ -36,6 +36,7 @@ def __getattr__(name):
         "utils",
         "ops",
         "random",
+        "wrappers",
     }:
         module = importlib.import_module(f"numpykeras.{name}")
         globals()[name] = module
@@ -68,4 +69,5 @@ __all__ = [
     "GradientTape",
     "ops",
     "random",
+    "wrappers",
 ]

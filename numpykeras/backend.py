@@ -5,6 +5,7 @@ Everything is NumPy: a weight is a :class:`Variable` wrapping a float32 ``np.nda
 
 from __future__ import annotations
 
+import copy
 import threading
 
 import numpy as np
@@ -73,6 +74,45 @@ def set_seed(seed: int) -> None:
 
 def global_generator() -> np.random.Generator:
     return _random.generator
+
+
+def get_random_state() -> dict:
+    """The state of the global generator, as a dict ``set_random_state`` takes back.
+
+    It is NumPy's ``bit_generator.state`` (a copy): restoring it makes the global generator
+    repeat exactly the draws (initializers, shuffling, dropout) it made after this call.
+    """
+    return copy.deepcopy(_random.generator.bit_generator.state)
+
+
+def set_random_state(state) -> None:
+    """Put the global generator back in ``state`` (from :func:`get_random_state`).
+
+    The generator object is kept (its state is set in place) when ``state`` is of its kind of
+    bit generator, so references to it stay valid; otherwise a new generator replaces it.
+
+    Raises:
+        TypeError: ``state`` is not a dict.
+        ValueError: ``state`` is not a NumPy bit generator state.
+    """
+    if not isinstance(state, dict):
+        raise TypeError(
+            f"The random state must be a dict from `get_random_state()`. Received: {type(state)}"
+        )
+    kind = state.get("bit_generator")
+    bit_generator = _random.generator.bit_generator
+    try:
+        if type(bit_generator).__name__ != kind:
+            cls = getattr(np.random, str(kind), None)
+            if not (isinstance(cls, type) and issubclass(cls, np.random.BitGenerator)):
+                raise ValueError(f"unknown bit generator {kind!r}")
+            bit_generator = cls()
+            bit_generator.state = state
+            _random.generator = np.random.Generator(bit_generator)
+        else:
+            bit_generator.state = state
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"Invalid random state: {e}. Received: {state!r}") from None
 
 
 def make_generator(seed=None) -> np.random.Generator:

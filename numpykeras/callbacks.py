@@ -10,8 +10,12 @@ floats; epoch logs carry ``val_``-prefixed validation keys.
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import csv
+import hashlib
+import json
 import os
+import re
 import warnings
 
 import numpy as np
@@ -19,6 +23,7 @@ import numpy as np
 from numpykeras.utils.progbar import Progbar, print_msg
 
 __all__ = [
+    "BackupAndRestore",
     "CSVLogger",
     "Callback",
     "CallbackList",
@@ -935,3 +940,485 @@ class LambdaCallback(Callback):
         for name, fn in hooks.items():
             if fn is not None:
                 setattr(self, name, fn)
+
+
+# --------------------------------------------------------------------------- BackupAndRestore
+
+_BACKUP_FORMAT = "numpykeras.callbacks.BackupAndRestore"
+_BACKUP_VERSION = 1
+_CHECKPOINT_NAME = re.compile(r"checkpoint-(\d+)\.weights\.h5")
+# The temporary files of the saves (see saving/atomic.py) of the backup's files.
+_BACKUP_TEMPORARY = re.compile(
+    r"\.(training_metadata\.json(\.bkp)?|checkpoint-\d+\.weights\.h5)"
+    r"\.numpykeras-tmp-\d+-[a-z0-9_]+"
+)
+
+
+class _UnreadableBackup(OSError):
+    """A backup that can't be read, is not a backup, or fails its checksum."""
+
+
+def _encode_state(value):
+    """``value`` (dicts, lists, NumPy arrays and scalars) as JSON-serialisable data."""
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": value.tolist(), "dtype": str(value.dtype), "shape": value.shape}
+    if isinstance(value, dict):
+        return {str(k): _encode_state(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode_state(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _decode_state(value):
+    """The inverse of :func:`_encode_state`."""
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            array = np.asarray(value["__ndarray__"], dtype=value["dtype"])
+            return array.reshape(value["shape"])
+        return {k: _decode_state(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_state(v) for v in value]
+    return value
+
+
+def _sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _layer_generators(model) -> list:
+    """``(key, generator)`` for every random generator the layers of ``model`` own (a layer
+    given a ``seed`` draws from its own NumPy generator or ``SeedGenerator``), in a stable
+    order; the global generator is not among them."""
+    from numpykeras import backend
+    from numpykeras.layers.layer import _all_sublayers
+    from numpykeras.random.seed_generator import SeedGenerator
+
+    layers = [model] + (_all_sublayers(model) if hasattr(model, "_sublayers") else [])
+    out, seen = [], {id(backend.global_generator())}
+    for i, layer in enumerate(layers):
+        for attr, value in sorted(vars(layer).items()):
+            if isinstance(value, (np.random.Generator, SeedGenerator)) and id(value) not in seen:
+                seen.add(id(value))
+                out.append((f"{i}/{type(layer).__name__}/{attr}", value))
+    return out
+
+
+def _generator_state(generator):
+    if isinstance(generator, np.random.Generator):
+        return generator.bit_generator.state
+    return generator.state.numpy()  # a SeedGenerator: [seed, counter]
+
+
+def _set_generator_state(generator, state) -> None:
+    if isinstance(generator, np.random.Generator):
+        generator.bit_generator.state = state
+    else:
+        generator.state.assign(np.asarray(state, dtype="int64"))
+
+
+def _metric_variables(model) -> list:
+    return [v for m in getattr(model, "metrics", None) or () for v in m.variables]
+
+
+class BackupAndRestore(Callback):
+    """Back up the training state while ``fit`` runs, and resume an interrupted ``fit``.
+
+    Each backup (at the end of every epoch, or every ``save_freq`` batches) replaces the
+    previous one. A ``fit`` that starts while ``backup_dir`` holds a backup (because an
+    earlier ``fit`` was killed, crashed or raised) first restores it and resumes where that
+    backup was taken: at that epoch, and numpykeras also at that step inside the epoch. When
+    ``fit`` completes, the backup is deleted (``delete_checkpoint``). The user brings the job
+    back after the interruption, with the same model, ``compile`` and ``fit`` arguments.
+
+    What is restored: the weights, the optimizer state (step count, learning rate, slots), the
+    epoch and step, and (unlike Keras, which restores only weights, optimizer and epoch) the
+    random state: numpykeras's global generator (``utils.set_random_seed``), which draws the
+    shuffle order of array data and the dropout masks, the generators of layers given a
+    ``seed``, and, for a backup taken inside an epoch, that epoch's shuffle order and the
+    state of the metrics so far. So a resumed ``fit`` trains on the same batches, in the
+    same order, with the same dropout masks, as one that was never interrupted, and its final
+    weights are equal to that run's, bit for bit. This holds when every epoch is a full pass
+    over array data (or over a deterministic ``PyDataset``/generator that restarts each
+    epoch); with ``steps_per_epoch`` shorter than the data, or data that differ on the
+    second run, the resumed run is correct but not identical. The state of other callbacks
+    (``EarlyStopping``, ``ReduceLROnPlateau``, ``History``) is not backed up, as in Keras.
+
+    Saves are atomic: each file is written to a temporary file, flushed to disk and renamed
+    into place, and a backup is made of two files, the weights (``checkpoint-<n>.weights.h5``,
+    a Keras 3 weights file with the optimizer state) and ``training_metadata.json`` (epoch,
+    step, random state, the SHA-256 of the weights file), whose rename commits the backup.
+    A process killed at any moment leaves the previous backup or the new one, never a mix.
+    A backup that is unreadable or whose weights file fails its checksum (damaged after it
+    was written) raises an ``OSError`` naming the file; with ``double_checkpoint=True`` the
+    previous backup (``training_metadata.json.bkp`` and its weights file) is restored instead,
+    with a warning, as Keras does.
+
+    Example:
+
+    ```python
+    callback = keras.callbacks.BackupAndRestore(backup_dir="/tmp/backup")
+    model.fit(x, y, epochs=10, callbacks=[callback])  # killed during epoch 5
+    model.fit(x, y, epochs=10, callbacks=[callback])  # a new process: resumes in epoch 5
+    ```
+
+    Args:
+        backup_dir: the directory of the backup (created if missing). Use it for one training
+            run only: no other files, no other ``BackupAndRestore`` or ``ModelCheckpoint``.
+        save_freq: ``"epoch"`` to back up at the end of every epoch, or an integer ``n`` to
+            back up every ``n`` batches (a backup due at the last batch of an epoch is taken at
+            the end of that epoch, after validation). ``False`` never backs up (restore only).
+        double_checkpoint: keep the previous backup too, to fall back on when the latest
+            can't be read. Uses twice the disk space.
+        delete_checkpoint: delete the backup when ``fit`` completes (the files this callback
+            writes, then ``backup_dir`` if that leaves it empty; Keras removes the whole
+            directory). ``False`` keeps it, and a later ``fit`` resumes from it: after the last
+            epoch, so it trains no further.
+
+    Raises:
+        ValueError: ``backup_dir`` is empty or ``save_freq`` is not ``"epoch"``, ``False`` or
+            a positive integer (here); the backup does not fit the model or the data (in
+            ``fit``).
+        OSError: the backup can't be read and there is no previous one to fall back on (in
+            ``fit``).
+    """
+
+    def __init__(
+        self,
+        backup_dir,
+        save_freq="epoch",
+        double_checkpoint=False,
+        delete_checkpoint=True,
+    ):
+        super().__init__()
+        if backup_dir is None or not os.fspath(backup_dir):
+            raise ValueError("Empty `backup_dir` argument passed")
+        valid = save_freq == "epoch" or save_freq is False
+        if (
+            not valid
+            and isinstance(save_freq, (int, np.integer))
+            and not isinstance(save_freq, bool)
+        ):
+            valid = save_freq >= 1
+        if not valid:
+            raise ValueError(
+                "Invalid value for argument `save_freq`. "
+                f"Received: save_freq={save_freq!r}. "
+                "Expected either 'epoch' or a positive integer value."
+            )
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq if save_freq in ("epoch", False) else int(save_freq)
+        self.double_checkpoint = bool(double_checkpoint)
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self._training_metadata_path = os.path.join(self.backup_dir, "training_metadata.json")
+        self._prev_training_metadata_path = f"{self._training_metadata_path}.bkp"
+        self._reset()
+
+    def _reset(self):
+        self._current_epoch = 0
+        self._batches_seen_since_last_saving = 0
+        self._last_batch_seen = -1
+        self._save_at_epoch_end = False
+        self._epoch_random_state = None
+        self._generation = 0  # of the committed backup
+        self._weights_file = None  # its weights file
+        self._pending = None  # a backup taken inside an epoch, restored as fit reaches its step
+
+    # -- restoring -----------------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        self._reset()
+        latest, previous = self._training_metadata_path, self._prev_training_metadata_path
+        candidates = [p for p in (latest, previous) if os.path.isfile(p)]
+        errors = []
+        for path in candidates:
+            try:
+                metadata = self._read_backup(path)
+                self._check_fits(metadata)
+                self._load_weights(metadata)
+            except _UnreadableBackup as e:
+                errors.append(str(e))
+                continue
+            if path != latest:
+                why = errors[0] if errors else f"'{latest}' is missing"
+                warnings.warn(
+                    f"BackupAndRestore: the latest backup can't be restored ({why}). "
+                    f"Restoring the previous backup, '{path}'.",
+                    stacklevel=2,
+                )
+                with open(path, "rb") as f:
+                    self._write_file(latest, f.read())
+            self._restore_state(metadata)
+            return
+        if errors:
+            raise OSError(
+                "BackupAndRestore cannot resume training: "
+                + "; ".join(errors)
+                + ". To start training from scratch instead, delete the directory "
+                f"'{self.backup_dir}'. (With `double_checkpoint=True` a previous backup is kept "
+                "to fall back on.)"
+            )
+
+    def _read_backup(self, path) -> dict:
+        """The metadata of the backup committed in ``path``, checked, with its weights file
+        (``"weights_path"``) checked against its SHA-256."""
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError as e:
+            raise _UnreadableBackup(f"cannot read '{path}' ({e})") from None
+        try:
+            metadata = json.loads(raw.decode("utf-8"))
+        except ValueError as e:  # UnicodeDecodeError and JSONDecodeError among them
+            raise _UnreadableBackup(f"'{path}' is corrupt: it is not valid JSON ({e})") from None
+        if not isinstance(metadata, dict) or metadata.get("format") != _BACKUP_FORMAT:
+            raise _UnreadableBackup(
+                f"'{path}' is not a numpykeras BackupAndRestore backup (no "
+                f"'format': '{_BACKUP_FORMAT}' entry)"
+            )
+        expected = {
+            "version": int,
+            "epoch": int,
+            "step": int,
+            "generation": int,
+            "weights_file": str,
+            "weights_sha256": str,
+            "random_state": dict,
+            "epoch_random_state": dict,
+            "layer_random_states": dict,
+        }
+        for key, kind in expected.items():
+            if not isinstance(metadata.get(key), kind) or isinstance(metadata.get(key), bool):
+                raise _UnreadableBackup(
+                    f"'{path}' is corrupt: its entry '{key}' is missing or not a {kind.__name__}"
+                )
+        if metadata["version"] > _BACKUP_VERSION:
+            raise _UnreadableBackup(
+                f"'{path}' was written by a newer numpykeras (backup format version "
+                f"{metadata['version']}; this version reads up to {_BACKUP_VERSION})"
+            )
+        if not _CHECKPOINT_NAME.fullmatch(metadata["weights_file"]):
+            raise _UnreadableBackup(
+                f"'{path}' is corrupt: its weights file name {metadata['weights_file']!r} is "
+                "not one this callback writes"
+            )
+        weights_path = os.path.join(self.backup_dir, metadata["weights_file"])
+        try:
+            digest = _sha256(weights_path)
+        except OSError as e:
+            raise _UnreadableBackup(
+                f"cannot read the weights file '{weights_path}' of the backup '{path}' ({e})"
+            ) from None
+        if digest != metadata["weights_sha256"]:
+            raise _UnreadableBackup(
+                f"the weights file '{weights_path}' is corrupt: its SHA-256 differs from the one "
+                f"recorded in '{path}' when it was written"
+            )
+        metadata = _decode_state(metadata)
+        metadata["weights_path"] = weights_path
+        metadata["metadata_path"] = path
+        return metadata
+
+    def _check_fits(self, metadata):
+        """``ValueError`` unless the backup fits the model and the data (nothing restored
+        yet)."""
+        keys = sorted(key for key, _ in _layer_generators(self.model))
+        saved = sorted(metadata["layer_random_states"])
+        if keys != saved:
+            raise ValueError(
+                f"The backup '{metadata['metadata_path']}' was written for another model: its "
+                f"layers' random generators are {saved}, this model's are {keys}. Use the "
+                "model that was backed up, or delete the directory "
+                f"'{self.backup_dir}' to start from scratch."
+            )
+        steps = (self.params or {}).get("steps")
+        step = metadata["step"]
+        if step and steps is not None and step >= steps:
+            raise ValueError(
+                f"The backup '{metadata['metadata_path']}' resumes at step {step} of epoch "
+                f"{metadata['epoch'] + 1}, but an epoch of this `fit` has {steps} steps: the "
+                "data or `batch_size` differ from the interrupted run's."
+            )
+
+    def _load_weights(self, metadata):
+        model = self.model
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(model.trainable_weights)  # so that its state is loaded
+        try:
+            model.load_weights(metadata["weights_path"])  # all or nothing
+        except OSError as e:
+            raise _UnreadableBackup(f"cannot read '{metadata['weights_path']}' ({e})") from None
+        except ValueError as e:
+            if type(e).__name__ == "CorruptFileError":
+                raise _UnreadableBackup(str(e).rstrip(".")) from None
+            raise ValueError(
+                f"The backup '{metadata['weights_path']}' does not fit this model ({e}). Use "
+                f"the model that was backed up, or delete the directory '{self.backup_dir}' to "
+                "start from scratch."
+            ) from e
+
+    def _restore_state(self, metadata):
+        from numpykeras import backend
+
+        generators = dict(_layer_generators(self.model))
+        for key, state in metadata["layer_random_states"].items():
+            _set_generator_state(generators[key], state)
+        epoch, step = metadata["epoch"], metadata["step"]
+        self._generation = metadata["generation"]
+        self._weights_file = metadata["weights_file"]
+        self._current_epoch = epoch
+        self._last_batch_seen = step - 1
+        self.model._initial_epoch = epoch  # where Keras's fit starts
+        if step:
+            # fit draws the first `step` batches of the epoch again, from the epoch's random
+            # state, without training on them, then calls `_resume`.
+            backend.set_random_state(metadata["epoch_random_state"])
+            self._pending = metadata
+            self.model._resume_at = (step, self._resume)
+        else:
+            backend.set_random_state(metadata["random_state"])
+
+    def _resume(self, batch):
+        """Called by ``fit`` after it drew the batches trained before the backup (``batch``
+        is the last of them): the random state and metrics of that moment come back."""
+        from numpykeras import backend
+
+        metadata, self._pending = self._pending, None
+        saved = metadata.get("metrics") or []
+        variables = _metric_variables(self.model)
+        builder = getattr(self.model, "_build_compiled_metrics", None)
+        if len(variables) < len(saved) and builder is not None and isinstance(batch, tuple):
+            builder(batch[0], batch[1] if len(batch) > 1 else None)  # no random draw
+            variables = _metric_variables(self.model)
+        if [tuple(v.shape) for v in variables] == [np.shape(a) for a in saved]:
+            for variable, value in zip(variables, saved):
+                variable.assign(value)
+        else:
+            warnings.warn(
+                "BackupAndRestore: the metrics of the interrupted epoch could not be restored "
+                f"(the model has {len(variables)} metric variables, the backup "
+                f"{len(saved)}); the logs of epoch {metadata['epoch'] + 1} cover only the "
+                "batches trained after the restart.",
+                stacklevel=2,
+            )
+        backend.set_random_state(metadata["random_state"])
+
+    # -- backing up ----------------------------------------------------------------------------
+    def on_epoch_begin(self, epoch, logs=None):
+        from numpykeras import backend
+
+        self._current_epoch = epoch
+        self._epoch_random_state = backend.get_random_state()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self._should_save_on_batch(batch):
+            return
+        steps = (self.params or {}).get("steps")
+        if steps is not None and batch + 1 >= steps:
+            self._save_at_epoch_end = True  # an epoch always has a step left to resume at
+        else:
+            self._save_model(self._current_epoch, batch + 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        self._last_batch_seen = -1
+        if self.save_freq == "epoch" or self._save_at_epoch_end:
+            self._save_at_epoch_end = False
+            self._save_model(epoch + 1, 0)
+
+    def _should_save_on_batch(self, batch):
+        """Counts the batches trained (``batch`` may skip some with ``steps_per_execution``)
+        and tells whether ``save_freq`` of them have passed since the last backup."""
+        if self.save_freq in ("epoch", False):
+            return False
+        if batch <= self._last_batch_seen:  # a new epoch
+            added = batch + 1
+        else:
+            added = batch - self._last_batch_seen
+        self._batches_seen_since_last_saving += added
+        self._last_batch_seen = batch
+        if self._batches_seen_since_last_saving >= self.save_freq:
+            self._batches_seen_since_last_saving = 0
+            return True
+        return False
+
+    def _save_model(self, epoch, step):
+        """Backs up the training state: resume at ``step`` of ``epoch``."""
+        from numpykeras import backend
+
+        model = self.model
+        os.makedirs(self.backup_dir, exist_ok=True)
+        generation = self._generation + 1
+        weights_file = f"checkpoint-{generation:06d}.weights.h5"
+        weights_path = os.path.join(self.backup_dir, weights_file)
+        model.save_weights(weights_path, overwrite=True)  # atomic: temp, fsync, rename
+        random_state = backend.get_random_state()
+        metadata = {
+            "format": _BACKUP_FORMAT,
+            "version": _BACKUP_VERSION,
+            "epoch": epoch,
+            "step": step,
+            "steps": (self.params or {}).get("steps"),
+            "generation": generation,
+            "weights_file": weights_file,
+            "weights_sha256": _sha256(weights_path),
+            "random_state": random_state,
+            "epoch_random_state": self._epoch_random_state if step else random_state,
+            "layer_random_states": {
+                key: _generator_state(g) for key, g in _layer_generators(model)
+            },
+            "metrics": [v.numpy() for v in _metric_variables(model)] if step else None,
+        }
+        data = json.dumps(_encode_state(metadata), indent=1).encode("utf-8")
+        latest = self._training_metadata_path
+        previous_file = self._weights_file
+        if self.double_checkpoint and os.path.isfile(latest):
+            with open(latest, "rb") as f:
+                self._write_file(self._prev_training_metadata_path, f.read())
+        self._write_file(latest, data)  # commits the backup
+        self._generation, self._weights_file = generation, weights_file
+        keep = {weights_file}
+        if self.double_checkpoint and previous_file is not None:
+            keep.add(previous_file)
+        elif not self.double_checkpoint:
+            with contextlib.suppress(OSError):
+                os.remove(self._prev_training_metadata_path)  # of an earlier run
+        self._remove_checkpoints(keep)
+
+    @staticmethod
+    def _write_file(path, data):
+        from numpykeras.saving.atomic import atomic_write
+
+        with atomic_write(path) as tmp:
+            with open(tmp, "wb") as f:
+                f.write(data)
+
+    def on_train_end(self, logs=None):
+        self._pending = None
+        if not self.delete_checkpoint or not os.path.isdir(self.backup_dir):
+            return
+        for path in (self._training_metadata_path, self._prev_training_metadata_path):
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        self._remove_checkpoints()
+        with contextlib.suppress(OSError):
+            os.rmdir(self.backup_dir)  # only if empty
+
+    def _remove_checkpoints(self, keep=()):
+        """Removes this callback's weights files not in ``keep`` and, when ``keep`` is empty
+        (the backup is deleted), the temporary files of its killed saves."""
+        try:
+            names = os.listdir(self.backup_dir)
+        except OSError:
+            return
+        for name in names:
+            ours = _CHECKPOINT_NAME.fullmatch(name) and name not in keep
+            ours = ours or (not keep and _BACKUP_TEMPORARY.fullmatch(name))
+            if ours:
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self.backup_dir, name))

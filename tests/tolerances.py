@@ -135,6 +135,24 @@ LOSS_ATOL = LOSS_RTOL * 2**-4  # losses near zero whose terms are still ~1/16
 TRAINING_ATOL = 1e-3
 TRAINING_RTOL = 1e-3
 
+# Recurrent layers (SimpleRNN, LSTM, GRU, their cells) vs Keras on the conformance shapes: at most
+# RECURRENT_STEPS timesteps, each a matmul reduction of at most RECURRENT_REDUCTION terms (input and
+# state sizes) of size O(1) followed by at most ELEMENTWISE_OPS elementwise functions; the state
+# carries each step's error into the next through contractive gates (|d h_t / d h_{t-1}| <= 1),
+# so the steps' errors add: RECURRENT_FORWARD_BOUND, about 1.3e-5 per unit of |h|. The issue asks
+# for 1e-5, which is tighter, and that is the tolerance (the differences seen are about 1e-7);
+# gradients, which run through the same steps twice over, are held to the issue's 1e-4.
+RECURRENT_STEPS = 6
+RECURRENT_REDUCTION = 16
+RECURRENT_FORWARD_BOUND = (
+    LAMBDA
+    * COMPARED
+    * np.sqrt(RECURRENT_STEPS * (RECURRENT_REDUCTION + ELEMENTWISE_OPS * ELEMENTWISE_ULPS**2))
+    * U
+)
+RECURRENT_FORWARD_RTOL = RECURRENT_FORWARD_ATOL = 1e-5
+RECURRENT_GRAD_RTOL = RECURRENT_GRAD_ATOL = 1e-4
+
 # Custom training code vs Keras (custom layers, subclassed models, compute_loss / train_step
 # overrides, GradientTape loops, GANs, a VAE, add_loss, a gradient penalty), compared after each
 # of a few (<= 5) optimizer steps: logs and every weight. 1e-4 is the agreement the issue states

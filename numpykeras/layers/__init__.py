@@ -52,6 +52,11 @@ from numpykeras.layers.reshaping.up_sampling1d import UpSampling1D
 from numpykeras.layers.reshaping.up_sampling2d import UpSampling2D
 from numpykeras.layers.reshaping.zero_padding1d import ZeroPadding1D
 from numpykeras.layers.reshaping.zero_padding2d import ZeroPadding2D
+from numpykeras.layers.rnn.gru import GRU, GRUCell
+from numpykeras.layers.rnn.lstm import LSTM, LSTMCell
+from numpykeras.layers.rnn.rnn import RNN
+from numpykeras.layers.rnn.simple_rnn import SimpleRNN, SimpleRNNCell
+from numpykeras.layers.rnn.stacked_rnn_cells import StackedRNNCells
 
 # Keras's aliases.
 Convolution1D = Conv1D

@@ -548,7 +548,11 @@ class Layer:
                 return
             self.build(**shapes)
             self.built = True
-            self._build_shapes_dict = {k: _shape_to_config(v) for k, v in shapes.items()}
+            given = {k: _shape_to_config(v) for k, v in shapes.items() if v is not None}
+            # As Keras: a single shape is saved as the build's `input_shape`.
+            if len(given) == 1:
+                given = {"input_shape": next(iter(given.values()))}
+            self._build_shapes_dict = given
 
     def _prepare_inputs(self, inputs):
         """The call preamble, shared by every way of running a layer (``__call__``, a model's
@@ -641,6 +645,14 @@ class Layer:
         raise NotImplementedError
 
     # -- serialisation ----------------------------------------------------------------------
+    def __reduce__(self):
+        """``pickle`` and ``copy.deepcopy`` go through an in-memory ``.keras`` archive (config,
+        build and compile configs, weights, optimizer variables), as in Keras 3: the copy is a
+        fresh layer or model, as ``load_model`` would give it (see ``saving/pickling.py``)."""
+        from numpykeras.saving.pickling import reduce_layer
+
+        return reduce_layer(self)
+
     def get_config(self) -> dict:
         config = {
             "name": self.name,

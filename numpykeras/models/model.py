@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import warnings
 
 import numpy as np
 
@@ -167,8 +168,54 @@ class Model(Trainer, Layer):
                 f"deserialization: {e}"
             ) from e
 
+    def build_from_config(self, config) -> None:
+        """Build from ``get_build_config()``'s dict. A subclassed model that does not override
+        ``build`` is built as Keras builds it: by running its ``call`` once (here on zeros of
+        the saved input shapes, batch size 1, in inference mode), which builds its layers; it
+        warns and stays unbuilt when that run fails."""
+        if not config or not is_subclassed_model(self) or type(self).build is not Layer.build:
+            return super().build_from_config(config)
+        from numpykeras.layers.layer import _shape_from_config
+
+        shapes = config.get("input_shape")
+        if shapes is None:
+            return super().build_from_config(config)
+        shapes = _shape_from_config(shapes)
+
+        def zeros(shape):
+            return np.zeros(tuple(1 if d is None else d for d in shape), dtype=self.dtype)
+
+        if isinstance(shapes, dict):
+            inputs = {k: zeros(v) for k, v in shapes.items()}
+        elif isinstance(shapes, list):
+            inputs = [zeros(v) for v in shapes]
+        else:
+            inputs = zeros(shapes)
+        try:
+            self(inputs, training=False)
+        except Exception as e:  # any failure of the user's `call` means "not built"
+            self.built = False
+            warnings.warn(
+                f"Model '{self.name}' had a build config, but the model cannot be built "
+                "automatically in `build_from_config(config)`: running its `call` on inputs "
+                f"of shape {shapes} failed ({type(e).__name__}: {e}). You should implement "
+                "`def build_from_config(self, config)` (and `def get_build_config(self)`).",
+                stacklevel=2,
+            )
+            return
+        self._build_shapes_dict = dict(config)
+
     def _summary_rows(self):
         return [(layer, None, None) for layer in self.layers]
+
+
+def is_subclassed_model(model) -> bool:
+    """Whether ``model`` is a subclassed model (a ``Model`` that is neither Sequential nor
+    Functional, whose layers come from its attributes and whose ``call`` is Python code)."""
+    from numpykeras.models.functional import Functional
+    from numpykeras.models.sequential import Sequential
+
+    return isinstance(model, Model) and not isinstance(model, (Functional, Sequential))
 
 
 def _functional_init_arguments(args, kwargs) -> bool:

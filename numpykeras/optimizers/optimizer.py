@@ -571,6 +571,7 @@ class Optimizer:
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Exclude variables from weight decay: those in ``var_list``, and those whose name
         contains any of the strings in ``var_names``. Call before the optimizer is built."""
+        self._exclude_from_weight_decay_vars = list(var_list or [])
         self._exclude_from_weight_decay = {self._var_key(v) for v in (var_list or [])}
         if var_names:
             self._exclude_from_weight_decay_pattern = re.compile("|".join(set(var_names)))
@@ -720,6 +721,35 @@ class Optimizer:
 
     def __repr__(self) -> str:
         return f"<{self.__class__.__name__} name={self.name}>"
+
+    # ------------------------------------------------------------------------- pickling
+
+    def __getstate__(self) -> dict:
+        """The optimizer's attributes for ``pickle`` and ``copy.deepcopy``, without its
+        scratch buffers and the tables keyed by the ``id()`` of variables (rebuilt by
+        ``__setstate__`` for the copies of those variables).
+
+        A built optimizer copied on its own carries copies of the variables it was built on
+        (and its slots): it can go on updating those, but not the original model's variables
+        (a model copied as a whole gets its own optimizer, built on its own variables).
+        """
+        state = dict(self.__dict__)
+        state["_scratch"] = {}
+        state["_trainable_variables_indices"] = None
+        state.pop("_exclude_from_weight_decay", None)
+        state.pop("_exclude_from_weight_decay_cache", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._trainable_variables_indices = {
+            self._var_key(v): i for i, v in enumerate(self._trainable_variables)
+        }
+        if "_exclude_from_weight_decay_vars" in state:
+            self._exclude_from_weight_decay = {
+                self._var_key(v) for v in self._exclude_from_weight_decay_vars
+            }
+        self._exclude_from_weight_decay_cache = {}
 
 
 def global_norm(value_list):

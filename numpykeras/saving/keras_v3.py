@@ -93,6 +93,11 @@ def walk_saveables(model):
             return
         visited.add(id(layer))
         out.append((path, layer))
+        keyed = getattr(layer, "_saveable_children", None)
+        if keyed is not None:  # sub-layers saved under their attribute names, as Keras does
+            for key, child in keyed():
+                visit(child, f"{path}/{key}" if path else key)
+            return
         used = {}
         for child in child_layers(layer):
             base = to_snake_case(type(child).__name__)
@@ -219,23 +224,30 @@ def model_file_config(model) -> dict:
     return to_jsonable(entry)
 
 
+def write_archive(fileobj, model, config: dict, include_optimizer=True) -> None:
+    """Write a ``.keras`` zip of ``model`` (a model, or any layer) with ``config`` as its
+    ``config.json`` to ``fileobj`` (a path or a writable binary stream)."""
+    metadata = {
+        "keras_version": KERAS_VERSION,
+        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+    }
+    config_text = json.dumps(config)
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        write_weights(f, model, include_optimizer=include_optimizer)
+    with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(METADATA_FILENAME, json.dumps(metadata))
+        zf.writestr(CONFIG_FILENAME, config_text)
+        zf.writestr(VARS_FILENAME, buffer.getvalue())
+
+
 def save_model(model, filepath, include_optimizer=True) -> None:
     """Write a ``.keras`` zip atomically."""
     config = model_file_config(model)
     if not include_optimizer:
         config["compile_config"] = {}
-    metadata = {
-        "keras_version": KERAS_VERSION,
-        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
-    }
-    buffer = io.BytesIO()
-    with h5py.File(buffer, "w") as f:
-        write_weights(f, model, include_optimizer=include_optimizer)
     with atomic_write(filepath) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr(METADATA_FILENAME, json.dumps(metadata))
-            zf.writestr(CONFIG_FILENAME, json.dumps(config))
-            zf.writestr(VARS_FILENAME, buffer.getvalue())
+        write_archive(tmp, model, config, include_optimizer=include_optimizer)
 
 
 # --------------------------------------------------------------------------- reading
@@ -397,20 +409,22 @@ def _check_v3_layout(h5file, filepath):
 class KerasArchive:
     """The parts of a ``.keras`` file, read and checked up front."""
 
-    def __init__(self, filepath):
+    def __init__(self, filepath, data=None):
+        # `data`: the archive's bytes, read from memory (``filepath`` then only names it).
+        self._data = None if data is None else bytes(data)
         self.filepath = os.fspath(filepath)
-        if not os.path.exists(self.filepath):
+        if self._data is None and not os.path.exists(self.filepath):
             raise ValueError(
                 f"File not found: filepath={self.filepath}. Please ensure the file is an "
                 "accessible `.keras` zip file."
             )
-        if not zipfile.is_zipfile(self.filepath):
+        if not zipfile.is_zipfile(self._source()):
             raise h5_utils.CorruptFileError(
                 f"The file '{self.filepath}' is not a valid `.keras` file: it is not a zip "
                 "archive (it may be truncated, corrupt, or a file of another format renamed)."
             )
         try:
-            with zipfile.ZipFile(self.filepath, "r") as zf:
+            with zipfile.ZipFile(self._source(), "r") as zf:
                 names = set(zf.namelist())
                 if CONFIG_FILENAME not in names:
                     raise h5_utils.CorruptFileError(
@@ -433,7 +447,7 @@ class KerasArchive:
                     )
                 self.weights = zf.getinfo(VARS_FILENAME)
                 self._weights_offset = None
-                if self.weights.compress_type == zipfile.ZIP_STORED:
+                if self._data is None and self.weights.compress_type == zipfile.ZIP_STORED:
                     self._weights_offset = _stored_member_offset(self.filepath, self.weights)
                 if self._weights_offset is not None:
                     self._check_weights_crc()
@@ -453,6 +467,10 @@ class KerasArchive:
                 f"The '{CONFIG_FILENAME}' inside '{self.filepath}' does not describe a model "
                 "(expected a JSON object with 'class_name' and 'config')."
             )
+
+    def _source(self):
+        """What ``zipfile`` opens: the path, or a stream over the in-memory bytes."""
+        return self.filepath if self._data is None else io.BytesIO(self._data)
 
     def _check_weights_crc(self) -> None:
         """Compare the CRC-32 of the stored weights member with the one in its zip header.
@@ -485,7 +503,7 @@ class KerasArchive:
             window = _FileWindow(self.filepath, self._weights_offset, self.weights.file_size)
             return _ClosingH5(h5_utils.open_h5(window, name), window)
         try:
-            with zipfile.ZipFile(self.filepath, "r") as zf:
+            with zipfile.ZipFile(self._source(), "r") as zf:
                 data = zf.read(VARS_FILENAME)
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             raise h5_utils.CorruptFileError(
@@ -590,6 +608,22 @@ def load_weights_from_archive(model, filepath, skip_mismatch=False) -> None:
         )
 
 
+def build_loaded(model, build_config) -> None:
+    """Build a just-deserialized model from its saved ``build_config`` (if it is not built).
+
+    A subclassed model is built by running its ``call`` (``Model.build_from_config``), which
+    creates its layers' weights; Sequential and Functional models build their graph.
+    """
+    if model.built or not build_config or build_config.get("input_shape") is None:
+        return
+    from numpykeras.models.model import is_subclassed_model
+
+    if is_subclassed_model(model):
+        model.build_from_config(build_config)
+    else:
+        model.build(tuple(build_config["input_shape"]))
+
+
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Rebuild, compile and fill a model from a ``.keras`` file."""
     from numpykeras.saving.serialization import (
@@ -604,9 +638,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     # discarded), so the layers skip drawing random initial values.
     with skip_initializers():
         model = deserialize_layer(normalize_model_config(config), custom_objects=custom_objects)
-        build_config = config.get("build_config")
-        if not model.built and build_config and build_config.get("input_shape") is not None:
-            model.build(tuple(build_config["input_shape"]))
+        build_loaded(model, config.get("build_config"))
     compile_config = config.get("compile_config")
     if compile and compile_config:
         compile_from_config(model, compile_config, custom_objects=custom_objects)

@@ -1006,12 +1006,26 @@ class Trainer:
         )
         self.stop_training = False
         self._last_good_weights = None
+        # Set by `callbacks.BackupAndRestore.on_train_begin`: the epoch to resume at (Keras's
+        # `_initial_epoch`) and, numpykeras only, `(step, hook)`: resume at `step` of that epoch.
+        self._initial_epoch, self._resume_at = None, None
         callback_list.on_train_begin()
+        initial_epoch = self._initial_epoch or initial_epoch
+        resume_step, resume_hook = self._resume_at or (0, None)
+        self._initial_epoch, self._resume_at = None, None
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             callback_list.on_epoch_begin(epoch)
             for step, batch in iterator.enumerate_epoch():
+                if step < resume_step:
+                    # Trained before the backup: drawn (same shuffle) but not trained; after
+                    # the last of them the hook restores the state saved at that point.
+                    if step == resume_step - 1:
+                        if streamed:
+                            batch = self._standardize_batch(*unpack_x_y_sample_weight(batch))
+                        resume_hook(batch)
+                    continue
                 callback_list.on_train_batch_begin(step)
                 if streamed:
                     batch = self._standardize_batch(*unpack_x_y_sample_weight(batch))
@@ -1034,6 +1048,7 @@ class Trainer:
                 callback_list.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
+            resume_step = 0
             epoch_logs = dict(logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self.evaluate(

@@ -1,0 +1,236 @@
+"""Recurrent layers vs Keras 3 on TensorFlow: the same layer in both with Keras's weights copied,
+compared on outputs and on the gradients of every input and weight (tf.GradientTape with a
+random upstream gradient); files crossing both ways; a whole ``fit``."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import numpykeras as nk
+
+from tolerances import (
+    RECURRENT_FORWARD_ATOL,
+    RECURRENT_FORWARD_RTOL,
+    RECURRENT_GRAD_ATOL,
+    RECURRENT_GRAD_RTOL,
+    TRAINING_ATOL,
+    TRAINING_RTOL,
+    assert_close,
+)
+
+BATCH, STEPS, FEATURES, UNITS = 3, 6, 4, 5
+MASK = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [0, 1, 1, 0, 1, 1]], dtype=bool)
+
+# (layer, constructor kwargs, call kwargs)
+CASES = [
+    ("SimpleRNN", {}, {}),
+    ("SimpleRNN", {"activation": "relu", "return_sequences": True}, {}),
+    ("SimpleRNN", {"use_bias": False, "go_backwards": True}, {}),
+    ("LSTM", {}, {}),
+    ("LSTM", {"return_sequences": True, "return_state": True}, {}),
+    ("LSTM", {"go_backwards": True, "return_sequences": True}, {}),
+    ("LSTM", {"unit_forget_bias": False, "use_bias": False}, {}),
+    ("LSTM", {"activation": "relu", "recurrent_activation": "hard_sigmoid"}, {}),
+    ("LSTM", {"return_sequences": True}, {"mask": MASK}),
+    ("LSTM", {"return_state": True}, {"mask": MASK}),
+    ("LSTM", {"return_sequences": True, "zero_output_for_mask": True}, {"mask": MASK}),
+    ("LSTM", {}, {"initial_state": "random"}),
+    ("GRU", {}, {}),
+    ("GRU", {"reset_after": False}, {}),
+    ("GRU", {"return_sequences": True, "return_state": True, "go_backwards": True}, {}),
+    ("GRU", {"use_bias": False}, {}),
+    ("GRU", {"reset_after": False, "return_sequences": True}, {"mask": MASK}),
+    ("GRU", {}, {"initial_state": "random"}),
+    ("SimpleRNN", {"return_sequences": True}, {"mask": MASK}),
+    ("StackedRNNCells", {"return_state": True}, {}),
+]
+IDS = [
+    f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'default'}"
+    + ("-mask" if "mask" in call else "")
+    + ("-initial_state" if "initial_state" in call else "")
+    for name, kw, call in CASES
+]
+
+
+def _make(module, name, kwargs):
+    if name == "StackedRNNCells":
+        cells = [module.layers.LSTMCell(UNITS), module.layers.GRUCell(3)]
+        return module.layers.RNN(cells, **kwargs)
+    return getattr(module.layers, name)(UNITS, **kwargs)
+
+
+def _states(name, rng):
+    n = 2 if name == "LSTM" else 1
+    return [rng.normal(size=(BATCH, UNITS)).astype(np.float32) for _ in range(n)]
+
+
+def _unnumbered(path):
+    return "/".join(re.sub(r"_\d+$", "", part) for part in path.split("/"))
+
+
+def _as_list(y):
+    if isinstance(y, (list, tuple)):
+        out = []
+        for item in y:
+            out.extend(_as_list(item))
+        return out
+    return [y]
+
+
+@pytest.mark.parametrize("name,kwargs,call", CASES, ids=IDS)
+def test_recurrent_layer_matches_keras(tf, keras, name, kwargs, call):
+    rng = np.random.default_rng(len(name) + len(kwargs))
+    x = rng.normal(size=(BATCH, STEPS, FEATURES)).astype(np.float32)
+    call = dict(call)
+    if call.get("initial_state") == "random":
+        call["initial_state"] = _states(name, rng)
+    k_layer = _make(keras, name, kwargs)
+    ours = _make(nk, name, kwargs)
+    k_layer(x, **call)
+    ours(x, **call)
+    # Paths as Keras's, up to the auto-numbering of names (which depends on earlier tests).
+    assert [_unnumbered(w.path) for w in ours.weights] == [
+        _unnumbered(w.path) for w in k_layer.weights
+    ]
+    assert all(w.path.startswith(ours.name + "/") for w in ours.weights)
+    ours.set_weights(k_layer.get_weights())
+
+    xt = tf.Variable(x)
+    states_t = [tf.Variable(s) for s in call.get("initial_state", [])]
+    k_call = {**call, "initial_state": states_t} if states_t else call
+    with tf.GradientTape() as tape:
+        k_out = _as_list(k_layer(xt, **k_call))
+    dys = [rng.normal(size=tuple(o.shape)).astype(np.float32) for o in k_out]
+    k_grads = tape.gradient(k_out, [xt, *states_t, *k_layer.trainable_weights], dys)
+
+    xv = nk.Variable(x)
+    states_v = [nk.Variable(s) for s in call.get("initial_state", [])]
+    our_call = {**call, "initial_state": states_v} if states_v else call
+    with nk.GradientTape() as tape:
+        out = _as_list(ours(xv, **our_call))
+    grads = tape.gradient(out, [xv, *states_v, *ours.trainable_weights], dys)
+
+    assert len(out) == len(k_out)
+    for i, (got, expected) in enumerate(zip(out, k_out)):
+        assert_close(
+            np.asarray(got),
+            expected.numpy(),
+            RECURRENT_FORWARD_ATOL,
+            RECURRENT_FORWARD_RTOL,
+            f"{name} output {i}",
+        )
+    labels = ["x"] + [f"state {i}" for i in range(len(states_t))]
+    labels += [w.path for w in ours.trainable_weights]
+    for label, got, expected in zip(labels, grads, k_grads):
+        assert got is not None, f"{name}: no gradient for {label}"
+        assert_close(
+            np.asarray(got),
+            expected.numpy(),
+            RECURRENT_GRAD_ATOL,
+            RECURRENT_GRAD_RTOL,
+            f"d {name} / d {label}",
+        )
+
+
+@pytest.mark.parametrize("cell", ["SimpleRNNCell", "LSTMCell", "GRUCell"])
+def test_a_cell_called_directly_matches_keras(keras, cell):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(BATCH, FEATURES)).astype(np.float32)
+    states = _states("LSTM" if cell == "LSTMCell" else cell, rng)
+    k_cell, ours = getattr(keras.layers, cell)(UNITS), getattr(nk.layers, cell)(UNITS)
+    k_out = k_cell(x, states)
+    ours(x, states)
+    ours.set_weights(k_cell.get_weights())
+    out = ours(x, states)
+    for got, expected in zip(_as_list(out), _as_list(k_out)):
+        assert_close(
+            np.asarray(got),
+            np.asarray(expected),
+            RECURRENT_FORWARD_ATOL,
+            RECURRENT_FORWARD_RTOL,
+            f"{cell} step",
+        )
+
+
+@pytest.mark.parametrize("name", ["SimpleRNN", "LSTM", "GRU", "RNN"])
+def test_configs_match_keras(keras, name):
+    if name == "RNN":
+        k_layer = keras.layers.RNN(keras.layers.LSTMCell(3), return_sequences=True)
+        ours = nk.layers.RNN(nk.layers.LSTMCell(3), return_sequences=True)
+    else:
+        k_layer = getattr(keras.layers, name)(3, dropout=0.25, go_backwards=True)
+        ours = getattr(nk.layers, name)(3, dropout=0.25, go_backwards=True)
+    k_config, config = k_layer.get_config(), ours.get_config()
+    for c in (k_config, config):
+        c.pop("name")
+        if "cell" in c:
+            c["cell"]["config"].pop("name")
+    assert list(config) == list(k_config)
+    assert config == k_config
+
+
+def _stack(module):
+    return module.Sequential(
+        [
+            module.Input((STEPS, FEATURES)),
+            module.layers.LSTM(UNITS, return_sequences=True),
+            module.layers.GRU(4, reset_after=False, return_sequences=True),
+            module.layers.RNN([module.layers.SimpleRNNCell(3), module.layers.GRUCell(2)]),
+            module.layers.Dense(2),
+        ]
+    )
+
+
+@pytest.mark.parametrize("fmt", ["keras", "weights.h5"])
+@pytest.mark.parametrize("writer", ["keras", "numpykeras"])
+def test_files_cross_both_ways(keras, tmp_path, fmt, writer):
+    x = np.random.default_rng(3).normal(size=(4, STEPS, FEATURES)).astype(np.float32)
+    source = _stack(keras if writer == "keras" else nk)
+    path = str(tmp_path / f"model.{fmt}")
+    if fmt == "keras":
+        source.save(path)
+        loaded = (nk if writer == "keras" else keras).models.load_model(path)
+    else:
+        source.save_weights(path)
+        loaded = _stack(nk if writer == "keras" else keras)
+        loaded.load_weights(path)
+    assert_close(
+        np.asarray(loaded.predict(x, verbose=0)),
+        np.asarray(source.predict(x, verbose=0)),
+        RECURRENT_FORWARD_ATOL,
+        RECURRENT_FORWARD_RTOL,
+        f"{writer} -> .{fmt}",
+    )
+
+
+def test_masked_lstm_classifier_fit_matches_keras(keras):
+    """An LSTM classifier over padded sequences (an explicit mask), trained by ``fit``."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(48, STEPS, FEATURES)).astype(np.float32)
+    y = (x[:, :3].sum(axis=(1, 2)) > 0).astype("int32")
+
+    def build(module):
+        inputs = module.Input((STEPS, FEATURES))
+        h = module.layers.LSTM(6, return_sequences=True)(inputs)
+        h = module.layers.GRU(4)(h)
+        return module.Model(inputs, module.layers.Dense(2, activation="softmax")(h))
+
+    k_model, ours = build(keras), build(nk)
+    ours.set_weights(k_model.get_weights())
+    for model, module in ((k_model, keras), (ours, nk)):
+        model.compile(
+            optimizer=module.optimizers.Adam(0.01),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+    args = {"epochs": 3, "batch_size": 16, "shuffle": False, "verbose": 0}
+    k_history = k_model.fit(x, y, **args).history
+    history = ours.fit(x, y, **args).history
+    assert sorted(history) == sorted(k_history)
+    for key in k_history:
+        assert_close(history[key], k_history[key], TRAINING_ATOL, TRAINING_RTOL, key)
+    for w, k_w in zip(ours.weights, k_model.weights):
+        assert_close(w.numpy(), k_w.numpy(), TRAINING_ATOL, TRAINING_RTOL, w.path)
