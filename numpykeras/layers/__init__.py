@@ -21,6 +21,7 @@ from numpykeras.layers.convolutional.separable_conv2d import SeparableConv2D
 from numpykeras.layers.core.activation import Activation
 from numpykeras.layers.core.dense import Dense
 from numpykeras.layers.core.embedding import Embedding
+from numpykeras.layers.core.masking import Masking
 from numpykeras.layers.input_layer import Input, InputLayer
 from numpykeras.layers.layer import InputSpec, Layer
 from numpykeras.layers.merging.add import Add, add

@@ -450,6 +450,14 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return input_shape
 
+    # Whether this layer passes a mask on (Keras's attribute): the mask of its first input
+    # reaches its outputs through `compute_mask`. Layers that cannot use a mask drop it.
+    supports_masking = False
+
+    def compute_mask(self, inputs, previous_mask):
+        """The mask of this layer's outputs given its inputs' mask (default: unchanged)."""
+        return previous_mask
+
     # -- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         """Calls the layer: ``layer(x)``, ``layer(x, y)``, ``layer(x, training=True)``, ...

@@ -418,7 +418,19 @@ class Functional(Model):
         for t, v in zip(node.output_tensors, outs):
             values[id(t)] = v
 
+    def _uses_masks(self) -> bool:
+        """Whether a layer of the graph makes masks (``Embedding(mask_zero=True)``, ``Masking``,
+        a custom layer with its own ``compute_mask``): then the graph runs node by node, passing
+        each node's input mask to a ``call`` that takes ``mask`` (Keras's mask propagation)."""
+        uses = self.__dict__.get("_uses_masks_cache")
+        if uses is None:
+            uses = any(_makes_masks(n.layer) for n in self._nodes)
+            self.__dict__["_uses_masks_cache"] = uses
+        return uses
+
     def _run(self, inputs, training, tape):
+        if tape is None and self._uses_masks():
+            return self._run_masked(inputs, training)
         if tape is None and not training and not autodiff.is_recording():
             return self._run_inference(inputs, training)
         flat = self._standardize_inputs(inputs)
@@ -428,6 +440,41 @@ class Functional(Model):
         for node in self._nodes:
             if not isinstance(node.layer, InputLayer):
                 self._run_node(node, values, training, tape)
+        return self._model_outputs(values)
+
+    def _run_masked(self, inputs, training):
+        """The graph node by node with Keras's mask propagation (see ``_uses_masks``)."""
+        from numpykeras.layers.layer import _call_signature
+
+        flat = self._standardize_inputs(inputs)
+        values = {id(t): x for t, x in zip(self._inputs, flat)}
+        masks: dict = {}
+        for node in self._nodes:
+            layer = node.layer
+            if isinstance(layer, InputLayer):
+                continue
+            previous = _resolve_masks(node.call_args, masks)
+            kwargs = dict(node.call_kwargs or {})
+            recorded = kwargs.pop("training", None)
+            node_training = recorded if training is None else training
+            kwargs = {k: _resolve(v, values) for k, v in kwargs.items()}
+            extra = tuple(_resolve(a, values) for a in (node.extra_args or ()))
+            args = _resolve(node.call_args, values)
+            has_mask = any(m is not None for m in _flat(previous))
+            sig = _call_signature(type(layer))
+            if has_mask and sig.accepts_mask and kwargs.get("mask") is None:
+                kwargs["mask"] = previous
+            out = layer(args, *extra, training=bool(node_training), **kwargs)
+            outs = [out] if len(node.output_tensors) == 1 else _flat(out)
+            for t, v in zip(node.output_tensors, outs):
+                values[id(t)] = v
+            if getattr(layer, "supports_masking", False):
+                out_masks = layer.compute_mask(args, previous if has_mask else None)
+                if out_masks is not None:
+                    out_masks = [out_masks] if len(outs) == 1 else _flat(out_masks)
+                    for t, m in zip(node.output_tensors, out_masks):
+                        if m is not None:
+                            masks[id(t)] = np.asarray(autodiff.unwrap(m), dtype=bool)
         return self._model_outputs(values)
 
     def __call__(self, *args, **kwargs):
@@ -483,6 +530,8 @@ class Functional(Model):
         return self._model_outputs(values)
 
     def _trains_by_kernel(self) -> bool:
+        if self._uses_masks():  # masks reach layers through `call`, on the tape path
+            return False
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):
                 continue
@@ -498,6 +547,8 @@ class Functional(Model):
     def _outputs_and_logits(self, x):
         """Inference outputs, and the logits of each output that ends in a softmax/sigmoid
         (see ``Model._outputs_and_logits``): the output nodes run their ``forward``."""
+        if self._uses_masks():
+            return self._run_masked(x, False), [None] * len(self._outputs)
         captured = []
         out = self._run_inference(x, False, captured)
         return out, self.outputs_logits(captured)
@@ -730,6 +781,33 @@ class Functional(Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return functional_from_config(cls, config, custom_objects)
+
+
+def _makes_masks(layer) -> bool:
+    """Whether ``layer`` makes masks of its own (see ``Functional._uses_masks``)."""
+    from numpykeras.layers.layer import Layer
+
+    if getattr(layer, "mask_zero", False) or type(layer).__name__ == "Masking":
+        return True
+    if isinstance(layer, Functional):
+        return layer._uses_masks()
+    custom = not type(layer).__module__.startswith("numpykeras.")
+    return (
+        custom
+        and getattr(layer, "supports_masking", False)
+        and type(layer).compute_mask is not Layer.compute_mask
+    )
+
+
+def _resolve_masks(structure, masks):
+    """``structure`` with each KerasTensor replaced by its mask (``None`` where it has none)."""
+    if isinstance(structure, KerasTensor):
+        return masks.get(id(structure))
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_resolve_masks(s, masks) for s in structure)
+    if isinstance(structure, dict):
+        return {k: _resolve_masks(v, masks) for k, v in structure.items()}
+    return None
 
 
 def _resolve(structure, values):

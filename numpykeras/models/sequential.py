@@ -250,6 +250,9 @@ class Sequential(Model):
         return self._functional._call_with_ops(inputs, training=training)
 
     def _trains_by_kernel(self) -> bool:
+        functional = self.__dict__.get("_functional")
+        if self.built and functional is not None:
+            return functional._trains_by_kernel()
         return all(layer._trains_by_kernel() for layer in self.layers)
 
     def forward(self, inputs, training=False):

@@ -234,3 +234,77 @@ def test_masked_lstm_classifier_fit_matches_keras(keras):
         assert_close(history[key], k_history[key], TRAINING_ATOL, TRAINING_RTOL, key)
     for w, k_w in zip(ours.weights, k_model.weights):
         assert_close(w.numpy(), k_w.numpy(), TRAINING_ATOL, TRAINING_RTOL, w.path)
+
+
+# --------------------------------------------------------------------------- mask propagation
+
+TOKENS = np.random.default_rng(21).integers(1, 20, size=(16, STEPS))
+TOKENS[:5, 4:] = 0  # post-padded
+TOKENS[5:9, :2] = 0  # pre-padded
+
+
+def _masked_model(module, kind):
+    inputs = module.Input((STEPS,), dtype="int32")
+    h = module.layers.Embedding(20, 4, mask_zero=True)(inputs)
+    if kind == "lstm-gru":
+        h = module.layers.LSTM(5, return_sequences=True)(h)
+        h = module.layers.GRU(3)(h)
+    elif kind == "dense-average":
+        h = module.layers.Dense(4, activation="tanh")(h)
+        h = module.layers.GlobalAveragePooling1D()(h)
+    elif kind == "merged":
+        a = module.layers.Dense(4)(h)
+        b = module.layers.Dropout(0.0)(h)
+        h = module.layers.Add()([a, b])
+        h = module.layers.Concatenate()([h, a])
+        h = module.layers.SimpleRNN(3, go_backwards=True)(h)
+    return module.Model(inputs, module.layers.Dense(2, activation="softmax")(h))
+
+
+@pytest.mark.parametrize("kind", ["lstm-gru", "dense-average", "merged"])
+def test_embedding_masks_propagate_as_in_keras(keras, kind):
+    """Embedding(mask_zero=True): the mask passes through Dense/Dropout/merges and is used by
+    the recurrent layers and GlobalAveragePooling1D; predictions and an SGD fit agree."""
+    y = (TOKENS.sum(axis=1) % 2).astype("int32")
+    k_model, ours = _masked_model(keras, kind), _masked_model(nk, kind)
+    ours.set_weights(k_model.get_weights())
+    assert_close(
+        ours.predict(TOKENS, verbose=0),
+        k_model.predict(TOKENS, verbose=0),
+        RECURRENT_FORWARD_ATOL,
+        RECURRENT_FORWARD_RTOL,
+        f"{kind} masked predict",
+    )
+    for model, module in ((k_model, keras), (ours, nk)):
+        model.compile(optimizer=module.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    args = {"epochs": 3, "batch_size": 8, "shuffle": False, "verbose": 0}
+    k_history = k_model.fit(TOKENS, y, **args).history
+    history = ours.fit(TOKENS, y, **args).history
+    assert_close(history["loss"], k_history["loss"], TRAINING_ATOL, TRAINING_RTOL, "loss")
+    for w, k_w in zip(ours.weights, k_model.weights):
+        assert_close(w.numpy(), k_w.numpy(), TRAINING_ATOL, TRAINING_RTOL, w.path)
+
+
+def test_masking_layer_matches_keras(keras):
+    x = np.random.default_rng(4).normal(size=(4, STEPS, 3)).astype(np.float32)
+    x[1, 3:] = 0.0
+    x[2, :2] = 0.0
+    k_model = keras.Sequential(
+        [
+            keras.Input((STEPS, 3)),
+            keras.layers.Masking(),
+            keras.layers.LSTM(4, return_sequences=True),
+        ]
+    )
+    ours = nk.Sequential(
+        [nk.Input((STEPS, 3)), nk.layers.Masking(), nk.layers.LSTM(4, return_sequences=True)]
+    )
+    ours.set_weights(k_model.get_weights())
+    assert ours.layers[0].get_config()["mask_value"] == k_model.layers[0].get_config()["mask_value"]
+    assert_close(
+        ours.predict(x, verbose=0),
+        k_model.predict(x, verbose=0),
+        RECURRENT_FORWARD_ATOL,
+        RECURRENT_FORWARD_RTOL,
+        "Masking -> LSTM",
+    )

@@ -505,12 +505,19 @@ def test_embedding_config_and_keras2_arguments():
     [
         (lambda: layers.Embedding(0, 3), "`input_dim` must be a positive integer"),
         (lambda: layers.Embedding(3, 2.5), "`output_dim` must be a positive integer"),
-        (lambda: layers.Embedding(3, 2, mask_zero=True), "mask_zero"),
     ],
 )
 def test_embedding_bad_arguments(factory, match):
     with pytest.raises(ValueError, match=match):
         factory()
+
+
+def test_embedding_mask_zero_masks_index_zero():
+    layer = layers.Embedding(5, 2, mask_zero=True)
+    tokens = np.array([[1, 0, 3], [0, 0, 2]])
+    np.testing.assert_array_equal(layer.compute_mask(tokens, None), tokens != 0)
+    assert layer.supports_masking and layer.get_config()["mask_zero"] is True
+    assert layers.Embedding(5, 2).compute_mask(tokens, None) is None
 
 
 def test_embedding_out_of_range_indices():

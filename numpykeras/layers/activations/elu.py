@@ -19,6 +19,8 @@ class ELU(Layer):
         Same as the input.
     """
 
+    supports_masking = True
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(alpha, (str, bool)) or not hasattr(alpha, "__float__"):

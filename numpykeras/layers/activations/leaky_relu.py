@@ -20,6 +20,8 @@ class LeakyReLU(Layer):
         Same as the input.
     """
 
+    supports_masking = True
+
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:  # Keras 2 name
             negative_slope = kwargs.pop("alpha")

@@ -29,6 +29,8 @@ class PReLU(Layer):
         Same as the input.
     """
 
+    supports_masking = True
+
     def __init__(
         self,
         alpha_initializer="Zeros",

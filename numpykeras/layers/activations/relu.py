@@ -30,6 +30,8 @@ class ReLU(Layer):
         Same as the input.
     """
 
+    supports_masking = True
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         if max_value is not None and (not _is_number(max_value) or max_value < 0.0):

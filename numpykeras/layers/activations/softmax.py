@@ -24,6 +24,8 @@ class Softmax(Layer):
         Same as the input.
     """
 
+    supports_masking = True
+
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         axes = axis if isinstance(axis, (list, tuple)) else [axis]

@@ -20,6 +20,8 @@ class Activation(Layer):
         Same as the input.
     """
 
+    supports_masking = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)

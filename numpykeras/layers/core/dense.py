@@ -37,6 +37,8 @@ class Dense(Layer):
         N-D array ``(batch_size, ..., units)``.
     """
 
+    supports_masking = True
+
     def __init__(
         self,
         units,

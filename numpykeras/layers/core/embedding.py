@@ -27,8 +27,8 @@ class Embedding(Layer):
             (default ``"uniform"``, i.e. ``RandomUniform(-0.05, 0.05)``).
         embeddings_regularizer: optional regularizer of the table.
         embeddings_constraint: optional constraint on the table.
-        mask_zero: must be ``False``: numpykeras does not propagate masks, so index 0 cannot be
-            treated as padding by later layers.
+        mask_zero: treat index 0 as padding: the output's mask is ``inputs != 0``, which models
+            pass on to the layers after it (recurrent layers skip those steps).
         weights: optional ``[table]`` to start from.
         input_length: accepted (and ignored) for Keras 2 configs.
 
@@ -62,12 +62,6 @@ class Embedding(Layer):
                 weights = [weights]
             kwargs["weights"] = weights
         super().__init__(**kwargs)
-        if mask_zero:
-            raise ValueError(
-                f"Embedding layer '{self.name}': numpykeras does not support masking, so "
-                "`mask_zero=True` cannot be honoured (later layers would treat index 0 as data). "
-                "Use `mask_zero=False`."
-            )
         if lora_rank:
             raise ValueError("numpykeras does not support LoRA (`lora_rank`) on Embedding.")
         if quantization_config is not None:
@@ -78,7 +72,8 @@ class Embedding(Layer):
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.mask_zero = False
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight(
@@ -115,6 +110,11 @@ class Embedding(Layer):
     def call(self, inputs, training=False):
         self._check_indices(inputs)
         return self.embeddings.value[inputs]  # (..., output_dim)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        if not self.mask_zero:
+            return None
+        return np.asarray(inputs) != 0
 
     def forward(self, inputs, training=False):
         return self.call(inputs), inputs

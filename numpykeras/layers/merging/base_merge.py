@@ -46,6 +46,8 @@ class Merge(Layer):
         The broadcast shape of the inputs.
     """
 
+    supports_masking = True
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._reshape_required = False
@@ -128,6 +130,17 @@ class Merge(Layer):
             else x
             for x in inputs
         ]
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """As Keras: no mask if an input has none, else the OR of the inputs' masks."""
+        if previous_mask is None or not isinstance(previous_mask, (list, tuple)):
+            return None
+        if any(m is None for m in previous_mask):
+            return None
+        out = np.asarray(previous_mask[0], dtype=bool)
+        for m in previous_mask[1:]:
+            out = out | np.asarray(m, dtype=bool)
+        return out
 
     # The ``numpykeras.ops`` function folding the inputs pairwise (``"add"``, ...), for the
     # ops form of the merge; ``None`` when there is none.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from numpykeras.layers.merging.base_merge import Merge
+from numpykeras.ops import autodiff
 
 
 class Concatenate(Merge):
@@ -19,6 +20,8 @@ class Concatenate(Merge):
     Output shape:
         The common shape, with the sizes along ``axis`` added up.
     """
+
+    supports_masking = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -74,6 +77,25 @@ class Concatenate(Merge):
         sizes = [s[axis] for s in input_shape]
         output[axis] = None if None in sizes else int(sum(sizes))
         return tuple(output)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """As Keras: each input's mask (all true where it has none) broadcast to the input's
+        shape, concatenated along ``axis``, then any over the last axis."""
+        if previous_mask is None or not isinstance(previous_mask, (list, tuple)):
+            return None
+        if all(m is None for m in previous_mask):
+            return None
+        masks = []
+        for x, m in zip(inputs, previous_mask):
+            shape = np.shape(autodiff.unwrap(x))
+            if m is None:
+                masks.append(np.ones(shape, dtype=bool))
+            else:
+                m = np.asarray(m, dtype=bool)
+                if m.ndim < len(shape):
+                    m = np.broadcast_to(m[..., None], shape)
+                masks.append(m)
+        return np.any(np.concatenate(masks, axis=self.axis), axis=-1)
 
     def _call_with_ops(self, inputs, training=False):
         from numpykeras import ops

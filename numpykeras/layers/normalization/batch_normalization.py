@@ -33,6 +33,8 @@ class BatchNormalization(Layer):
         Same as the input.
     """
 
+    supports_masking = True
+
     def __init__(
         self,
         axis=-1,

@@ -34,6 +34,8 @@ class LayerNormalization(Layer):
         Same as the input.
     """
 
+    supports_masking = True
+
     def __init__(
         self,
         axis=-1,

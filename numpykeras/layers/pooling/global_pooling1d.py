@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from numpykeras.layers.layer import InputSpec, Layer, normalize_data_format
+from numpykeras.ops import autodiff
 
 
 class _GlobalPooling1D(Layer):
@@ -50,8 +51,22 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
         ``(batch_size, features)`` (``(batch_size, 1, features)`` with ``keepdims=True``).
     """
 
-    def call(self, inputs, training=False):
+    supports_masking = True
+
+    def call(self, inputs, training=False, mask=None):
+        if mask is not None:
+            # The mean over the unmasked steps (Keras): sum(x * m) / sum(m), with ops so that
+            # a tape records it.
+            from numpykeras import ops
+
+            m = ops.cast(np.asarray(autodiff.unwrap(mask), dtype=bool), self.dtype)
+            m = ops.expand_dims(m, 2 if self._axis == 1 else 1)  # (batch, steps, 1)
+            total = ops.sum(inputs * m, axis=self._axis, keepdims=self.keepdims)
+            return total / ops.sum(m, axis=self._axis, keepdims=self.keepdims)
         return inputs.mean(axis=self._axis, keepdims=self.keepdims, dtype=inputs.dtype)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None
 
     def forward(self, inputs, training=False):
         return self.call(inputs), inputs.shape

@@ -47,6 +47,8 @@ class Rescaling(Layer):
         Same as the input.
     """
 
+    supports_masking = True
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("scale", scale), ("offset", offset)):

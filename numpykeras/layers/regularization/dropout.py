@@ -25,6 +25,8 @@ class Dropout(Layer):
         Same as the input.
     """
 
+    supports_masking = True
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(rate, (int, float, np.floating)) or not 0 <= rate <= 1:

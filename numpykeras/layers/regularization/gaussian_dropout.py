@@ -27,6 +27,8 @@ class GaussianDropout(Layer):
         Same as the input.
     """
 
+    supports_masking = True
+
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(rate, (str, bool)) or not hasattr(rate, "__float__") or not 0 <= rate < 1:

@@ -22,6 +22,8 @@ class GaussianNoise(Layer):
         Same as the input.
     """
 
+    supports_masking = True
+
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(**kwargs)
         if (

@@ -64,6 +64,8 @@ class SpatialDropout1D(BaseSpatialDropout):
         Same as the input.
     """
 
+    supports_masking = True
+
     def __init__(self, rate, seed=None, name=None, dtype=None, **kwargs):
         super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
         self.input_spec = InputSpec(ndim=3)
@@ -86,6 +88,8 @@ class SpatialDropout2D(BaseSpatialDropout):
     Output shape:
         Same as the input.
     """
+
+    supports_masking = True
 
     def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None, **kwargs):
         super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
