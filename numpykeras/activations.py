@@ -418,6 +418,26 @@ def _hard_sigmoid_grad(dy, x, y):
     return dy * (((x > -3) & (x < 3)) / 6).astype(dy.dtype, copy=False)
 
 
+def _hard_sigmoid_keras2_ops(x):
+    ops = _ops()
+    return ops.clip(ops.add(ops.multiply(x, 0.2), 0.5), 0.0, 1.0)
+
+
+@_on_tape(_hard_sigmoid_keras2_ops)
+def keras2_hard_sigmoid(x):
+    """Keras 2's ``hard_sigmoid``: ``clip(0.2 x + 0.5, 0, 1)`` (Keras 3 uses ``x / 6 + 0.5``).
+
+    What a ``"hard_sigmoid"`` in a file written by Keras 2 (or tf.keras / tf_keras) computed;
+    the legacy HDF5 loader maps it here so that the model predicts what Keras 2 predicted.
+    """
+    x = _as_float(x)
+    return _cast_like(np.clip(0.2 * x + 0.5, 0.0, 1.0), x)
+
+
+def _keras2_hard_sigmoid_grad(dy, x, y):
+    return dy * (((x > -2.5) & (x < 2.5)) * 0.2).astype(dy.dtype, copy=False)
+
+
 @_on_tape(_named_op("hard_silu"))
 def hard_silu(x):
     """Hard SiLU (hard swish): ``x * hard_sigmoid(x)``."""
@@ -464,6 +484,7 @@ _ACTIVATIONS = {
     "sigmoid": sigmoid,
     "exponential": exponential,
     "hard_sigmoid": hard_sigmoid,
+    "keras2_hard_sigmoid": keras2_hard_sigmoid,
     "hard_silu": hard_silu,
     "linear": linear,
     "mish": mish,
@@ -492,6 +513,7 @@ _GRADIENTS = {
     sigmoid: _sigmoid_grad,
     exponential: _exponential_grad,
     hard_sigmoid: _hard_sigmoid_grad,
+    keras2_hard_sigmoid: _keras2_hard_sigmoid_grad,
     hard_silu: _hard_silu_grad,
     linear: _linear_grad,
     mish: _mish_grad,

@@ -514,6 +514,37 @@ def _plan_optimizer(f, model, filepath, assignments, warning_messages) -> None:
     )
 
 
+def _written_by_keras2(f) -> bool:
+    """Whether the file's ``keras_version`` is before 3 (Keras 2, tf.keras, tf_keras)."""
+    version = h5_utils.read_attr_str(f, "keras_version") or ""
+    return not version.startswith("3.")
+
+
+# Activations whose formula changed in Keras 3: a Keras 2 file's name -> its Keras 2 function.
+_KERAS2_ACTIVATIONS = {"hard_sigmoid": "keras2_hard_sigmoid"}
+
+
+def _keras2_activations(config):
+    """``config`` with every ``*activation`` entry that Keras 3 computes differently replaced by
+    the function Keras 2 computed (nested layer and cell configs included)."""
+    if isinstance(config, dict):
+        out = {}
+        for key, value in config.items():
+            if key.endswith("activation") and isinstance(value, str):
+                value = _KERAS2_ACTIVATIONS.get(value, value)
+            elif key.endswith("activation") and isinstance(value, dict):
+                name = value.get("config") if value.get("class_name") == "function" else None
+                if name in _KERAS2_ACTIVATIONS:
+                    value = _KERAS2_ACTIVATIONS[name]
+            else:
+                value = _keras2_activations(value)
+            out[key] = value
+        return out
+    if isinstance(config, list):
+        return [_keras2_activations(v) for v in config]
+    return config
+
+
 def load_model(filepath, custom_objects=None, compile=True):
     """Rebuild a model (and its compile state) from a legacy full-model HDF5 file."""
     from numpykeras.saving.serialization import (
@@ -536,6 +567,8 @@ def load_model(filepath, custom_objects=None, compile=True):
             raise h5_utils.CorruptFileError(
                 f"The `model_config` attribute of '{filepath}' is not valid JSON ({e})."
             ) from None
+        if _written_by_keras2(f):
+            config = _keras2_activations(config)
         model = deserialize_layer(normalize_model_config(config), custom_objects=custom_objects)
         try:
             assignments, warning_messages = plan_load_from_group(weights_root(f), model, filepath)

@@ -308,3 +308,56 @@ def test_masking_layer_matches_keras(keras):
         RECURRENT_FORWARD_RTOL,
         "Masking -> LSTM",
     )
+
+
+# --------------------------------------------------------------------------- Keras 2 files
+
+
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("LSTM", {}),
+        ("GRU", {}),
+        ("GRU", {"reset_after": False}),
+        ("SimpleRNN", {"return_sequences": True}),
+        ("LSTM", {"recurrent_activation": "hard_sigmoid", "return_sequences": True}),
+        ("GRU", {"recurrent_activation": "hard_sigmoid", "time_major": True}),
+        ("LSTM", {"time_major": True, "return_sequences": True}),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "-".join(f"{k}={w}" for k, w in v.items()),
+)
+def test_keras2_recurrent_files_predict_what_keras2_predicted(tf_keras, tmp_path, name, kwargs):
+    """Files written by tf_keras (Keras 2): configs with `time_major` and `implementation` (which
+    Keras 3 refuses to load), `hard_sigmoid` with Keras 2's formula `clip(0.2 x + 0.5, 0, 1)`."""
+    x = 3 * np.random.default_rng(2).normal(size=(STEPS, BATCH, FEATURES)).astype(np.float32)
+    model = tf_keras.Sequential(
+        [
+            tf_keras.layers.Input((BATCH, FEATURES), batch_size=STEPS),
+            getattr(tf_keras.layers, name)(UNITS, **kwargs),
+            tf_keras.layers.Dense(2, activation="hard_sigmoid"),
+        ]
+    )
+    path = str(tmp_path / "keras2.h5")
+    model.save(path)
+    expected = model.predict(x, batch_size=STEPS, verbose=0)
+    loaded = nk.models.load_model(path)
+    assert_close(
+        loaded.predict(x, batch_size=STEPS, verbose=0),
+        expected,
+        RECURRENT_FORWARD_ATOL,
+        RECURRENT_FORWARD_RTOL,
+        f"Keras 2 {name} {kwargs}",
+    )
+    weights_path = str(tmp_path / "keras2_weights.h5")
+    model.save_weights(weights_path)
+    ours = nk.Sequential(
+        [
+            nk.Input((BATCH, FEATURES), batch_size=STEPS),
+            getattr(nk.layers, name)(UNITS, **kwargs),
+            nk.layers.Dense(2, activation="hard_sigmoid"),
+        ]
+    )
+    ours.load_weights(weights_path)
+    assert len(ours.weights) == len(loaded.weights)
+    for w, w_loaded in zip(ours.weights, loaded.weights):
+        np.testing.assert_array_equal(w.numpy(), w_loaded.numpy())

@@ -97,7 +97,11 @@ class RNN(Layer):
                 "state_size must be an integer, or a list/tuple of integers (one for each state "
                 f"tensor). Received: state_size={state_size!r}"
             )
+        # Keras 2's `time_major` (inputs and sequence outputs (timesteps, batch, ...)): not a
+        # Keras 3 argument, kept so that Keras 2 files that set it compute what they computed.
+        time_major = bool(kwargs.pop("time_major", False))
         super().__init__(**kwargs)
+        self.time_major = time_major
         self.cell = cell
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
@@ -136,8 +140,12 @@ class RNN(Layer):
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         batch, length = sequences_shape[0], sequences_shape[1]
+        if self.time_major:
+            batch, length = length, batch
         size = self._output_size()
         output = (batch, length, size) if self.return_sequences else (batch, size)
+        if self.time_major and self.return_sequences:
+            output = (length, batch, size)
         if not self.return_state:
             return output
         states = []
@@ -162,12 +170,12 @@ class RNN(Layer):
                 "the layer: expected ndim>=3 (batch_size, timesteps, features), found "
                 f"ndim={len(sequences_shape)}. Full shape received: {tuple(sequences_shape)}"
             )
-        step_shape = (sequences_shape[0],) + tuple(sequences_shape[2:])
+        step_shape = (sequences_shape[1 if self.time_major else 0],) + tuple(sequences_shape[2:])
         if isinstance(self.cell, Layer) and not self.cell.built:
             with name_scope(self.name):
                 self.cell._maybe_build(step_shape)
-        if self.stateful and sequences_shape[0] is not None:
-            self._create_states(sequences_shape[0])
+        if self.stateful and step_shape[0] is not None:
+            self._create_states(step_shape[0])
         self.built = True
 
     # -- states -------------------------------------------------------------------------------
@@ -194,6 +202,9 @@ class RNN(Layer):
 
     # -- the loop -----------------------------------------------------------------------------
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        if self.time_major:  # (timesteps, batch, ...) -> (batch, timesteps, ...)
+            axes = (1, 0) + tuple(range(2, len(np.shape(autodiff.unwrap(sequences)))))
+            sequences = ops.transpose(sequences, axes)
         batch = np.shape(autodiff.unwrap(sequences))[0]
         if self.stateful and self.states is None:
             # An eager call builds with the batch axis unknown: the first batch fixes it.
@@ -224,6 +235,8 @@ class RNN(Layer):
             for variable, state in zip(self.states, states):
                 variable.assign(np.asarray(autodiff.unwrap(state)))
         output = outputs if self.return_sequences else last_output
+        if self.time_major and self.return_sequences:
+            output = ops.transpose(output, (1, 0, 2))
         if self.return_state:
             return [output, *states]
         return output
@@ -273,6 +286,8 @@ class RNN(Layer):
                 "cell": serialize_keras_object(self.cell),
             }
         )
+        if self.time_major:  # only when set: Keras 3 rejects it, rather than misread the file
+            config["time_major"] = True
         return config
 
     @classmethod
