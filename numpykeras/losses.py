@@ -722,6 +722,15 @@ _LOGIT_IMPLEMENTATIONS = (
 )
 
 
+def _both_masks(a, b):
+    """The AND of two optional boolean masks (``None`` where neither is given)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return np.logical_and(a, b)
+
+
 def _recorded(x):
     """``x`` as a recorded Tensor when a live tape tracks it (a Tensor, or a watched Variable or
     array), else ``None``."""
@@ -915,20 +924,22 @@ class Loss:
         built-in losses as one op with their hand-written gradient, a subclass's ``call``
         written with ``keras.ops`` op by op.
         """
+        in_mask = autodiff.get_keras_mask(y_pred)  # an output's mask (Keras's _keras_mask)
         if _tapes.tapes:
             recorded = _recorded(y_pred)
             if recorded is not None or type(y_true) is Tensor:
                 y_pred = y_pred if recorded is None else recorded
-                return self._recorded_call(y_true, y_pred, sample_weight)
+                return self._recorded_call(y_true, y_pred, sample_weight, in_mask)
         y_true, y_pred = self._convert(y_true, y_pred)
         values, _, mask = self._forward(y_true, y_pred, need_grad=False)
+        mask = _both_masks(in_mask, mask)
         loss, _ = reduce_weighted_values(values, sample_weight, mask, self.reduction, self.dtype)
         return loss[()] if loss.ndim == 0 else loss
 
     def _has_kernel_gradient(self) -> bool:
         return type(self).call_and_vjp is not Loss.call_and_vjp
 
-    def _recorded_call(self, y_true, y_pred, sample_weight):
+    def _recorded_call(self, y_true, y_pred, sample_weight, in_mask=None):
         """``__call__`` on a tape. A built-in loss is one recorded op whose gradient with respect
         to ``y_pred`` is its hand-written one (targets are constants: a recorded ``y_true``
         gets no gradient); any other loss runs its ``call`` on the recorded tensors."""
@@ -956,6 +967,7 @@ class Loss:
             y_pred = logits_tensor
         else:
             values, vjp, mask = self._forward(true, pred, need_grad=True)
+        mask = _both_masks(in_mask, mask)
         loss, d_values = reduce_weighted_values(
             values, sample_weight, mask, self.reduction, self.dtype
         )

@@ -22,6 +22,7 @@ from numpykeras.losses import (
     _to_snake_case,
     squeeze_or_expand_to_same_rank,
 )
+from numpykeras.ops import autodiff
 from numpykeras.saving import object_registration
 
 NEG_INF = -1e10
@@ -207,7 +208,17 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        in_mask = autodiff.get_keras_mask(y_pred)
         values, mask = _values_and_mask(self._fn, y_true, y_pred, self._fn_kwargs)
+        if in_mask is not None:
+            # An output's mask weights the metric (0 at masked steps), with the sample weights.
+            m = np.asarray(in_mask, dtype=self.dtype)
+            if sample_weight is None:
+                sample_weight = m
+            else:
+                weights = np.asarray(sample_weight, dtype=self.dtype)
+                m, weights = losses.squeeze_or_expand_to_same_rank(m, weights)
+                sample_weight = weights * m
         return super().update_state(values, sample_weight=sample_weight, _mask=mask)
 
     def get_config(self) -> dict:

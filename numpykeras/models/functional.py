@@ -475,6 +475,9 @@ class Functional(Model):
                     for t, m in zip(node.output_tensors, out_masks):
                         if m is not None:
                             masks[id(t)] = np.asarray(autodiff.unwrap(m), dtype=bool)
+        for t in self._outputs:  # the outputs carry their masks to the losses and metrics
+            if id(t) in masks:
+                autodiff.set_keras_mask(values[id(t)], masks[id(t)])
         return self._model_outputs(values)
 
     def __call__(self, *args, **kwargs):

@@ -285,6 +285,30 @@ def keras_logits(y):
     return entry[1], entry[2]
 
 
+# id(array or Tensor) -> (weak reference to it, boolean mask): Keras's `_keras_mask`.
+_MASKS: dict = {}
+
+
+def set_keras_mask(x, mask):
+    """Attach ``mask`` to the output ``x`` of a model (Keras's ``_keras_mask``), for the losses
+    and metrics that read it; a recorded Tensor's value carries it too. Returns ``x``."""
+    import weakref
+
+    for obj in (x, x._value) if type(x) is Tensor else (x,):
+        if isinstance(obj, (np.ndarray, Tensor)):
+            key = id(obj)
+            _MASKS[key] = (weakref.ref(obj, lambda _, key=key: _MASKS.pop(key, None)), mask)
+    return x
+
+
+def get_keras_mask(x):
+    """The mask attached to ``x`` by :func:`set_keras_mask`, else ``None``."""
+    entry = _MASKS.get(id(x))
+    if entry is None or entry[0]() is not x:
+        return None
+    return entry[1]
+
+
 def primitive(fn) -> Primitive:
     """Decorator making ``fn`` a :class:`Primitive` (add its VJP with ``@fn.defvjp``)."""
     return Primitive(fn)

@@ -361,3 +361,43 @@ def test_keras2_recurrent_files_predict_what_keras2_predicted(tf_keras, tmp_path
     assert len(ours.weights) == len(loaded.weights)
     for w, w_loaded in zip(ours.weights, loaded.weights):
         np.testing.assert_array_equal(w.numpy(), w_loaded.numpy())
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+def test_masked_sequence_tagger_losses_and_metrics_match_keras(keras, weighted):
+    """A tagger (Embedding(mask_zero) -> GRU(return_sequences) -> Dense softmax): the output's
+    mask weights the loss (Keras's apply_mask) and the metrics, in fit and evaluate."""
+    y = (TOKENS % 3).astype("int32")
+    sample_weight = np.random.default_rng(8).random(TOKENS.shape).astype(np.float32)
+    sample_weight = sample_weight if weighted else None
+
+    def build(module):
+        return module.Sequential(
+            [
+                module.Input((STEPS,), dtype="int32"),
+                module.layers.Embedding(20, 4, mask_zero=True),
+                module.layers.GRU(5, return_sequences=True),
+                module.layers.Dense(3, activation="softmax"),
+            ]
+        )
+
+    k_model, ours = build(keras), build(nk)
+    ours.set_weights(k_model.get_weights())
+    for model, module in ((k_model, keras), (ours, nk)):
+        model.compile(
+            optimizer=module.optimizers.SGD(0.1),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+    args = {"epochs": 3, "batch_size": 8, "shuffle": False, "verbose": 0}
+    k_history = k_model.fit(TOKENS, y, sample_weight=sample_weight, **args).history
+    history = ours.fit(TOKENS, y, sample_weight=sample_weight, **args).history
+    for key in ("loss", "accuracy"):
+        assert_close(history[key], k_history[key], TRAINING_ATOL, TRAINING_RTOL, key)
+    assert_close(
+        ours.evaluate(TOKENS, y, sample_weight=sample_weight, verbose=0),
+        k_model.evaluate(TOKENS, y, sample_weight=sample_weight, verbose=0),
+        TRAINING_ATOL,
+        TRAINING_RTOL,
+        "evaluate",
+    )
