@@ -48,9 +48,29 @@ def vgg_cnn(layers, models, size=64):
 APPLICATIONS = {"resnet50": ("ResNet50", 224), "mobilenetv2": ("MobileNetV2", 224)}
 
 
+# Recurrent classifiers: name -> recurrent layer. Sequences of RECURRENT_SHAPE (timesteps,
+# features), RECURRENT_UNITS units, then a 10-way softmax.
+RECURRENT = {"lstm": "LSTM", "gru": "GRU"}
+RECURRENT_SHAPE = (100, 64)
+RECURRENT_UNITS = 128
+
+
+def recurrent_classifier(layers, models, kind):
+    """``kind`` (``"LSTM"`` or ``"GRU"``) over the whole sequence, its last output to a softmax."""
+    return models.Sequential(
+        [
+            getattr(layers, kind)(RECURRENT_UNITS, input_shape=RECURRENT_SHAPE),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
 def build(name, layers, models, applications=None):
-    """A model by benchmark name: ``"cnn32"``, ``"cnn128"`` (reference CNN), ``"vgg64"``, or
-    ``"resnet50"`` / ``"mobilenetv2"`` (from ``applications``, with ``weights=None``)."""
+    """A model by benchmark name: ``"cnn32"``, ``"cnn128"`` (reference CNN), ``"vgg64"``,
+    ``"resnet50"`` / ``"mobilenetv2"`` (from ``applications``, with ``weights=None``), or
+    ``"lstm"`` / ``"gru"`` (``recurrent_classifier``)."""
+    if name in RECURRENT:
+        return recurrent_classifier(layers, models, RECURRENT[name])
     if name in APPLICATIONS:
         constructor, size = APPLICATIONS[name]
         return getattr(applications, constructor)(weights=None, input_shape=(size, size, 3))
@@ -60,12 +80,20 @@ def build(name, layers, models, applications=None):
         return vgg_cnn(layers, models, int(name[3:]))
     raise ValueError(
         f"Unknown benchmark model name: {name!r}. Expected 'cnnN', 'vggN' or one of "
-        f"{sorted(APPLICATIONS)}."
+        f"{sorted(APPLICATIONS) + sorted(RECURRENT)}."
     )
 
 
 def image_size(name):
-    """The input height (= width) of the model called ``name``."""
+    """The input height (= width) of the model called ``name`` (an image model)."""
     if name in APPLICATIONS:
         return APPLICATIONS[name][1]
     return int(name[3:])
+
+
+def input_shape(name):
+    """The shape of one input of the model called ``name``, without the batch axis."""
+    if name in RECURRENT:
+        return RECURRENT_SHAPE
+    size = image_size(name)
+    return (size, size, 3)

@@ -12,7 +12,7 @@ Requests:
     {"cmd": "run", "task": {...}}                   -> {"seconds": float} ("fit" tasks: the
                                                        median of epochs 2..N, and "epochs": every
                                                        epoch's seconds)
-    {"cmd": "check", "model": "cnn32", "n": 8}      -> {"outputs": [...]} (the first n images)
+    {"cmd": "check", "model": "cnn32", "n": 8}      -> {"outputs": [...]} (the first n inputs)
     {"cmd": "save", "model": m, "dir": d}           -> {} (writes d/m.keras and d/m.weights.h5)
     {"cmd": "probe", "model": m, "dir": d}          -> {"load_model": bool, "load_weights": bool}
     {"cmd": "save_weights", "model": m, "path": p}  -> {} (the model's weights to a .weights.h5)
@@ -78,6 +78,20 @@ class Framework:
             self.data[key] = (x, y)
         return self.data[key]
 
+    def inputs(self, name, n, seed):
+        """``n`` inputs of the model ``name`` and labels: images, or for a recurrent model
+        random sequences in [0, 1) of its shape (the same in both workers)."""
+        if name not in _models.RECURRENT:
+            return self.images(_models.image_size(name), n, seed)
+        shape = _models.input_shape(name)
+        key = (shape, n)
+        if key not in self.data:
+            rng = np.random.default_rng([seed, *shape, n])
+            x = rng.random((n, *shape), dtype=np.float32)  # (n, timesteps, features)
+            y = rng.integers(0, 10, size=n).astype(np.int64)  # (n,)
+            self.data[key] = (x, y)
+        return self.data[key]
+
     # -- the timed operations -------------------------------------------------------------------
     def run(self, task, seed):
         """One measurement of ``task``: ``{"seconds": ...}`` (warmed up on its first call).
@@ -90,7 +104,7 @@ class Framework:
         kind = task["kind"]
         name = task["model"]
         model = self.model(name, seed, train=kind == "fit")
-        x, y = self.images(_models.image_size(name), task["n"], seed)
+        x, y = self.inputs(name, task["n"], seed)
         batch = task["batch"]
         if kind == "fit":
             return self.fit_epochs(model, x, y, batch, task["epochs"])
@@ -140,7 +154,7 @@ class Framework:
         return {"seconds": statistics.median(times[1:]), "epochs": times}
 
     def check(self, name, n, seed):
-        x, _ = self.images(_models.image_size(name), 8, seed)
+        x, _ = self.inputs(name, 8, seed)
         out = self.model(name, seed).predict_on_batch(x[:n])
         return np.asarray(out, dtype=np.float64).ravel().tolist()
 

@@ -7,6 +7,7 @@ Run (from any directory)::
     python3 benchmarks/bench.py --no-tf    # numpykeras alone
     python3 benchmarks/bench.py --quick --baseline 9fbbe6c   # also numpykeras as at git 9fbbe6c
     python3 benchmarks/bench.py --quick --only fit           # only the training rows
+    python3 benchmarks/bench.py --quick --only recurrent     # only the LSTM and GRU rows
 
 How it measures:
 
@@ -37,7 +38,9 @@ How it measures:
   (the output says which).
 
 ``--only fit`` (or ``predict``, ``predict_on_batch``, ``latency``, ``cold_start``, ``scaling``,
-comma-separated) runs only those rows: a reduced plan for trying a change.
+``recurrent``, comma-separated) runs only those rows: a reduced plan for trying a change.
+``recurrent`` selects the LSTM and GRU table (batch 32 of 100 steps x 64 features, 128 units:
+a batch's inference, the steady-state training step and one sequence's latency).
 
 The table goes to stdout as markdown; progress goes to stderr.
 """
@@ -60,6 +63,9 @@ import tarfile
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _models  # noqa: E402  (the benchmark's models: shapes of the recurrent rows)
+
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
 WORKER = os.path.join(BENCH_DIR, "_worker.py")
@@ -67,7 +73,15 @@ FRAMEWORKS = ("numpykeras", "tensorflow")
 # The worker running numpykeras/ as it was at ``--baseline REV`` is called BASELINE + short hash.
 BASELINE = "numpykeras@"
 # What ``--only`` can select: the metric of a table row, or the scaling tables.
-ONLY_CHOICES = ("predict", "predict_on_batch", "latency", "fit", "cold_start", "scaling")
+ONLY_CHOICES = (
+    "predict",
+    "predict_on_batch",
+    "latency",
+    "fit",
+    "cold_start",
+    "scaling",
+    "recurrent",
+)
 SEED = 0
 # Pause when switching from one worker to the other, so the idle side's spinning BLAS / Eigen
 # threads have gone to sleep before the other side's clock starts.
@@ -82,7 +96,14 @@ TARGETS = {
     "fit": ("min", 1.0),
     "cold_start": ("max", 0.1),
     "peak_rss": ("max", 0.3),
+    # the recurrent table: at least as fast as TensorFlow (sequences/s, and latency ms)
+    "rnn_predict_on_batch": ("min", 1.0),
+    "rnn_fit": ("min", 1.0),
+    "rnn_latency": ("max", 1.0),
 }
+# Recurrent models of the benchmark (``_models.RECURRENT``), with their table labels.
+RECURRENT_MODELS = ("lstm", "gru")
+RECURRENT_LABELS = {"lstm": "LSTM", "gru": "GRU"}
 # ImageNet models of the benchmark (``_models.APPLICATIONS``), with their table labels.
 IMAGENET_MODELS = ("resnet50", "mobilenetv2")
 IMAGENET_LABELS = {"resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}
@@ -99,6 +120,7 @@ def make_plan(quick, rounds, with_imagenet=True):
     """
     if quick:
         n_predict, pob_reps, latency_reps = 256, 2, 10
+        recurrent = {"reps": 5, "latency_reps": 10, "fit": (256, 3)}  # fit: (sequences, epochs)
         # fit: (images, epochs, rounds timed: None for every round)
         fit = (2048, 3, None)
         vgg = {"predict": (32, 32), "fit": (256, 3, None)}  # predict: (images, batch)
@@ -107,6 +129,7 @@ def make_plan(quick, rounds, with_imagenet=True):
         imagenet = {"predict": (8, 8), "on_batch": {1: 3, 8: 1}}  # (images, batch); batch: reps
     else:
         n_predict, pob_reps, latency_reps = 512, 3, 30
+        recurrent = {"reps": 10, "latency_reps": 30, "fit": (512, 3)}
         fit = (2048, 4, None)
         # 2,048 VGG images take about 18 s an epoch in numpykeras: 3 epochs, first 2 rounds
         vgg = {"predict": (256, 256), "fit": (2048, 3, 2)}
@@ -197,12 +220,36 @@ def make_plan(quick, rounds, with_imagenet=True):
                 predict(model, n_im, batch_im),
             )
         )
+    recurrent_rows = []
+    for model in RECURRENT_MODELS:
+        name = RECURRENT_LABELS[model]
+        n_fit, epochs = recurrent["fit"]
+        recurrent_rows += [
+            (
+                "rnn_predict_on_batch",
+                f"{name}: predict_on_batch sequences/s (batch 32, median of {recurrent['reps']})",
+                on_batch(model, 32, recurrent["reps"]),
+            ),
+            (
+                "rnn_fit",
+                f"{name}: fit sequences/s (steady state: median of epochs 2..{epochs}, one fit() "
+                f"of {epochs} epochs over {n_fit} sequences; batch 32, Adam, sparse CE)",
+                {"kind": "fit", "model": model, "n": n_fit, "batch": 32, "epochs": epochs},
+            ),
+            (
+                "rnn_latency",
+                f"{name}: one-sequence latency ms (predict_on_batch, median of "
+                f"{recurrent['latency_reps']})",
+                dict(on_batch(model, 1, recurrent["latency_reps"]), unit="ms"),
+            ),
+        ]
     return {
         "main": main,
         "large": large,
         "by_batch": by_batch,
         "by_size": by_size,
         "imagenet": imagenet_rows if with_imagenet else [],
+        "recurrent": recurrent_rows,
     }
 
 
@@ -216,13 +263,15 @@ def filter_plan(plan, only):
     if "scaling" not in only:
         kept["by_batch"] = []
         kept["by_size"] = []
+    if "recurrent" not in only:
+        kept["recurrent"] = []
     return kept
 
 
 def unique_tasks(plan):
     """Every distinct task of the plan once (a task shared by two sections runs once a round)."""
     tasks = {}
-    for section in ("main", "large", "imagenet"):
+    for section in ("main", "large", "imagenet", "recurrent"):
         for _, _, task in plan[section]:
             tasks[task_key(task)] = task
     for section in ("by_batch", "by_size"):
@@ -963,6 +1012,17 @@ def report(args, plan, samples, cold, info, notes, load_before, load_after):
         out.extend(metric_rows(rows, baseline))
         out.append("")
 
+    if plan["recurrent"]:
+        steps, features = _models.RECURRENT_SHAPE
+        out.append(
+            f"### Recurrent layers: LSTM and GRU ({steps} steps x {features} features, "
+            f"{_models.RECURRENT_UNITS} units, then Dense(10, softmax))"
+        )
+        out.append("")
+        rows = [row(metric, label, task) for metric, label, task in plan["recurrent"]]
+        out.extend(metric_rows(rows, baseline))
+        out.append("")
+
     if plan["by_batch"]:
         out.append("### Scaling: time per batch vs batch size (reference CNN, 32x32x3)")
         out.append("")
@@ -1178,6 +1238,14 @@ def run(args, tmp):
         if base:
             info[baseline]["path"] = f"git archive {commit} numpykeras"
 
+        for model in sorted({task["model"] for _, _, task in plan["recurrent"]}):
+            outs = {w.name: w.request("check", model=model, n=8)["outputs"] for w in workers}
+            if tf:
+                diff = max(abs(a - b) for a, b in zip(outs["numpykeras"], outs["tensorflow"]))
+                notes.append(
+                    f"same model check: {RECURRENT_LABELS[model]} outputs on 8 sequences differ "
+                    f"by at most {diff:.1e}"
+                )
         outs = {w.name: w.request("check", model="cnn32", n=8)["outputs"] for w in workers}
         if tf:
             diff = max(abs(a - b) for a, b in zip(outs["numpykeras"], outs["tensorflow"]))

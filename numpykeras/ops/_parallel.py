@@ -186,6 +186,21 @@ def map_chunks(work, starts: list) -> list:
         _exit_single_blas()
 
 
+def run_beside(fn, *args):
+    """Starts ``fn(*args)`` on a kernel thread while the caller goes on; returns a function
+    that waits for it and gives its result (or raises its exception).
+
+    For work that overlaps with the caller's own (a recurrent kernel's weight gradients, one
+    matmul per block of timesteps, while the caller walks the earlier timesteps). Call it
+    inside a ``single_threaded_blas`` window and wait before leaving it, so that both threads
+    run a one-thread BLAS. With one kernel thread, or from a kernel thread, ``fn`` runs at once.
+    """
+    if kernel_threads() < 2 or getattr(_local, "kernel_thread", False):
+        result = fn(*args)
+        return lambda: result
+    return _state["executor"].submit(fn, *args).result
+
+
 # Matmuls smaller than this (multiply-adds, about 0.25 ms on one core) run in the calling
 # thread: a hand-off (about 0.1 ms until the other thread runs) costs more than it saves.
 # From 2**22 to 2**24: MobileNetV2's one-image predict 31 -> 29.5 ms, nothing else changed.

@@ -15,7 +15,9 @@ and are opaque keys (``conv2d/kernel:0`` from Keras 2, ``sequential/conv2d/kerne
 Order always comes from these attributes, never from h5py's alphabetical iteration.
 
 Loading pairs layers by position among those that have weights (or by name with ``by_name=True``),
-with Keras 3's error texts, and validates everything before assigning anything.
+with Keras 3's error texts, and validates everything before assigning anything. Configs and
+weights that only Keras 2 wrote (``CuDNNLSTM``/``CuDNNGRU``, Keras 2.0-2.1 recurrent defaults) are
+translated as ``keras2_recurrent`` describes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ import numpy as np
 
 from numpykeras.saving import h5_utils
 from numpykeras.saving.atomic import atomic_write
+from numpykeras.saving.keras2_recurrent import (
+    convert_cudnn_weights,
+    is_multi_backend_keras,
+    keep_previous_outputs_at_masked_steps,
+    keras2_recurrent_config,
+)
 from numpykeras.saving.keras_v3 import KERAS_VERSION, apply_assignments, is_model_entry
 
 # What numpykeras writes as the producer of legacy files. Keras 2 reads a missing version as
@@ -330,6 +338,19 @@ def _check_version(group, filepath, warning_messages):
         )
 
 
+def _converted(layer, values, label, skip_mismatch, warning_messages):
+    """``values`` as ``layer`` holds them: weights saved by a cuDNN recurrent layer are
+    converted for a plain ``LSTM``/``GRU`` (as Keras 2 did); ``None`` when they cannot be and
+    ``skip_mismatch`` skips the layer."""
+    try:
+        return convert_cudnn_weights(layer, values)
+    except ValueError as e:
+        if not skip_mismatch:
+            raise ValueError(f"Cannot load the weights of {label}: {e}") from None
+        warning_messages.append(f"Skipping loading weights for {label}: {e}")
+        return None
+
+
 def plan_load_from_group(group, model, filepath, skip_mismatch=False, by_name=False):
     """Read and validate weights from a legacy group without assigning: returns
     ``(assignments, warning_messages)``; raises Keras's errors."""
@@ -348,9 +369,13 @@ def plan_load_from_group(group, model, filepath, skip_mismatch=False, by_name=Fa
         for k, name in enumerate(layer_names):
             if name not in index:
                 continue
-            values = _read_weight_values(_layer_group(group, name, filepath), filepath)
+            saved_values = _read_weight_values(_layer_group(group, name, filepath), filepath)
             for layer in index[name]:
                 variables = legacy_weights(layer)
+                label = f"layer #{k} (named {layer.name})"
+                values = _converted(layer, saved_values, label, skip_mismatch, warning_messages)
+                if values is None:
+                    continue
                 if len(values) != len(variables):
                     text = (
                         f"layer #{k} (named {layer.name}). Layer expects {len(variables)} "
@@ -364,14 +389,7 @@ def plan_load_from_group(group, model, filepath, skip_mismatch=False, by_name=Fa
                         )
                         continue
                     raise ValueError(f"Weight count mismatch for {text}")
-                _stage(
-                    variables,
-                    values,
-                    f"layer #{k} (named {layer.name})",
-                    skip_mismatch,
-                    assignments,
-                    warning_messages,
-                )
+                _stage(variables, values, label, skip_mismatch, assignments, warning_messages)
     else:
         filtered_layers = [layer for layer in model.layers if legacy_weights(layer)]
         saved = []
@@ -387,20 +405,17 @@ def plan_load_from_group(group, model, filepath, skip_mismatch=False, by_name=Fa
         for k, ((name, layer_group), layer) in enumerate(zip(saved, filtered_layers)):
             variables = legacy_weights(layer)
             values = _read_weight_values(layer_group, filepath)
+            label = f"layer #{k} (named {layer.name})"
+            values = _converted(layer, values, label, skip_mismatch, warning_messages)
+            if values is None:
+                continue
             if len(values) != len(variables):
                 raise ValueError(
                     f"Weight count mismatch for layer #{k} (named {layer.name} in the current "
                     f"model, {name} in the save file). Layer expects {len(variables)} "
                     f"weight(s). Received {len(values)} saved weight(s)"
                 )
-            _stage(
-                variables,
-                values,
-                f"layer #{k} (named {layer.name})",
-                skip_mismatch,
-                assignments,
-                warning_messages,
-            )
+            _stage(variables, values, label, skip_mismatch, assignments, warning_messages)
     _plan_top_level(group, model, filepath, skip_mismatch, assignments, warning_messages)
     return assignments, warning_messages
 
@@ -514,12 +529,6 @@ def _plan_optimizer(f, model, filepath, assignments, warning_messages) -> None:
     )
 
 
-def _written_by_keras2(f) -> bool:
-    """Whether the file's ``keras_version`` is before 3 (Keras 2, tf.keras, tf_keras)."""
-    version = h5_utils.read_attr_str(f, "keras_version") or ""
-    return not version.startswith("3.")
-
-
 # Activations whose formula changed in Keras 3: a Keras 2 file's name -> its Keras 2 function.
 _KERAS2_ACTIVATIONS = {"hard_sigmoid": "keras2_hard_sigmoid"}
 
@@ -545,6 +554,23 @@ def _keras2_activations(config):
     return config
 
 
+def keras2_file_config(config, keras_version):
+    """A model config saved by Keras ``keras_version`` (``None``: unknown, read as Keras 2) in
+    the form numpykeras builds: Keras 2's ``hard_sigmoid``, cuDNN layers as ``LSTM``/``GRU``,
+    Keras 2.0-2.1's recurrent defaults (``keras2_recurrent``)."""
+    written_by_keras2 = not (keras_version or "").startswith("3.")
+    if written_by_keras2:
+        config = _keras2_activations(config)
+    return keras2_recurrent_config(config, written_by_keras2)
+
+
+def finish_keras2_model(model, keras_version) -> None:
+    """What a model built from a Keras ``keras_version`` config needs beyond its config: masked
+    ``Bidirectional`` outputs of multi-backend Keras (``keras2_recurrent``)."""
+    if is_multi_backend_keras(keras_version):
+        keep_previous_outputs_at_masked_steps(model)
+
+
 def load_model(filepath, custom_objects=None, compile=True):
     """Rebuild a model (and its compile state) from a legacy full-model HDF5 file."""
     from numpykeras.saving.serialization import (
@@ -567,9 +593,10 @@ def load_model(filepath, custom_objects=None, compile=True):
             raise h5_utils.CorruptFileError(
                 f"The `model_config` attribute of '{filepath}' is not valid JSON ({e})."
             ) from None
-        if _written_by_keras2(f):
-            config = _keras2_activations(config)
+        keras_version = h5_utils.read_attr_str(f, "keras_version")
+        config = keras2_file_config(config, keras_version)
         model = deserialize_layer(normalize_model_config(config), custom_objects=custom_objects)
+        finish_keras2_model(model, keras_version)
         try:
             assignments, warning_messages = plan_load_from_group(weights_root(f), model, filepath)
             train_config = h5_utils.read_attr_str(f, "training_config")

@@ -236,6 +236,46 @@ def test_masked_lstm_classifier_fit_matches_keras(keras):
         assert_close(w.numpy(), k_w.numpy(), TRAINING_ATOL, TRAINING_RTOL, w.path)
 
 
+def test_seq2seq_encoder_decoder_fit_matches_keras(keras):
+    """A seq2seq model trained by ``fit``: a masked LSTM encoder whose final states are the
+    decoder LSTM's ``initial_state`` (teacher forcing; two inputs, a sequence output). SGD:
+    Keras applies Adam to an Embedding's sparse gradient slice by slice (see README)."""
+    rng = np.random.default_rng(12)
+    n, source_len, target_len, vocabulary = 32, 7, 5, 12
+    source = rng.integers(1, vocabulary, size=(n, source_len))
+    source[: n // 2, 5:] = 0  # padded sources
+    target = np.flip(source[:, :target_len], axis=1).copy()  # the rule: first tokens reversed
+    decoder_in = np.concatenate([np.ones((n, 1), int), target[:, :-1]], axis=1)
+
+    def build(module):
+        layers = module.layers
+        encoder_in = module.Input((source_len,), dtype="int32")
+        h = layers.Embedding(vocabulary, 6, mask_zero=True)(encoder_in)
+        _, state_h, state_c = layers.LSTM(8, return_state=True)(h)
+        dec_in = module.Input((target_len,), dtype="int32")
+        d = layers.Embedding(vocabulary, 6)(dec_in)
+        d = layers.LSTM(8, return_sequences=True)(d, initial_state=[state_h, state_c])
+        outputs = layers.Dense(vocabulary, activation="softmax")(d)
+        return module.Model([encoder_in, dec_in], outputs)
+
+    k_model, ours = build(keras), build(nk)
+    ours.set_weights(k_model.get_weights())
+    for model, module in ((k_model, keras), (ours, nk)):
+        model.compile(
+            optimizer=module.optimizers.SGD(0.5),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+    args = {"epochs": 3, "batch_size": 8, "shuffle": False, "verbose": 0}
+    k_history = k_model.fit([source, decoder_in], target, **args).history
+    history = ours.fit([source, decoder_in], target, **args).history
+    assert sorted(history) == sorted(k_history)
+    for key in k_history:
+        assert_close(history[key], k_history[key], TRAINING_ATOL, TRAINING_RTOL, key)
+    for w, k_w in zip(ours.weights, k_model.weights):
+        assert_close(w.numpy(), k_w.numpy(), TRAINING_ATOL, TRAINING_RTOL, w.path)
+
+
 # --------------------------------------------------------------------------- mask propagation
 
 TOKENS = np.random.default_rng(21).integers(1, 20, size=(16, STEPS))

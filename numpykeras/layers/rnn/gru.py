@@ -14,11 +14,23 @@ With ``reset_after`` the bias is ``(2, 3 units)``: input biases, then recurrent 
 
 from __future__ import annotations
 
+import numpy as np
+
 from numpykeras import activations, constraints, initializers, regularizers
 from numpykeras.layers._common import constraint_config, weight_args_config
 from numpykeras.layers.layer import Layer
 from numpykeras.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 from numpykeras.layers.rnn.rnn import CELL_ARGUMENTS, RNN, check_units, layer_config
+from numpykeras.layers.rnn.sequence_kernel import (
+    GateActivations,
+    from_gate_major,
+    gate_major,
+    project,
+    project_backward,
+    project_dx,
+    scaled_columns,
+    scratch_array,
+)
 from numpykeras.ops import numpy as ops
 
 
@@ -189,6 +201,179 @@ class GRUCell(DropoutRNNCell, Layer):
             }
         )
         return config
+
+
+class GRUSequence:
+    """``GRUCell`` over a whole sequence: the fused kernel's step and its backward (see
+    ``sequence_kernel.py``, which runs the steps and applies the masks).
+
+    Arrays of one call, ``T`` steps of ``B`` samples, time-major: ``h`` ``(T + 1, B, u)``
+    holds the state before step ``t`` at ``[t]``; ``gates`` ``(3, T, B, u)`` (gate-major) holds
+    ``x_t @ W_g + b_g`` of every step (``project_inputs``), then each step's ``[z, r, hh]``.
+    With ``reset_after``, ``rec_h`` ``(T, B, u)`` holds each step's ``h_{t-1} @ U_h + b'_h``;
+    without, ``rh`` ``(T, B, u)`` holds ``r * h_{t-1}``, the candidate's recurrent input.
+    ``pre`` keeps the pre-activations only for activations whose derivative needs them.
+    ``x_masks`` and ``h_masks`` are the dropout masks (``None``, one, or one per gate). The
+    forward products use the weights with ``z``'s and ``r``'s columns halved
+    (``GateActivations.input_scale``); the backward uses the weights themselves.
+    """
+
+    def __init__(self, cell, x, states, x_masks, h_masks, empty):
+        steps, batch, _ = x.shape  # (T, B, D)
+        u = cell.units
+        self.cell, self.x, self.x_masks, self.h_masks = cell, x, x_masks, h_masks
+        self.reset_after = cell.reset_after
+        bias = None if cell.bias is None else cell.bias.value
+        recurrent_bias = None
+        if bias is not None and self.reset_after:
+            bias, recurrent_bias = bias[0], bias[1]  # (3u,) each
+        rec = cell.recurrent_activation
+        self.zr_fn = GateActivations([rec, rec], u, batch, x.dtype, prescaled=True)
+        self.h_fn = GateActivations([cell.activation], u, batch, x.dtype)
+        scale = self.zr_fn.input_scale
+        if scale is not None:
+            scale = np.concatenate([scale, np.ones(u, x.dtype)])  # (3u,): z and r halved
+        self._kernel = gate_major(cell.kernel.value, 3, scale)  # (3, D, u)
+        self._recurrent = gate_major(cell.recurrent_kernel.value, 3, scale)  # (3, u, u)
+        self._bias = None if bias is None else scaled_columns(bias, scale).reshape(3, 1, 1, u)
+        self._recurrent_bias = None
+        if recurrent_bias is not None:  # (3, B, u): added to every step's product
+            b = scaled_columns(recurrent_bias, scale).reshape(3, 1, u)
+            self._recurrent_bias = np.ascontiguousarray(np.broadcast_to(b, (3, batch, u)))
+        self.gates = empty("gates", (3, steps, batch, u), x.dtype)
+        needs_input = self.zr_fn.needs_input or self.h_fn.needs_input
+        self.pre = empty("pre", self.gates.shape, x.dtype) if needs_input else None
+        self.h = empty("h", (steps + 1, batch, u), x.dtype)
+        self.h[0] = states[0]
+        self.states = [self.h]
+        # recurrent dropout: the masks of z and r, and the candidate's
+        self.zr_masks = self.hh_mask = None
+        if h_masks is not None:
+            self.zr_masks = h_masks[:2] if len(h_masks) == 3 else h_masks
+            self.hh_mask = h_masks[-1]
+        if self.reset_after:
+            # kept for the backward pass only (inference reads the step's product)
+            self.rec_h = (
+                None if empty is scratch_array else empty("rec_h", (steps, batch, u), x.dtype)
+            )
+            self._product = np.empty((3, batch, u), x.dtype)
+            self.drec = None  # (3, T, B, u): dL/d (h_{t-1} @ U + b'), filled by step_backward
+        else:
+            self.rh = empty("rh", (steps, batch, u), x.dtype)
+            self._product = np.empty((2, batch, u), x.dtype)
+        self.dgates = None  # (3, T, B, u): dL/d pre-activations, filled by step_backward
+
+    def project_inputs(self, start, stop):
+        """``gates[:, start:stop] = x_t @ W + b`` for those steps, one matmul per gate."""
+        gates = project(self.x[start:stop], self._kernel, self.x_masks, self.gates[:, start:stop])
+        if self._bias is not None:
+            gates += self._bias
+
+    def step(self, t):
+        x = self.gates[:, t]  # (3, B, u)
+        h = self.h[t]  # (B, u)
+        zr, hh = x[:2], x[2]
+        if self.reset_after:
+            product = project(h, self._recurrent, self.h_masks, out=self._product)  # (3, B, u)
+            if self._recurrent_bias is not None:
+                product += self._recurrent_bias
+            zr += product[:2]
+            self._keep_pre(t, zr, slice(0, 2))
+            self.zr_fn(zr)
+            if self.rec_h is not None:
+                np.copyto(self.rec_h[t], product[2])
+            hh += np.multiply(x[1], product[2], out=product[2])  # x_h + r * (h @ U_h + b'_h)
+        else:
+            zr += project(h, self._recurrent[:2], self.zr_masks, out=self._product)
+            self._keep_pre(t, zr, slice(0, 2))
+            self.zr_fn(zr)
+            rh = self.rh[t]
+            np.multiply(x[1], h if self.hh_mask is None else h * self.hh_mask, out=rh)
+            hh += rh @ self._recurrent[2]  # x_h + (r * h) @ U_h
+        self._keep_pre(t, hh, 2)
+        self.h_fn(hh)
+        h_new = self.h[t + 1]
+        np.subtract(h, hh, out=h_new)
+        h_new *= x[0]
+        h_new += hh  # h_t = z * h_{t-1} + (1 - z) * hh
+
+    def _keep_pre(self, t, block, gates):
+        """Copies pre-activations to ``pre`` (when kept)."""
+        if self.pre is not None:
+            self.pre[gates, t] = block
+
+    def begin_backward(self):
+        """The backward pass's arrays (this thread's scratch buffers): called before the
+        first ``step_backward`` of each backward pass."""
+        self.dgates = scratch_array("dgates", self.gates.shape, self.gates.dtype)
+        self._kernel_b = gate_major(self.cell.kernel.value, 3)  # (3, D, u), unscaled
+        self._recurrent_b = gate_major(self.cell.recurrent_kernel.value, 3)  # (3, u, u)
+        self._recurrent_t = np.ascontiguousarray(self._recurrent_b.transpose(0, 2, 1))  # U_g.T
+        if self.reset_after:
+            self.drec = scratch_array("drec", self.gates.shape, self.gates.dtype)
+
+    def step_backward(self, t, d_states):
+        """``[dL/dh_{t-1}]`` from ``[dL/dh_t]`` (``(B, u)``, read only), storing the gradients
+        of step ``t``'s pre-activations."""
+        (dh,) = d_states
+        x, h = self.gates[:, t], self.h[t]
+        z, r, hh = x
+        pre = None if self.pre is None else self.pre[:, t]
+        dg = self.dgates[:, t]  # (3, B, u)
+        dz, dr, dhh = dg
+        np.subtract(h, hh, out=dz)
+        dz *= dh  # dL/dz
+        np.subtract(1, z, out=dhh)
+        dhh *= dh  # dL/dhh
+        dh_prev = dh * z  # (B, u)
+        self.h_fn.backward(dhh, hh, None if pre is None else pre[2])  # dL/d x_h
+        ut = self._recurrent_t  # (3, u, u)
+        if self.reset_after:
+            np.multiply(dhh, self.rec_h[t], out=dr)  # dL/dr
+            self.zr_fn.backward(dg[:2], x[:2], None if pre is None else pre[:2])
+            drec = self.drec[:, t]  # (3, B, u): dL/d (h_{t-1} @ U + b')
+            drec[:2] = dg[:2]
+            np.multiply(dhh, r, out=drec[2])
+            dh_prev += project_dx(drec, ut, self.h_masks)
+        else:
+            drh = dhh @ ut[2]  # dL/d (r * h_{t-1}): (B, u)
+            np.multiply(drh, h if self.hh_mask is None else h * self.hh_mask, out=dr)  # dL/dr
+            drh *= r
+            if self.hh_mask is not None:
+                drh *= self.hh_mask
+            dh_prev += drh
+            self.zr_fn.backward(dg[:2], x[:2], None if pre is None else pre[:2])
+            dh_prev += project_dx(dg[:2], ut[:2], self.zr_masks)
+        return [dh_prev]
+
+    def gradients(self, start, stop, need_dx):
+        """``(dx, grads)`` of steps ``start:stop`` from their gradients, one matmul per gate
+        and weight: ``dx`` ``(stop - start, B, D)`` (``None`` unless ``need_dx``)."""
+        cell, steps = self.cell, slice(start, stop)
+        dz = self.dgates[:, steps]  # (3, k, B, u)
+        dx, dkernel = project_backward(dz, self.x[steps], self._kernel_b, self.x_masks, need_dx)
+        recurrent = self._recurrent_b  # (3, u, u)
+        h_prev = self.h[steps]  # (k, B, u): the states before each step
+        if self.reset_after:
+            drec = self.drec[:, steps]
+            _, drecurrent = project_backward(drec, h_prev, recurrent, self.h_masks, False)
+        else:
+            _, dzr = project_backward(dz[:2], h_prev, recurrent[:2], self.zr_masks, False)
+            _, dhh = project_backward(dz[2:], self.rh[steps], recurrent[2:], None, False)
+            drecurrent = np.concatenate([dzr, dhh])
+        grads = {
+            cell.kernel: from_gate_major(dkernel),  # (D, 3u)
+            cell.recurrent_kernel: from_gate_major(drecurrent),  # (u, 3u)
+        }
+        if cell.bias is not None:
+            db = dz.sum(axis=(1, 2)).reshape(-1)  # (3u,)
+            if self.reset_after:  # (2, 3u): input biases, recurrent biases
+                db = np.stack([db, drec.sum(axis=(1, 2)).reshape(-1)])
+            grads[cell.bias] = db
+        return dx, grads
+
+
+GRUCell.sequence_kernel = GRUSequence
 
 
 class GRU(RNN):

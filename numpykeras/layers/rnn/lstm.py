@@ -19,6 +19,16 @@ from numpykeras.layers._common import constraint_config, weight_args_config
 from numpykeras.layers.layer import Layer
 from numpykeras.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 from numpykeras.layers.rnn.rnn import CELL_ARGUMENTS, RNN, check_units, layer_config
+from numpykeras.layers.rnn.sequence_kernel import (
+    GateActivations,
+    from_gate_major,
+    gate_major,
+    project,
+    project_backward,
+    project_dx,
+    scaled_columns,
+    scratch_array,
+)
 from numpykeras.ops import numpy as ops
 
 
@@ -185,6 +195,113 @@ class LSTMCell(DropoutRNNCell, Layer):
             }
         )
         return config
+
+
+class LSTMSequence:
+    """``LSTMCell`` over a whole sequence: the fused kernel's step and its backward (see
+    ``sequence_kernel.py``, which runs the steps and applies the masks).
+
+    Arrays of one call, ``T`` steps of ``B`` samples, time-major: ``h`` and ``c``
+    ``(T + 1, B, u)`` hold the states before step ``t`` at ``[t]``; ``gates`` ``(4, T, B, u)``
+    (gate-major) holds ``x_t @ W_g + b_g`` of every step (``project_inputs``), then each step's
+    ``[i, f, g, o]`` (``g = activation(z_c)``); ``act_c`` ``(T, B, u)`` is
+    ``activation(c_t)``; ``pre`` keeps the gates' pre-activations only for activations whose
+    derivative needs them. ``x_masks`` and ``h_masks`` are the dropout masks (``None``, one,
+    or one per gate). The forward products use the weights with their sigmoid gates halved
+    (``GateActivations.input_scale``); the backward uses the weights themselves.
+    """
+
+    def __init__(self, cell, x, states, x_masks, h_masks, empty):
+        steps, batch, _ = x.shape  # (T, B, D)
+        u = cell.units
+        self.cell, self.x, self.x_masks, self.h_masks = cell, x, x_masks, h_masks
+        rec = cell.recurrent_activation
+        self.gate_fn = GateActivations(
+            [rec, rec, cell.activation, rec], u, batch, x.dtype, prescaled=True
+        )
+        self.cell_fn = GateActivations([cell.activation], u, batch, x.dtype)
+        scale = self.gate_fn.input_scale
+        self._kernel = gate_major(cell.kernel.value, 4, scale)  # (4, D, u)
+        self._recurrent = gate_major(cell.recurrent_kernel.value, 4, scale)  # (4, u, u)
+        self._bias = None
+        if cell.bias is not None:
+            self._bias = scaled_columns(cell.bias.value, scale).reshape(4, 1, 1, u)
+        self.gates = empty("gates", (4, steps, batch, u), x.dtype)
+        self.pre = empty("pre", self.gates.shape, x.dtype) if self.gate_fn.needs_input else None
+        self.h = empty("h", (steps + 1, batch, u), x.dtype)
+        self.c = empty("c", (steps + 1, batch, u), x.dtype)
+        self.h[0], self.c[0] = states
+        self.act_c = empty("act_c", (steps, batch, u), x.dtype)
+        self.states = [self.h, self.c]
+        self.dgates = None  # (4, T, B, u): dL/d pre-activations, filled by step_backward
+        self._product = np.empty((4, batch, u), x.dtype)
+        self._ig = np.empty((batch, u), x.dtype)
+
+    def project_inputs(self, start, stop):
+        """``gates[:, start:stop] = x_t @ W + b`` for those steps, one matmul per gate."""
+        gates = project(self.x[start:stop], self._kernel, self.x_masks, self.gates[:, start:stop])
+        if self._bias is not None:
+            gates += self._bias
+
+    def step(self, t):
+        z = self.gates[:, t]  # (4, B, u)
+        z += project(self.h[t], self._recurrent, self.h_masks, out=self._product)
+        if self.pre is not None:
+            self.pre[:, t] = z
+        self.gate_fn(z)
+        i, f, g, o = z
+        c = self.c[t + 1]  # (B, u)
+        np.multiply(f, self.c[t], out=c)
+        c += np.multiply(i, g, out=self._ig)  # c_t = f * c_{t-1} + i * g
+        self.cell_fn(c, out=self.act_c[t])
+        np.multiply(o, self.act_c[t], out=self.h[t + 1])  # h_t = o * activation(c_t)
+
+    def begin_backward(self):
+        """The backward pass's arrays (this thread's scratch buffers): called before the
+        first ``step_backward`` of each backward pass."""
+        self.dgates = scratch_array("dgates", self.gates.shape, self.gates.dtype)
+        self._kernel_b = gate_major(self.cell.kernel.value, 4)  # (4, D, u), unscaled
+        self._recurrent_b = gate_major(self.cell.recurrent_kernel.value, 4)  # (4, u, u)
+        self._recurrent_t = np.ascontiguousarray(self._recurrent_b.transpose(0, 2, 1))  # U_g.T
+
+    def step_backward(self, t, d_states):
+        """``[dL/dh_{t-1}, dL/dc_{t-1}]`` from ``[dL/dh_t, dL/dc_t]`` (each ``(B, u)``, read
+        only), storing ``dL/d pre-activations`` of step ``t``."""
+        dh, dc = d_states
+        a = self.gates[:, t]
+        i, f, g, o = a
+        act_c = self.act_c[t]  # (B, u)
+        dz = self.dgates[:, t]  # (4, B, u): dL/d[i, f, g, o], then dL/d their pre-activations
+        np.multiply(dh, act_c, out=dz[3])  # dL/do
+        dc_t = self.cell_fn.backward(dh * o, act_c, self.c[t + 1])  # through h_t = o * act(c_t)
+        dc_t += dc  # dL/dc_t
+        np.multiply(dc_t, g, out=dz[0])  # dL/di
+        np.multiply(dc_t, self.c[t], out=dz[1])  # dL/df
+        np.multiply(dc_t, i, out=dz[2])  # dL/dg
+        self.gate_fn.backward(dz, a, None if self.pre is None else self.pre[:, t])
+        dh_prev = project_dx(dz, self._recurrent_t, self.h_masks)  # (B, u)
+        dc_t *= f  # dL/dc_{t-1}
+        return [dh_prev, dc_t]
+
+    def gradients(self, start, stop, need_dx):
+        """``(dx, grads)`` of steps ``start:stop`` from their ``dgates``, one matmul per gate
+        and weight: ``dx`` ``(stop - start, B, D)`` (``None`` unless ``need_dx``)."""
+        cell, steps = self.cell, slice(start, stop)
+        dz = self.dgates[:, steps]  # (4, k, B, u)
+        dx, dkernel = project_backward(dz, self.x[steps], self._kernel_b, self.x_masks, need_dx)
+        _, drecurrent = project_backward(
+            dz, self.h[steps], self._recurrent_b, self.h_masks, need_dx=False
+        )
+        grads = {
+            cell.kernel: from_gate_major(dkernel),  # (D, 4u)
+            cell.recurrent_kernel: from_gate_major(drecurrent),  # sum of h_{t-1}^T dz_t: (u, 4u)
+        }
+        if cell.bias is not None:
+            grads[cell.bias] = dz.sum(axis=(1, 2)).reshape(-1)  # (4u,)
+        return dx, grads
+
+
+LSTMCell.sequence_kernel = LSTMSequence
 
 
 class LSTM(RNN):

@@ -2,9 +2,15 @@
 
 For ``t = 0 .. T-1`` (reversed with ``go_backwards``): ``output_t, states = cell(x_t, states)``.
 Where a ``mask`` is false at step ``t`` the states keep their previous values and the output
-repeats the previous output (zeros with ``zero_output_for_mask``). The loop is written with
-``keras.ops``, so a ``GradientTape`` records it step by step and backpropagates through time;
-on plain arrays (inference) the same ops run as NumPy calls.
+repeats the previous output (zeros with ``zero_output_for_mask``).
+
+Two ways to run it. A plain built-in cell (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``) runs the
+fused sequence kernel (``sequence_kernel.py``): one matmul for the inputs of every step, the
+recurrence on arrays allocated once, a hand-written backward through time, recorded on a
+``GradientTape`` as one node, and ``forward``/``backward`` for the fused ``fit`` path.
+Everything else (custom or stacked cells, cells with activations of unknown gradient,
+subclassed cells) runs ``_loop``, written with ``keras.ops``: a tape records it step by step;
+it is also the kernel's reference and its ops form (gradients of gradients).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import numpy as np
 
 from numpykeras import backend, regularizers
 from numpykeras.layers.layer import Layer, name_scope
+from numpykeras.layers.rnn import sequence_kernel
 from numpykeras.ops import autodiff
 from numpykeras.ops import numpy as ops
 
@@ -51,7 +58,7 @@ class RNN(Layer):
         go_backwards: process the sequence in reverse (the returned sequence is in that order).
         stateful: carry the final states of a batch over as the initial states of the next
             (batch ``i`` continues sample ``i``); ``reset_states()`` zeroes them.
-        unroll: accepted for compatibility (the loop always runs step by step in Python).
+        unroll: accepted for compatibility (the steps always run one by one).
         zero_output_for_mask: output zeros at masked steps instead of the previous output.
 
     Call arguments:
@@ -188,7 +195,12 @@ class RNN(Layer):
 
     def _create_states(self, batch_size):
         self.__dict__["states"] = [
-            backend.Variable(np.asarray(autodiff.unwrap(s)), trainable=False, name="rnn_state")
+            backend.Variable(
+                np.asarray(autodiff.unwrap(s)),
+                trainable=False,
+                name="rnn_state",
+                dtype=self.dtype,
+            )
             for s in self.get_initial_state(batch_size)
         ]
 
@@ -202,15 +214,47 @@ class RNN(Layer):
 
     # -- the loop -----------------------------------------------------------------------------
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        return self._call(sequences, initial_state, mask, training, self._uses_kernel())
+
+    def _call(self, sequences, initial_state, mask, training, fused):
         if self.time_major:  # (timesteps, batch, ...) -> (batch, timesteps, ...)
             axes = (1, 0) + tuple(range(2, len(np.shape(autodiff.unwrap(sequences)))))
             sequences = ops.transpose(sequences, axes)
         batch = np.shape(autodiff.unwrap(sequences))[0]
+        initial_state = self._initial_state(batch, initial_state)
+        if mask is not None:
+            mask = np.asarray(autodiff.unwrap(_flat(mask)[0])).astype(bool)
+        if fused:  # a built-in cell: the fused kernel (sequence_kernel.py); _loop is the reference
+            last_output, outputs, states = self._run_kernel(
+                sequences, initial_state, mask, training
+            )
+        else:
+            try:
+                last_output, outputs, states = self._loop(sequences, initial_state, mask, training)
+            finally:
+                _reset_dropout_masks(self.cell)
+        if self.stateful:
+            for variable, state in zip(self.states, states):
+                variable.assign(np.asarray(autodiff.unwrap(state)))
+        output = outputs if self.return_sequences else last_output
+        if self.time_major and self.return_sequences:
+            output = ops.transpose(output, (1, 0, 2))
+        if self.return_state:
+            return [output, *states]
+        return output
+
+    def _initial_state(self, batch, initial_state):
+        """The initial states as a list: ``initial_state``, or the stateful layer's states, or
+        the cell's (zeros); checked against ``state_size`` and the batch size."""
         if self.stateful and self.states is None:
             # An eager call builds with the batch axis unknown: the first batch fixes it.
             self._create_states(batch)
-        if initial_state is None:
-            initial_state = list(self.states) if self.stateful else self.get_initial_state(batch)
+        if initial_state is None and self.stateful:
+            # Copies: the call assigns the final states in place, and a recorded step must
+            # keep the values it read.
+            initial_state = [v.numpy() for v in self.states]
+        elif initial_state is None:
+            initial_state = self.get_initial_state(batch)
         elif not isinstance(initial_state, (list, tuple)):
             initial_state = [initial_state]
         initial_state = list(initial_state)
@@ -225,21 +269,63 @@ class RNN(Layer):
                 f"as the batch size of the initial state.\n- Expected batch size: "
                 f"{self.states[0].shape[0]}\n- Received batch size: {batch}"
             )
-        if mask is not None:
-            mask = np.asarray(autodiff.unwrap(_flat(mask)[0])).astype(bool)
+        return initial_state
+
+    # -- the fused kernel ---------------------------------------------------------------------
+    def _uses_kernel(self) -> bool:
+        """Whether calls run the fused sequence kernel: a plain built-in cell (see
+        ``sequence_kernel.supports``) and ``call`` not overridden."""
+        return type(self).call is RNN.call and sequence_kernel.supports(self.cell)
+
+    def _run_kernel(self, sequences, states, mask, training):
+        """``_loop``'s results from the kernel: recorded as one node when a tape records."""
+        if autodiff.is_recording():
+            recorded = sequence_kernel.record(self, sequences, states, mask, training)
+            if recorded is not None:
+                return recorded
+        values = [np.asarray(autodiff.unwrap(s)) for s in (sequences, *states)]
+        last, sequence, final, _ = sequence_kernel.forward(
+            self, values[0], values[1:], mask, training, keep=False
+        )
+        return last, sequence, final
+
+    def _run_call(self, sig, inputs, rest, kwargs, training):
+        # No `record_kernel_call`: `call` records the kernel itself (with initial states and
+        # masks too, and one backward pass for all outputs).
+        return self._invoke(sig, inputs, rest, kwargs, training)
+
+    def _trains_by_kernel(self) -> bool:
+        # `forward`/`backward` take the sequences alone; a time-major or stateful layer trains
+        # through `call` (the kernel recorded as one node, its initial states among its inputs).
+        return not self.time_major and not self.stateful and self._uses_kernel()
+
+    def forward(self, inputs, training=False):
+        """The kernel model's training forward (inputs alone): ``(outputs, cache)``."""
+        if not self._trains_by_kernel():
+            return super().forward(inputs, training)
+        x = np.asarray(inputs)
+        states = [np.asarray(s) for s in self.get_initial_state(x.shape[0])]
+        last, sequence, final, cache = sequence_kernel.forward(self, x, states, None, training)
+        output = sequence if self.return_sequences else last
+        return ([output, *final] if self.return_state else output), cache
+
+    def backward(self, dy, cache, need_dx=True):
+        dys = list(dy) if self.return_state else [dy]
+        dys = [_gradient_or_none(d) for d in dys]
+        d_states = dys[1:] if self.return_state else [None] * len(self.state_size)
+        d_sequence, d_last = (dys[0], None) if self.return_sequences else (None, dys[0])
+        dx, _, grads = sequence_kernel.backward(cache, d_last, d_sequence, d_states, need_dx)
+        return dx, grads
+
+    def _call_with_ops(self, inputs, training=False):
+        """The per-step loop on ops (differentiable to any order: a gradient penalty)."""
+        states = self.get_initial_state(np.shape(autodiff.unwrap(inputs))[0])
         try:
-            last_output, outputs, states = self._loop(sequences, initial_state, mask, training)
+            last, sequence, final = self._loop(inputs, states, None, training)
         finally:
             _reset_dropout_masks(self.cell)
-        if self.stateful:
-            for variable, state in zip(self.states, states):
-                variable.assign(np.asarray(autodiff.unwrap(state)))
-        output = outputs if self.return_sequences else last_output
-        if self.time_major and self.return_sequences:
-            output = ops.transpose(output, (1, 0, 2))
-        if self.return_state:
-            return [output, *states]
-        return output
+        output = sequence if self.return_sequences else last
+        return [output, *final] if self.return_state else output
 
     def _loop(self, sequences, states, mask, training):
         cell = self.cell
@@ -322,6 +408,15 @@ def layer_config(layer, keys, drop=()):
     out = {k: config[k] for k in keys if k in config}
     out.update({k: v for k, v in config.items() if k not in out})
     return out
+
+
+def _gradient_or_none(d):
+    """An output's gradient as an array; ``None`` for none (or the 0-d zeros a model passes
+    for an output without a gradient)."""
+    if d is None:
+        return None
+    d = np.asarray(autodiff.unwrap(d))
+    return None if d.ndim == 0 and not d.any() else d
 
 
 def _where(keep, new, old):

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from numpykeras import activations, constraints, initializers, regularizers
 from numpykeras.layers._common import constraint_config, weight_args_config
 from numpykeras.layers.layer import Layer
 from numpykeras.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 from numpykeras.layers.rnn.rnn import CELL_ARGUMENTS, RNN, check_units, layer_config
+from numpykeras.layers.rnn.sequence_kernel import (
+    GateActivations,
+    gate_major,
+    project,
+    project_backward,
+    project_dx,
+    scratch_array,
+)
 from numpykeras.ops import numpy as ops
 
 
@@ -130,6 +140,71 @@ class SimpleRNNCell(DropoutRNNCell, Layer):
             }
         )
         return config
+
+
+class SimpleRNNSequence:
+    """``SimpleRNNCell`` over a whole sequence: the fused kernel's step and its backward (see
+    ``sequence_kernel.py``, which runs the steps and applies the masks).
+
+    Arrays of one call, ``T`` steps of ``B`` samples, time-major: ``h`` ``(T + 1, B, u)`` holds
+    the state before step ``t`` at ``[t]``; ``gates`` ``(1, T, B, u)`` (one gate, in the other
+    cells' layout) holds ``x_t @ W + b`` of every step (``project_inputs``), then each step's
+    pre-activation ``x_t @ W + b + h_{t-1} @ U``. ``x_masks`` and ``h_masks`` are the dropout
+    masks (``None`` or one each).
+    """
+
+    def __init__(self, cell, x, states, x_masks, h_masks, empty):
+        steps, batch, _ = x.shape  # (T, B, D)
+        u = cell.units
+        self.cell, self.x, self.x_masks, self.h_masks = cell, x, x_masks, h_masks
+        self._kernel = gate_major(cell.kernel.value, 1)  # (1, D, u)
+        self._recurrent = gate_major(cell.recurrent_kernel.value, 1)  # (1, u, u)
+        self.fn = GateActivations([cell.activation], u, batch, x.dtype)
+        self.gates = empty("gates", (1, steps, batch, u), x.dtype)
+        self.h = empty("h", (steps + 1, batch, u), x.dtype)
+        self.h[0] = states[0]
+        self.states = [self.h]
+        self.dgates = None  # (1, T, B, u): dL/d pre-activations, filled by step_backward
+        self._product = np.empty((1, batch, u), x.dtype)
+
+    def project_inputs(self, start, stop):
+        """``gates[:, start:stop] = x_t @ W + b`` for those steps, in one matmul."""
+        gates = project(self.x[start:stop], self._kernel, self.x_masks, self.gates[:, start:stop])
+        if self.cell.bias is not None:
+            gates += self.cell.bias.value
+
+    def step(self, t):
+        z = self.gates[0, t]  # (B, u)
+        z += project(self.h[t], self._recurrent, self.h_masks, out=self._product)[0]
+        self.fn(z, out=self.h[t + 1])  # h_t = activation(z)
+
+    def begin_backward(self):
+        """The backward pass's arrays (this thread's scratch buffers): called before the
+        first ``step_backward`` of each backward pass."""
+        self.dgates = scratch_array("dgates", self.gates.shape, self.gates.dtype)
+        self._recurrent_t = np.ascontiguousarray(self._recurrent.transpose(0, 2, 1))
+
+    def step_backward(self, t, d_states):
+        """``[dL/dh_{t-1}]`` from ``[dL/dh_t]`` (``(B, u)``, read only)."""
+        dz = self.dgates[:, t]  # (1, B, u)
+        np.copyto(dz[0], d_states[0])
+        self.fn.backward(dz[0], self.h[t + 1], self.gates[0, t])  # dL/dz
+        return [project_dx(dz, self._recurrent_t, self.h_masks)]
+
+    def gradients(self, start, stop, need_dx):
+        """``(dx, grads)`` of steps ``start:stop`` from their ``dgates``, one matmul each:
+        ``dx`` ``(stop - start, B, D)`` (``None`` unless ``need_dx``)."""
+        cell, steps = self.cell, slice(start, stop)
+        dz = self.dgates[:, steps]  # (1, k, B, u)
+        dx, dkernel = project_backward(dz, self.x[steps], self._kernel, self.x_masks, need_dx)
+        _, drecurrent = project_backward(dz, self.h[steps], self._recurrent, self.h_masks, False)
+        grads = {cell.kernel: dkernel[0], cell.recurrent_kernel: drecurrent[0]}
+        if cell.bias is not None:
+            grads[cell.bias] = dz.sum(axis=(0, 1, 2))  # (u,)
+        return dx, grads
+
+
+SimpleRNNCell.sequence_kernel = SimpleRNNSequence
 
 
 class SimpleRNN(RNN):

@@ -87,7 +87,9 @@ class PyDatasetAdapter(DataAdapter):
         if class_weight is not None:
             data_adapter_utils.validate_class_weight(class_weight)
         self._class_weight = class_weight
-        self._shuffle = bool(shuffle)
+        # A dataset standing in for a tf.data.Dataset of Keras (timeseries_dataset_from_array's)
+        # keeps its own order: Keras's fit ignores `shuffle` for those.
+        self._shuffle = bool(shuffle) and not getattr(x, "_ignores_fit_shuffle", False)
         self._workers = int(getattr(x, "workers", 1))
         self._use_multiprocessing = bool(getattr(x, "use_multiprocessing", False))
         self._max_queue_size = max(1, int(getattr(x, "max_queue_size", 10)))
