@@ -292,3 +292,50 @@ Variable.__getitem__ = _variable_unary("get_item")
 Variable.__pos__ = lambda self: self
 Variable.__array_priority__ = 1000
 del _dunder, _op
+
+
+# --------------------------------------------------------------------------- session state
+
+
+def clear_session(free_memory=True) -> None:
+    """Reset the global state numpykeras keeps between models, as ``keras.backend.clear_session``.
+
+    The automatic names start again (the next ``Dense`` is ``"dense"``, the next model
+    ``"sequential"`` or ``"functional"``; losses, metrics, optimizers and seed generators too),
+    and ``utils.get_random_seed()`` returns None until ``utils.set_random_seed`` is called again.
+    The global random generator keeps its state (so a seeded program stays reproducible), and so
+    do ``floatx()`` and ``epsilon()``, as in Keras.
+
+    Example:
+
+    >>> layers = [keras.layers.Dense(10) for _ in range(10)]
+    >>> keras.layers.Dense(10).name
+    'dense_10'
+    >>> keras.backend.clear_session()
+    >>> keras.layers.Dense(10).name
+    'dense'
+
+    Args:
+        free_memory: whether to run Python's garbage collector afterwards, releasing old models
+            at once (it can take a moment: pass False inside a short loop).
+    """
+    import gc
+    import itertools
+    import sys
+
+    # Only modules already imported hold counters; the others start from zero anyway.
+    modules = sys.modules
+    if "numpykeras.layers.layer" in modules:
+        modules["numpykeras.layers.layer"].clear_session()  # layers and models
+    if "numpykeras.losses" in modules:
+        modules["numpykeras.losses"]._NAME_UIDS.clear()  # losses and metrics
+    if "numpykeras.optimizers.optimizer" in modules:
+        optimizer = modules["numpykeras.optimizers.optimizer"]
+        with optimizer._name_lock:
+            optimizer._name_uids.clear()
+    if "numpykeras.random.seed_generator" in modules:
+        modules["numpykeras.random.seed_generator"]._names = itertools.count()
+    if "numpykeras.utils.rng_utils" in modules:
+        modules["numpykeras.utils.rng_utils"]._GLOBAL_RANDOM_SEED = None
+    if free_memory:
+        gc.collect()

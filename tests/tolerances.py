@@ -153,6 +153,34 @@ RECURRENT_FORWARD_BOUND = (
 RECURRENT_FORWARD_RTOL = RECURRENT_FORWARD_ATOL = 1e-5
 RECURRENT_GRAD_RTOL = RECURRENT_GRAD_ATOL = 1e-4
 
+# Convolutional LSTMs (ConvLSTM1D/2D/3D) vs Keras on the conformance shapes: the same model as
+# the recurrent layers above, with convolutions for matmuls. Forward: at most RECURRENT_STEPS
+# steps, each gate pre-activation a sum over a window of both convolutions, at most
+# CONV_RECURRENT_REDUCTION = 3*3*3 * (2 input + 4 state channels) = 162 terms of size O(1), then
+# the gates' elementwise functions: about 2.2e-5 per unit of |h|.
+CONV_RECURRENT_REDUCTION = 162
+CONV_RECURRENT_FORWARD_RTOL = CONV_RECURRENT_FORWARD_ATOL = (
+    LAMBDA
+    * COMPARED
+    * np.sqrt(RECURRENT_STEPS * (CONV_RECURRENT_REDUCTION + ELEMENTWISE_OPS * ELEMENTWISE_ULPS**2))
+    * U
+)
+# Gradients: each is a long sum of random-signed terms of size O(1) (the upstream gradient is
+# standard normal): d kernel sums over batch x steps x output positions (<= 2 * 5 * 42 = 420
+# terms), d x over a 3*3*3 window of 4 gates x 4 filters (432 terms, the longest,
+# CONV_RECURRENT_GRAD_REDUCTION), carried back through RECURRENT_STEPS steps whose errors add in
+# quadrature. The absolute bound is reduction_sigma of such a sum (partial sums growing like a
+# random walk); gradients are O(10), so most elements are held to the relative bound, the
+# forward one for twice the steps (the backward pass runs through every step again).
+CONV_RECURRENT_GRAD_REDUCTION = 432
+CONV_RECURRENT_GRAD_ATOL = (
+    LAMBDA
+    * COMPARED
+    * np.sqrt(RECURRENT_STEPS)
+    * reduction_sigma(CONV_RECURRENT_GRAD_REDUCTION, CONV_RECURRENT_GRAD_REDUCTION, 0.0)
+)  # 4.4e-4
+CONV_RECURRENT_GRAD_RTOL = CONV_RECURRENT_FORWARD_RTOL * np.sqrt(2.0)  # 3.1e-5
+
 # Custom training code vs Keras (custom layers, subclassed models, compute_loss / train_step
 # overrides, GradientTape loops, GANs, a VAE, add_loss, a gradient penalty), compared after each
 # of a few (<= 5) optimizer steps: logs and every weight. 1e-4 is the agreement the issue states
@@ -199,3 +227,37 @@ def assert_forward_close(actual, expected, what="forward"):
 
 def assert_grad_close(actual, expected, what="gradient"):
     assert_close(actual, expected, GRAD_ATOL, GRAD_RTOL, what)
+
+
+# Attention layers (Attention, AdditiveAttention, MultiHeadAttention) vs Keras on the conformance
+# shapes: at most ATTENTION_STAGES chained stages (query/key/value projections, scores, softmax,
+# weighted sum of values, output projection, gate), each a reduction of at most
+# ATTENTION_REDUCTION terms of size O(1) (feature sizes, sequence lengths), whose errors add in
+# quadrature, plus ELEMENTWISE_OPS elementwise functions (exp, tanh, division, sigmoid): about
+# 2.2e-5 per unit of the output.
+ATTENTION_STAGES = 7
+ATTENTION_REDUCTION = 16
+ATTENTION_FORWARD_RTOL = ATTENTION_FORWARD_ATOL = float(
+    LAMBDA
+    * COMPARED
+    * np.sqrt(
+        ATTENTION_STAGES * (reduction_sigma(ATTENTION_REDUCTION, ATTENTION_REDUCTION, 0.0) / U) ** 2
+        + (ELEMENTWISE_OPS * ELEMENTWISE_ULPS) ** 2
+    )
+    * U
+)
+# Gradients run through every stage again (twice the stages) and a weight's gradient sums over
+# batch x positions as well: at most ATTENTION_GRAD_REDUCTION = 64 random-signed terms of size
+# O(1) (the upstream gradient is standard normal) per stage: about 1e-4 per unit.
+ATTENTION_GRAD_REDUCTION = 64
+ATTENTION_GRAD_RTOL = ATTENTION_GRAD_ATOL = float(
+    LAMBDA
+    * COMPARED
+    * np.sqrt(
+        2
+        * ATTENTION_STAGES
+        * (reduction_sigma(ATTENTION_GRAD_REDUCTION, ATTENTION_GRAD_REDUCTION, 0.0) / U) ** 2
+        + 2 * (ELEMENTWISE_OPS * ELEMENTWISE_ULPS) ** 2
+    )
+    * U
+)

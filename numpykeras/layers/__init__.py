@@ -13,13 +13,19 @@ from numpykeras.layers.activations.leaky_relu import LeakyReLU
 from numpykeras.layers.activations.prelu import PReLU
 from numpykeras.layers.activations.relu import ReLU
 from numpykeras.layers.activations.softmax import Softmax
+from numpykeras.layers.attention.additive_attention import AdditiveAttention
+from numpykeras.layers.attention.attention import Attention
+from numpykeras.layers.attention.multi_head_attention import MultiHeadAttention
 from numpykeras.layers.convolutional.conv1d import Conv1D
 from numpykeras.layers.convolutional.conv2d import Conv2D
 from numpykeras.layers.convolutional.conv2d_transpose import Conv2DTranspose
+from numpykeras.layers.convolutional.conv3d import Conv3D
+from numpykeras.layers.convolutional.conv3d_transpose import Conv3DTranspose
 from numpykeras.layers.convolutional.depthwise_conv2d import DepthwiseConv2D
 from numpykeras.layers.convolutional.separable_conv2d import SeparableConv2D
 from numpykeras.layers.core.activation import Activation
 from numpykeras.layers.core.dense import Dense
+from numpykeras.layers.core.einsum_dense import EinsumDense
 from numpykeras.layers.core.embedding import Embedding
 from numpykeras.layers.core.masking import Masking
 from numpykeras.layers.input_layer import Input, InputLayer
@@ -36,28 +42,39 @@ from numpykeras.layers.normalization.layer_normalization import LayerNormalizati
 from numpykeras.layers.pooling.average_pooling2d import AveragePooling2D
 from numpykeras.layers.pooling.global_pooling1d import GlobalAveragePooling1D, GlobalMaxPooling1D
 from numpykeras.layers.pooling.global_pooling2d import GlobalAveragePooling2D, GlobalMaxPooling2D
+from numpykeras.layers.pooling.global_pooling3d import GlobalAveragePooling3D, GlobalMaxPooling3D
 from numpykeras.layers.pooling.max_pooling2d import MaxPooling2D
 from numpykeras.layers.pooling.pooling1d import AveragePooling1D, MaxPooling1D
+from numpykeras.layers.pooling.pooling3d import AveragePooling3D, MaxPooling3D
 from numpykeras.layers.preprocessing.rescaling import Rescaling
+from numpykeras.layers.regularization.activity_regularization import ActivityRegularization
 from numpykeras.layers.regularization.dropout import Dropout
 from numpykeras.layers.regularization.gaussian_dropout import GaussianDropout
 from numpykeras.layers.regularization.gaussian_noise import GaussianNoise
 from numpykeras.layers.regularization.spatial_dropout import SpatialDropout1D, SpatialDropout2D
 from numpykeras.layers.reshaping.cropping1d import Cropping1D
 from numpykeras.layers.reshaping.cropping2d import Cropping2D
+from numpykeras.layers.reshaping.cropping3d import Cropping3D
 from numpykeras.layers.reshaping.flatten import Flatten
 from numpykeras.layers.reshaping.permute import Permute
 from numpykeras.layers.reshaping.repeat_vector import RepeatVector
 from numpykeras.layers.reshaping.reshape import Reshape
 from numpykeras.layers.reshaping.up_sampling1d import UpSampling1D
 from numpykeras.layers.reshaping.up_sampling2d import UpSampling2D
+from numpykeras.layers.reshaping.up_sampling3d import UpSampling3D
 from numpykeras.layers.reshaping.zero_padding1d import ZeroPadding1D
 from numpykeras.layers.reshaping.zero_padding2d import ZeroPadding2D
+from numpykeras.layers.reshaping.zero_padding3d import ZeroPadding3D
+from numpykeras.layers.rnn.bidirectional import Bidirectional
+from numpykeras.layers.rnn.conv_lstm1d import ConvLSTM1D
+from numpykeras.layers.rnn.conv_lstm2d import ConvLSTM2D
+from numpykeras.layers.rnn.conv_lstm3d import ConvLSTM3D
 from numpykeras.layers.rnn.gru import GRU, GRUCell
 from numpykeras.layers.rnn.lstm import LSTM, LSTMCell
 from numpykeras.layers.rnn.rnn import RNN
 from numpykeras.layers.rnn.simple_rnn import SimpleRNN, SimpleRNNCell
 from numpykeras.layers.rnn.stacked_rnn_cells import StackedRNNCells
+from numpykeras.layers.rnn.time_distributed import TimeDistributed
 
 # Keras's aliases.
 Convolution1D = Conv1D
@@ -72,6 +89,12 @@ MaxPool1D = MaxPooling1D
 AvgPool1D = AveragePooling1D
 GlobalAvgPool1D = GlobalAveragePooling1D
 GlobalMaxPool1D = GlobalMaxPooling1D
+Convolution3D = Conv3D
+Convolution3DTranspose = Conv3DTranspose
+MaxPool3D = MaxPooling3D
+AvgPool3D = AveragePooling3D
+GlobalAvgPool3D = GlobalAveragePooling3D
+GlobalMaxPool3D = GlobalMaxPooling3D
 
 
 def _layer_classes() -> dict:

@@ -48,7 +48,8 @@ class Node:
             or dict of them).
         extra_args: the further positional arguments (``layer(a, b)``), a tuple.
         call_kwargs: the keyword arguments (``training`` when it was given; tensors too).
-        input_tensors: every ``KerasTensor`` the call read, in argument order.
+        input_tensors: every ``KerasTensor`` the call read, in argument order (a dict's by sorted
+            key, as Keras's ``tree.flatten``; the graph walk, and so ``model.layers``, follow it).
     """
 
     def __init__(self, layer, call_args, outputs, call_kwargs=None, extra_args=()):
@@ -58,7 +59,10 @@ class Node:
         self.call_kwargs = dict(call_kwargs or {})
         self.input_tensors = [
             t
-            for t in _flatten([call_args, list(self.extra_args), list(self.call_kwargs.values())])
+            for t in _flatten(
+                [call_args, list(self.extra_args), list(self.call_kwargs.values())],
+                sort_keys=True,
+            )
             if isinstance(t, KerasTensor)
         ]
         self.outputs = outputs
@@ -77,13 +81,13 @@ class Node:
         return parents
 
 
-def _flatten(structure):
+def _flatten(structure, sort_keys=False):
     if isinstance(structure, (list, tuple)):
         for item in structure:
-            yield from _flatten(item)
+            yield from _flatten(item, sort_keys)
     elif isinstance(structure, dict):
-        for key in structure:
-            yield from _flatten(structure[key])
+        for key in sorted(structure) if sort_keys else structure:
+            yield from _flatten(structure[key], sort_keys)
     else:
         yield structure
 

@@ -12,7 +12,15 @@ import copy
 import numpy as np
 
 from numpykeras.layers.input_layer import InputLayer
-from numpykeras.layers.layer import name_scope, ops_cast, record_kernel_call
+from numpykeras.layers.layer import (
+    activity_losses_enabled,
+    activity_penalty_and_gradient,
+    has_activity_regularizers,
+    name_scope,
+    ops_cast,
+    record_kernel_call,
+    sublayers_have_activity_regularizers,
+)
 from numpykeras.layers.node import KerasTensor, uses_traced_shapes
 from numpykeras.models import _fusion
 from numpykeras.models.model import Model
@@ -85,6 +93,43 @@ def _pack(template, values):
     return build(template)
 
 
+class KernelTape(list):
+    """What a training ``forward`` keeps for ``backward``: the ``(node, cache)`` entries in
+    order, and the activity regularizers' part of the loss.
+
+    A layer with an ``activity_regularizer`` adds ``penalty(output) / batch_size`` to the loss
+    (as Keras's ``__call__`` does): ``activity_loss`` is the sum of those penalties (a nested
+    model's included), ``activity_grads`` the gradient of each penalty with respect to its
+    output tensor (``{id(tensor): array}``), which ``backward`` adds to the gradient flowing
+    into that tensor's layer. ``nested_shapes`` holds the output shapes of nested models with
+    such penalties, whose ``backward`` must run even where nothing else reads their outputs.
+    """
+
+    __slots__ = ("activity_loss", "activity_grads", "nested_shapes")
+
+    def __init__(self):
+        super().__init__()
+        self.activity_loss = 0.0
+        self.activity_grads = {}
+        self.nested_shapes = {}
+
+    def add_activity(self, node, outs, cache):
+        """The penalties of one node's outputs ``outs`` (and of a nested model's layers)."""
+        regularizer = getattr(node.layer, "activity_regularizer", None)
+        if regularizer is not None:
+            for t, y in zip(node.output_tensors, outs):
+                if isinstance(y, np.ndarray) and y.dtype.kind == "f":
+                    value, grad = activity_penalty_and_gradient(regularizer, y)
+                    self.activity_loss += value
+                    key = id(t)
+                    self.activity_grads[key] = (
+                        self.activity_grads[key] + grad if key in self.activity_grads else grad
+                    )
+        if isinstance(cache, KernelTape) and (cache.activity_grads or cache.nested_shapes):
+            self.activity_loss += cache.activity_loss
+            self.nested_shapes[id(node)] = [(np.shape(y), np.asarray(y).dtype) for y in outs]
+
+
 class Functional(Model):
     """A model from symbolic inputs to symbolic outputs.
 
@@ -95,6 +140,7 @@ class Functional(Model):
     """
 
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        kwargs.pop("activity_regularizer", None)  # Keras's Functional ignores it too
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._input_struct = inputs
         self._output_struct = outputs
@@ -167,16 +213,65 @@ class Functional(Model):
                 visit_order.append(node)
 
         nodes = sorted(visit_order, key=lambda n: -node_depth[id(n)])
-        # Layer depth: the largest depth of its nodes; layers by depth descending, ties by visit
-        # order.
+        return nodes, self._layers_in_keras_order(visit_order)
+
+    def _layers_in_keras_order(self, graph_nodes):
+        """``model.layers`` as Keras orders them: by depth from the outputs, deepest first, ties
+        by first visit in a depth-first walk from the outputs. A layer's depth is the largest of
+        its nodes' depths, and a node of a shared layer counts at its layer's depth when its
+        parents' depths are set (so they follow it), walking the nodes from the outputs back."""
+        in_graph = {id(n) for n in graph_nodes}
+        input_ids = {id(t) for t in self._inputs}
+
+        def parents(node):
+            for t in node.input_tensors:
+                layer, node_index, _ = t._keras_history
+                parent = layer._inbound_nodes[node_index]
+                if id(parent) in in_graph:
+                    yield parent
+
+        post_order: list = []  # inputs first
+        first_visit: dict = {}  # layer id -> index of its first visit
+        finished: set = set()
+
+        def walk(tensor):
+            layer, node_index, _ = tensor._keras_history
+            node = layer._inbound_nodes[node_index]
+            if id(node) in finished:
+                return
+            if not isinstance(layer, InputLayer) and id(tensor) in input_ids:
+                finished.add(id(node))  # an intermediate tensor given as an input: stop here
+                return
+            first_visit.setdefault(id(layer), len(first_visit))
+            for t in node.input_tensors:
+                walk(t)
+            finished.add(id(node))
+            post_order.append(node)
+
+        for t in self._outputs:
+            walk(t)
+        node_depth: dict = {}
         layer_depth: dict = {}
-        layer_first: dict = {}
-        for i, node in enumerate(visit_order):
+        layers: dict = {}
+        for node in reversed(post_order):
             lid = id(node.layer)
-            layer_depth[lid] = max(layer_depth.get(lid, -1), node_depth[id(node)])
-            layer_first.setdefault(lid, (i, node.layer))
-        ordered = sorted(layer_first.values(), key=lambda e: (-layer_depth[id(e[1])], e[0]))
-        return nodes, [layer for _, layer in ordered]
+            depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(lid, 0))
+            layer_depth[lid] = node_depth[id(node)] = depth
+            layers[lid] = node.layer
+            for parent in parents(node):
+                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+        for t in self._inputs:  # inputs no output depends on
+            layer = t._keras_history[0]
+            if id(layer) not in layer_depth:
+                layer_depth[id(layer)], first_visit[id(layer)] = 0, -1
+                layers[id(layer)] = layer
+        ordered = sorted(layers, key=lambda lid: (-layer_depth[lid], first_visit[lid]))
+        # Layers the walk above did not reach (none in a well-formed graph) keep their place.
+        extra = []
+        for node in graph_nodes:
+            if id(node.layer) not in layers and all(node.layer is not e for e in extra):
+                extra.append(node.layer)
+        return [layers[lid] for lid in ordered] + extra
 
     def _check_unique_names(self):
         seen = {}
@@ -414,6 +509,9 @@ class Functional(Model):
             args = layer._prepare_inputs(args)
             out, cache = layer.forward(args, training=training)
             tape.append((node, cache))
+            if isinstance(tape, KernelTape):
+                outs = [out] if len(node.output_tensors) == 1 else _flat(out)
+                tape.add_activity(node, outs, cache)
         outs = [out] if len(node.output_tensors) == 1 else _flat(out)
         for t, v in zip(node.output_tensors, outs):
             values[id(t)] = v
@@ -432,7 +530,9 @@ class Functional(Model):
         if tape is None and self._uses_masks():
             return self._run_masked(inputs, training)
         if tape is None and not training and not autodiff.is_recording():
-            return self._run_inference(inputs, training)
+            if not (activity_losses_enabled() and has_activity_regularizers(self)):
+                return self._run_inference(inputs, training)
+            # else layer by layer: each `__call__` adds its penalties to its losses (Keras)
         flat = self._standardize_inputs(inputs)
         if tape is None and any(x.ndim and x.shape[0] == 0 for x in flat):
             return self._empty_outputs([x.shape for x in flat])
@@ -464,6 +564,7 @@ class Functional(Model):
             sig = _call_signature(type(layer))
             if has_mask and sig.accepts_mask and kwargs.get("mask") is None:
                 kwargs["mask"] = previous
+            kwargs.update(_argument_masks(node, sig, masks, kwargs))
             out = layer(args, *extra, training=bool(node_training), **kwargs)
             outs = [out] if len(node.output_tensors) == 1 else _flat(out)
             for t, v in zip(node.output_tensors, outs):
@@ -483,8 +584,10 @@ class Functional(Model):
     def __call__(self, *args, **kwargs):
         from numpykeras.layers.layer import (
             _CALL_CONTEXT,
+            _LOSSES,
             _any_symbolic,
             _check_positional_tensors,
+            _with_loss_scope,
         )
 
         training = kwargs.pop("training", None)
@@ -510,7 +613,18 @@ class Functional(Model):
             _check_positional_tensors([inputs])
         if training is None:
             training = getattr(_CALL_CONTEXT, "training", None)
-        if autodiff.is_recording() and self._trains_by_kernel():
+        if _LOSSES.active:  # one outermost call: the losses of the layers' previous calls go
+            return _with_loss_scope(self, self._call_recorded, inputs, training)
+        return self._call_recorded(inputs, training)
+
+    def _call_recorded(self, inputs, training):
+        """``call``, or under a recording tape one primitive for a graph of kernel layers (not
+        when layers add activity penalties: those need each layer's ``__call__``)."""
+        if (
+            autodiff.is_recording()
+            and self._trains_by_kernel()
+            and not sublayers_have_activity_regularizers(self)
+        ):
             recorded = record_kernel_call(self, inputs, training)
             if recorded is not None:
                 return recorded
@@ -564,7 +678,9 @@ class Functional(Model):
         return self._run(inputs, training, None)
 
     def forward(self, inputs, training=False):
-        tape = []
+        """Runs the graph on each layer's ``forward``; returns ``(outputs, tape)``, a
+        :class:`KernelTape` (with the activity regularizers' penalties)."""
+        tape = KernelTape()
         return self._run(inputs, training, tape), tape
 
     def backward(self, dy, tape, need_dx=True, _logits_grad=None):
@@ -575,7 +691,8 @@ class Functional(Model):
                 for several outputs a list in ``model.outputs`` order or the structure of
                 ``model.output`` (a dict for a dict of outputs). ``None`` entries are outputs
                 that receive no gradient.
-            tape: the tape ``forward`` returned.
+            tape: the tape ``forward`` returned; the gradients of its activity penalties are
+                added to those of the layers' outputs.
             need_dx: whether to compute the gradient with respect to the inputs.
             _logits_grad: ``{id(node): dlogits}``: gradients with respect to the logits of
                 output nodes ending in a softmax/sigmoid (a fused crossentropy). A node given
@@ -591,7 +708,9 @@ class Functional(Model):
                 f"Expected {len(self._outputs)} output gradients (one per model output), "
                 f"received {len(dys)}."
             )
-        tensor_grads: dict = {}
+        # The activity penalties' gradients, then the outputs' (never added to in place).
+        tensor_grads: dict = dict(getattr(tape, "activity_grads", None) or {})
+        nested = getattr(tape, "nested_shapes", None)
         for t, g in zip(self._outputs, dys):
             if g is not None:
                 tensor_grads[id(t)] = tensor_grads[id(t)] + g if id(t) in tensor_grads else g
@@ -601,6 +720,10 @@ class Functional(Model):
             outs = [tensor_grads.pop(id(t), None) for t in node.output_tensors]
             logits_grad = None if _logits_grad is None else _logits_grad.get(id(node))
             has_out_grad = any(g is not None for g in outs)
+            if not has_out_grad and nested and id(node) in nested:
+                # a nested model's own activity penalties need its backward all the same
+                outs = [np.zeros(shape, dtype) for shape, dtype in nested[id(node)]]
+                has_out_grad = True
             if not has_out_grad and logits_grad is None:
                 continue
             if len(outs) > 1:
@@ -811,6 +934,24 @@ def _resolve_masks(structure, masks):
     if isinstance(structure, dict):
         return {k: _resolve_masks(v, masks) for k, v in structure.items()}
     return None
+
+
+def _argument_masks(node, sig, masks, kwargs) -> dict:
+    """Keras's masks for a ``call`` with several tensor arguments: the mask of the tensor given
+    as argument ``<name>`` goes to a ``<name>_mask`` parameter left unset
+    (``MultiHeadAttention``'s ``query_mask``, ``value_mask``, ``key_mask``)."""
+    if len(sig.arg_names) < 2 or not any(n.endswith("_mask") for n in sig.arg_names):
+        return {}
+    given = dict(zip(sig.arg_names, (node.call_args, *(node.extra_args or ()))))
+    given.update(node.call_kwargs or {})
+    out = {}
+    for name, tensor in given.items():
+        target = f"{name}_mask"
+        if target in sig.arg_names and kwargs.get(target) is None:
+            mask = _resolve_masks(tensor, masks)
+            if mask is not None:
+                out[target] = mask
+    return out
 
 
 def _resolve(structure, values):

@@ -58,11 +58,11 @@ class LayerCase:
 
 
 def _to_nhwc(a):
-    return np.ascontiguousarray(np.moveaxis(a, 1, -1)) if a.ndim == 4 else a
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1)) if a.ndim in (4, 5) else a
 
 
 def _to_nchw(a):
-    return np.ascontiguousarray(np.moveaxis(a, -1, 1)) if a.ndim == 4 else a
+    return np.ascontiguousarray(np.moveaxis(a, -1, 1)) if a.ndim in (4, 5) else a
 
 
 def random_weights(shapes_and_names, rng):
