@@ -2,15 +2,21 @@
 
 ``reg(w)`` returns the penalty as a Python float and ``reg.gradient(w)`` the array
 ``d penalty / d w`` (shaped and typed like ``w``) that training adds to the weight's gradient.
+While a ``GradientTape`` records and ``w`` is tracked by it (a recorded Tensor, a watched
+Variable or array), a built-in's ``reg(w)`` is instead a recorded scalar whose gradient is
+``reg.gradient``: a subclass whose ``__call__`` scales or adds to ``super().__call__(w)`` is then
+differentiated through its ops, as its Keras twin is.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from numpykeras import backend
+from numpykeras.ops import autodiff
 from numpykeras.saving.object_registration import (
     deserialize_object,
     serialize_object,
@@ -55,8 +61,43 @@ def _as_array(x) -> np.ndarray:
     return x
 
 
+@autodiff.primitive
+def _recorded_penalty(x, regularizer=None, call=None):
+    """``call(regularizer, x)`` (a built-in's NumPy ``__call__``) as a 0-d array of ``x``'s
+    float dtype."""
+    x = _as_array(x)
+    return np.asarray(call(regularizer, x), dtype=x.dtype)
+
+
+@_recorded_penalty.defvjp
+def _recorded_penalty_vjp(g, ans, x, regularizer=None, call=None):
+    x = _as_array(autodiff.unwrap(x))
+    return (np.asarray(regularizer.gradient(x), dtype=x.dtype) * autodiff.unwrap(g),)
+
+
+def _recordable(call):
+    """Decorates a built-in's NumPy ``__call__``: under a recording ``GradientTape`` the penalty
+    goes through ``_recorded_penalty`` (a Tensor where the tape tracks ``x``, with
+    ``regularizer.gradient`` as its derivative; a float otherwise)."""
+
+    @functools.wraps(call)
+    def wrapper(self, x):
+        if not autodiff.is_recording():
+            return call(self, x)
+        penalty = _recorded_penalty(x, regularizer=self, call=call)
+        return penalty if type(penalty) is autodiff.Tensor else float(penalty)
+
+    return wrapper
+
+
 class Regularizer:
-    """Base class: ``__call__(x)`` is the penalty, ``gradient(x)`` its derivative."""
+    """Base class: ``__call__(x)`` is the penalty, ``gradient(x)`` its derivative.
+
+    A subclass (as in Keras) writes ``__call__`` with ``keras.ops``, and training differentiates
+    it; its ``gradient`` is used instead only where the class that defines it also defines (or
+    inherits from the class defining) ``__call__``: a subclass of ``L2`` that overrides only
+    ``__call__`` is differentiated through its ops, not given ``L2.gradient``.
+    """
 
     def __call__(self, x) -> float:
         return 0.0
@@ -92,6 +133,7 @@ class L1L2(Regularizer):
         self.l1 = _validate_float_arg(0.0 if l1 is None else l1, name="l1")
         self.l2 = _validate_float_arg(0.0 if l2 is None else l2, name="l2")
 
+    @_recordable
     def __call__(self, x) -> float:
         x = _as_array(x)
         penalty = x.dtype.type(0)
@@ -125,6 +167,7 @@ class L1(Regularizer):
         l1 = _validate_float_arg(0.01 if l1 is None else l1, name="l1")
         self.l1 = float(np.float32(l1))  # Keras 3 keeps this factor as a float32 tensor
 
+    @_recordable
     def __call__(self, x) -> float:
         x = _as_array(x)
         return float(x.dtype.type(self.l1) * np.sum(np.abs(x)))
@@ -147,6 +190,7 @@ class L2(Regularizer):
     def __init__(self, l2=0.01):
         self.l2 = _validate_float_arg(0.01 if l2 is None else l2, name="l2")
 
+    @_recordable
     def __call__(self, x) -> float:
         x = _as_array(x)
         return float(x.dtype.type(self.l2) * np.sum(np.square(x)))
@@ -200,6 +244,7 @@ class OrthogonalRegularizer(Regularizer):
     def _coefficient(self, n: int) -> float:
         return self.factor * 0.5 / (n * (n - 1.0) / 2.0)
 
+    @_recordable
     def __call__(self, x) -> float:
         x = _as_array(x)
         w = self._rows(x)  # (n, m)

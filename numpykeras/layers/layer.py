@@ -10,13 +10,14 @@ training step's tape).
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import threading
 from collections import defaultdict
 
 import numpy as np
 
-from numpykeras import backend
+from numpykeras import backend, regularizers
 from numpykeras.backend import Variable
 from numpykeras.layers.node import KerasTensor
 from numpykeras.ops import autodiff
@@ -193,7 +194,9 @@ class Layer:
     # Layers that only reshape or select (no arithmetic) set this to True.
     _is_stateless_reshape = False
 
-    def __init__(self, *, trainable=True, name=None, dtype=None, **kwargs):
+    def __init__(
+        self, *, activity_regularizer=None, trainable=True, name=None, dtype=None, **kwargs
+    ):
         unknown = {k: v for k, v in kwargs.items() if k not in _LAYER_KWARGS}
         if unknown:
             raise UnknownArgumentsError(
@@ -218,6 +221,8 @@ class Layer:
         self._build_lock = threading.Lock()
         self._inbound_nodes: list = []
         self._initial_weights = kwargs.get("weights")
+        # Keras's: a penalty on the layer's outputs, added to its losses on every call.
+        self.activity_regularizer = regularizers.get(activity_regularizer)
 
         # Input shape given to the first layer of a Sequential model.
         batch_shape = kwargs.get("batch_input_shape", kwargs.get("batch_shape"))
@@ -288,6 +293,10 @@ class Layer:
         # weights, in the order the attributes were first set.
         if not name.startswith("__") and value is not self:
             _track(self, value, metrics=not name.startswith("_"))
+            if name == "activity_regularizer" and value is not None:
+                # its penalties are losses: from now on, outermost calls clear the previous ones
+                # (before the layer's first call, which may be inside another)
+                _LossScope.active = True
         object.__setattr__(self, name, value)
 
     def _sublayers(self) -> list:
@@ -515,11 +524,28 @@ class Layer:
         if training is None:
             training = getattr(_CALL_CONTEXT, "training", None)
         if _LOSSES.active:
-            return _with_loss_scope(self, self._run_call, sig, inputs, rest, kwargs, training)
-        return self._run_call(sig, inputs, rest, kwargs, training)
+            return _with_loss_scope(
+                self, self._call_and_regularize, sig, inputs, rest, kwargs, training
+            )
+        return self._call_and_regularize(sig, inputs, rest, kwargs, training)
+
+    def _call_and_regularize(self, sig, inputs, rest, kwargs, training):
+        """``_run_call``, then the activity regularizer's penalty of each output added to the
+        layer's losses, as Keras's ``__call__`` does (in training and at inference alike)."""
+        outputs = self._run_call(sig, inputs, rest, kwargs, training)
+        regularizer = getattr(self, "activity_regularizer", None)
+        if regularizer is not None and activity_losses_enabled():
+            self.add_loss(activity_losses(regularizer, outputs))
+        return outputs
 
     def _run_call(self, sig, inputs, rest, kwargs, training):
-        if _tapes.tapes and not rest and not kwargs and self._trains_by_kernel():
+        if (
+            _tapes.tapes
+            and not rest
+            and not kwargs
+            and self._trains_by_kernel()
+            and not sublayers_have_activity_regularizers(self)
+        ):
             recorded = record_kernel_call(self, inputs, training)
             if recorded is not None:
                 return recorded
@@ -672,6 +698,8 @@ class Layer:
                 "registered_name": None,
             },
         }
+        if getattr(self, "activity_regularizer", None) is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         # As in Keras 3, an `input_shape=` given to a layer lives on the model's InputLayer.
         return config
 
@@ -1184,7 +1212,12 @@ def _warn_second_order(layer) -> None:
 
 
 def record_regularization(regularizer, variable):
-    """``regularizer(variable)`` as a scalar, recorded on a tape with its gradient."""
+    """``regularizer(variable)`` as a scalar, recorded on a tape with its gradient: the
+    regularizer's own ``gradient`` for a built-in one (``_has_own_gradient``); any other
+    callable gets the variable itself, as in Keras, and its ops on it record themselves."""
+    if not _has_own_gradient(regularizer):
+        penalty = regularizer(variable)
+        return penalty if type(penalty) is Tensor else np.asarray(penalty, dtype=variable.dtype)
     value = np.asarray(regularizer(variable.value), dtype=variable.dtype)
     if not _tapes.tapes:
         return value
@@ -1197,3 +1230,151 @@ def record_regularization(regularizer, variable):
         return (grad * autodiff.unwrap(g),)
 
     return Tensor(value, autodiff.Node(vjp, (leaf,), {}, leaf._node.tapes))
+
+
+# --------------------------------------------------------------------------- activity regularizers
+#
+# Keras's `Layer.__call__` adds `activity_regularizer(output) / batch_size` (no division for an
+# output without a batch axis; 0 for an empty batch) to the layer's losses for every output
+# tensor of every call, training or not. `Layer.__call__` does the same here (`activity_losses`);
+# the fused training step, which runs `forward`/`backward` without `__call__`, takes each
+# penalty and its gradient with respect to the output from `activity_penalty_and_gradient` (see
+# `models/functional.py`'s `KernelTape`).
+
+
+class _ActivityState(threading.local):
+    off = 0  # > 0 inside `without_activity_losses` (in this thread)
+
+
+_ACTIVITY = _ActivityState()
+
+
+def activity_losses_enabled() -> bool:
+    return _ACTIVITY.off == 0
+
+
+def without_activity_losses(fn):
+    """Decorator: ``fn`` runs with the activity regularizers off in this thread (``predict``:
+    it returns outputs only, and keeps nothing on the layers)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        _ACTIVITY.off += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _ACTIVITY.off -= 1
+
+    return wrapper
+
+
+def has_activity_regularizers(layer) -> bool:
+    """Whether ``layer`` or a layer below it has an activity regularizer."""
+    if getattr(layer, "activity_regularizer", None) is not None:
+        return True
+    return sublayers_have_activity_regularizers(layer)
+
+
+def sublayers_have_activity_regularizers(layer) -> bool:
+    """Whether a layer below ``layer`` has one: a model of such layers is then not recorded on a
+    tape as one primitive (its ``forward`` runs its layers without ``__call__``), but layer by
+    layer, each adding its penalties."""
+    if not layer._sublayers():
+        return False
+    return any(
+        getattr(sub, "activity_regularizer", None) is not None for sub in _all_sublayers(layer)
+    )
+
+
+def _has_own_gradient(regularizer) -> bool:
+    """Whether ``regularizer.gradient`` is written for its ``__call__``: a built-in
+    regularizer, or a subclass that overrides both. A subclass of ``L2`` overriding only
+    ``__call__`` (or any other callable) is differentiated through its ops instead."""
+    if not isinstance(regularizer, regularizers.Regularizer):
+        return False
+    mro = type(regularizer).__mro__
+    call_owner = next(c for c in mro if "__call__" in c.__dict__)
+    grad_owner = next(c for c in mro if "gradient" in c.__dict__)
+    return grad_owner is not regularizers.Regularizer and issubclass(grad_owner, call_owner)
+
+
+def _batch_of(y):
+    """The batch size an output's penalty is divided by, or ``None`` for a scalar output."""
+    return int(y.shape[0]) if y.ndim else None
+
+
+def _float_type(y):
+    kind = np.dtype(y.dtype)
+    return kind.type if kind.kind == "f" else np.float32
+
+
+@autodiff.primitive
+def _scaled_penalty(y, regularizer=None, batch=None):
+    """``regularizer(y) / batch`` in ``y``'s dtype (``batch`` ``None``: not divided)."""
+    dtype = _float_type(y)
+    value = dtype(regularizer(y))
+    return value if batch is None else value / dtype(batch)
+
+
+@_scaled_penalty.defvjp
+def _scaled_penalty_vjp(g, ans, y, regularizer=None, batch=None):
+    y = autodiff.unwrap(y)
+    dtype = _float_type(y)
+    scale = np.asarray(autodiff.unwrap(g), dtype=dtype)
+    if batch is not None:
+        scale = scale / dtype(batch)
+    return (np.asarray(regularizer.gradient(y), dtype=dtype) * scale,)
+
+
+def activity_penalty(regularizer, y):
+    """Keras's activity loss of one output ``y`` (an array, or a Tensor on a recording tape):
+    ``regularizer(y) / batch_size``, recorded with its gradient where ``y`` is."""
+    batch = _batch_of(y)
+    if batch == 0:
+        return np.float32(0.0)  # Keras's divide_no_nan
+    if _has_own_gradient(regularizer):
+        return _scaled_penalty(y, regularizer=regularizer, batch=batch)
+    value = regularizer(y)  # a custom callable: ops on the Tensor record themselves
+    return value if batch is None else value / _float_type(y)(batch)
+
+
+def activity_losses(regularizer, outputs) -> list:
+    """The penalties of each floating output of one call (Keras: every output tensor)."""
+    losses = []
+    for y in autodiff.flatten(outputs):
+        if isinstance(y, (np.ndarray, Tensor)) and np.dtype(y.dtype).kind == "f":
+            losses.append(activity_penalty(regularizer, y))
+    return losses
+
+
+def penalty_and_gradient(regularizer, x):
+    """``(penalty, d penalty / d x)`` of an array or a ``Variable`` ``x``, without an outer
+    tape (the fused training step): the regularizer's own ``gradient`` for the built-in ones
+    (``_has_own_gradient``), else a small ``GradientTape`` over the callable (given the
+    ``Variable`` itself, as Keras gives it). The penalty is a scalar of ``x``'s dtype."""
+    value = x.value if isinstance(x, Variable) else np.asarray(x)
+    dtype = value.dtype.type
+    if _has_own_gradient(regularizer):
+        penalty = dtype(regularizer(value))
+        return penalty, np.asarray(regularizer.gradient(value), dtype=value.dtype)
+    with autodiff.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(x)
+        penalty = regularizer(x)
+    grad = tape.gradient(penalty, x) if type(penalty) is Tensor else None
+    grad = np.zeros_like(value) if grad is None else np.asarray(autodiff.unwrap(grad))
+    return dtype(np.sum(autodiff.unwrap(penalty))), grad.astype(value.dtype, copy=False)
+
+
+def activity_penalty_and_gradient(regularizer, y):
+    """``(penalty, d penalty / d y)`` of one output array ``y``, for kernels that run
+    ``forward``/``backward`` themselves (``penalty_and_gradient``, divided by the batch size)."""
+    y = np.asarray(y)
+    batch = _batch_of(y)
+    if batch == 0:
+        return 0.0, np.zeros_like(y)
+    dtype = y.dtype.type
+    value, grad = penalty_and_gradient(regularizer, y)
+    if batch is not None:
+        value = value / dtype(batch)
+        grad = grad / dtype(batch)
+    return float(value), grad

@@ -11,7 +11,11 @@ import json
 
 import numpy as np
 
-from numpykeras.saving.object_registration import get_registered_name, get_registered_object
+from numpykeras.saving.object_registration import (
+    custom_object_scope,
+    get_registered_name,
+    get_registered_object,
+)
 
 # Keras 2 / Keras 3 config keys that numpykeras accepts and ignores.
 _IGNORED_LAYER_KEYS = {"autocast", "build_config", "compile_config", "shared_object_id"}
@@ -99,7 +103,16 @@ def deserialize_layer(config, custom_objects=None, build=True):
     """A layer or model from a Keras 2/3 config entry (``{"class_name": ..., "config": ...}``).
 
     ``build=False`` leaves the layer unbuilt (its model builds it, giving Keras's variable paths).
+    ``custom_objects`` are in scope throughout, so the regularizers, initializers, constraints and
+    activations inside a layer's config find them too (as in Keras).
     """
+    if custom_objects:
+        with custom_object_scope(custom_objects):
+            return _deserialize_layer(config, custom_objects, build)
+    return _deserialize_layer(config, custom_objects, build)
+
+
+def _deserialize_layer(config, custom_objects, build):
     from numpykeras.layers.layer import Layer, UnknownArgumentsError
 
     if isinstance(config, Layer):
@@ -153,7 +166,15 @@ def model_from_json(json_string, custom_objects=None):
         config = json.loads(json_string)
     except json.JSONDecodeError as e:
         raise ValueError(f"The model JSON could not be parsed: {e}") from None
-    return deserialize_layer(config, custom_objects=custom_objects)
+    # Keras 2 (and tf_keras) write their version into `to_json()`; Keras 3 does not.
+    keras_version = config.get("keras_version") if isinstance(config, dict) else None
+    if not isinstance(keras_version, str):
+        return deserialize_layer(config, custom_objects=custom_objects)
+    from numpykeras.saving.legacy_h5 import finish_keras2_model, keras2_file_config
+
+    model = deserialize_layer(keras2_file_config(config, keras_version), custom_objects)
+    finish_keras2_model(model, keras_version)
+    return model
 
 
 def to_jsonable(value):

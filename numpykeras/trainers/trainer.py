@@ -12,6 +12,11 @@ import warnings
 import numpy as np
 
 from numpykeras import backend
+from numpykeras.layers.layer import (
+    has_activity_regularizers,
+    penalty_and_gradient,
+    without_activity_losses,
+)
 from numpykeras.ops._parallel import single_threaded_blas
 from numpykeras.trainers.compile_utils import (
     CompileSpec,
@@ -534,13 +539,14 @@ class Trainer:
 
     # -- the fused step -----------------------------------------------------------------------
     def _regularization(self):
-        """The weights' regularization penalties: (total, {variable: gradient})."""
+        """The weights' regularization penalties: (total, {variable: gradient}); a custom
+        regularizer (any callable) is differentiated through its ops (``penalty_and_gradient``)."""
         total, grads = 0.0, {}
         for v in self.trainable_weights:
             reg = getattr(v, "regularizer", None)
             if reg is not None:
-                total += float(reg(v.value))
-                grads[v] = np.asarray(reg.gradient(v.value), dtype=v.dtype)
+                penalty, grads[v] = penalty_and_gradient(reg, v)
+                total += float(penalty)
         return total, grads
 
     def _fused_step_ok(self) -> bool:
@@ -610,6 +616,8 @@ class Trainer:
         reg_loss, reg_grads = self._regularization()
         for v, g in reg_grads.items():
             grads[v] = grads[v] + g if v in grads else g
+        # The layers' activity penalties (their gradients went into `backward` via the tape).
+        total += getattr(tape, "activity_loss", 0.0)
         return total + reg_loss, values, ys, preds, sample_weights, grads
 
     def _outputs_and_logits(self, x):
@@ -628,14 +636,21 @@ class Trainer:
         wants_logits = not spec.built or any(
             loss is not None and loss.supports_logits for loss in spec.losses
         )
-        if wants_logits:
+        activity = 0.0
+        if has_activity_regularizers(self):
+            # the training forward at inference: the layers' activity penalties (Keras adds
+            # them in evaluate too) come with it, and nothing is kept on the layers
+            y_pred, tape = self.forward(x, training=False)
+            logits = self.outputs_logits(tape) if wants_logits else None
+            activity = tape.activity_loss
+        elif wants_logits:
             y_pred, logits = self._outputs_and_logits(x)
         else:
             y_pred, logits = self(x, training=False), None
         preds = spec.flat_preds(y_pred)
         spec.build(ys, preds)
         values, loss = spec.loss_values(ys, preds, sample_weights, logits)
-        loss += self._regularization()[0]
+        loss += self._regularization()[0] + activity
         batch_size = _num_samples(x)
         self._loss_tracker.update_state(loss, sample_weight=batch_size)
         spec.update_metrics(values, ys, preds, sample_weights, batch_size)
@@ -1058,6 +1073,7 @@ class Trainer:
                     batch_size=validation_batch_size or batch_size or 32,
                     steps=validation_steps,
                     verbose=0,
+                    callbacks=callback_list,
                     return_dict=True,
                     _internal=True,
                 )
@@ -1124,14 +1140,18 @@ class Trainer:
                 x, y, sample_weight, batch_size=batch_size or 32, steps_per_epoch=steps
             )
         verbose = _verbosity(verbose)
-        callback_list = callbacks_module.CallbackList(
-            callbacks,
-            add_progbar=verbose != 0,
-            model=self,
-            verbose=verbose,
-            epochs=1,
-            steps=iterator.num_batches,
-        )
+        if isinstance(callbacks, callbacks_module.CallbackList):
+            # fit's own list: its callbacks see the validation's on_test_* hooks, as in Keras.
+            callback_list = callbacks
+        else:
+            callback_list = callbacks_module.CallbackList(
+                callbacks,
+                add_progbar=verbose != 0,
+                model=self,
+                verbose=verbose,
+                epochs=1,
+                steps=iterator.num_batches,
+            )
         # Validation inside fit must not reset the training metrics' running logs.
         saved_states = None
         if _internal:
@@ -1155,6 +1175,7 @@ class Trainer:
         return self._logs_in_keras_order(logs)
 
     @single_threaded_blas
+    @without_activity_losses
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Runs inference in batches; returns float32 NumPy arrays. ``x`` as in ``fit`` (the
         targets of ``(x, y)`` batches are ignored)."""
@@ -1229,6 +1250,7 @@ class Trainer:
         return self._batch_result(logs, return_dict)
 
     @single_threaded_blas
+    @without_activity_losses
     def predict_on_batch(self, x):
         """Inference on one batch; returns float32 NumPy arrays."""
         return _values(self.predict_step(_pack_x_y_sample_weight(self._standardize_x(x))))

@@ -480,3 +480,66 @@ def test_terminate_on_nan_matches_keras(keras, bad):
     )
     _assert_same(keras_out, our_out)
     assert our_out["epochs"] == [0, 1] and our_out["stop"]
+
+
+def _hook_recorder(base):
+    """A callback class (subclassing ``base``) that records every hook it is given."""
+    names = [
+        "on_train_begin",
+        "on_train_end",
+        "on_epoch_begin",
+        "on_epoch_end",
+        "on_train_batch_begin",
+        "on_train_batch_end",
+        "on_test_begin",
+        "on_test_end",
+        "on_test_batch_begin",
+        "on_test_batch_end",
+    ]
+
+    def make(name):
+        def hook(self, *args, **kwargs):
+            logs = kwargs.get("logs", args[-1] if args and isinstance(args[-1], dict) else None)
+            index = args[0] if args and not isinstance(args[0], dict) else None
+            self.events.append((name, index, tuple(sorted(logs or {}))))
+
+        return hook
+
+    namespace = {name: make(name) for name in names}
+    namespace["__init__"] = lambda self: (base.__init__(self), setattr(self, "events", []))[0]
+    return type("Recorder", (base,), namespace)
+
+
+@pytest.mark.parametrize("validation_freq", [1, 2])
+def test_fit_calls_the_hooks_keras_calls(keras, validation_freq):
+    """fit's validation runs the test hooks of the user's callbacks (batch indices and log keys
+    included), as Keras's fit does."""
+    import numpykeras as nk
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((10, 3)).astype(np.float32)
+    y = rng.integers(0, 2, (10, 1)).astype(np.float32)
+    vx, vy = x[:5], y[:5]
+    events = []
+    for module, base in ((keras, keras.callbacks.Callback), (nk, nk.callbacks.Callback)):
+        model = module.Sequential(
+            [module.Input((3,)), module.layers.Dense(1, activation="sigmoid")]
+        )
+        model.compile("sgd", "binary_crossentropy", metrics=["accuracy"])
+        recorder = _hook_recorder(base)()
+        model.fit(
+            x,
+            y,
+            batch_size=4,
+            epochs=2,
+            validation_data=(vx, vy),
+            validation_batch_size=2,
+            validation_freq=validation_freq,
+            shuffle=False,
+            verbose=0,
+            callbacks=[recorder],
+        )
+        events.append(recorder.events)
+    k_events, events = events
+    assert any(name == "on_test_batch_end" for name, _, _ in k_events)
+    assert events == k_events
