@@ -35,6 +35,7 @@ def __getattr__(name):
         "datasets",
         "utils",
         "ops",
+        "preprocessing",
         "random",
         "wrappers",
     }:
@@ -68,6 +69,7 @@ __all__ = [
     "Variable",
     "GradientTape",
     "ops",
+    "preprocessing",
     "random",
     "wrappers",
 ]

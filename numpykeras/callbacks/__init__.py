@@ -34,6 +34,7 @@ __all__ = [
     "ModelCheckpoint",
     "ProgbarLogger",
     "ReduceLROnPlateau",
+    "TensorBoard",
     "TerminateOnNaN",
 ]
 
@@ -1422,3 +1423,6 @@ class BackupAndRestore(Callback):
             if ours:
                 with contextlib.suppress(OSError):
                     os.remove(os.path.join(self.backup_dir, name))
+
+
+from numpykeras.callbacks.tensorboard import TensorBoard  # noqa: E402
