@@ -446,15 +446,37 @@ class Layer:
                 self._initial_weights = None
 
     def build_from_config(self, config) -> None:
+        """Build the layer from ``get_build_config()``'s dict (Keras's ``{"input_shape": ...}``
+        or ``{"shapes_dict": {"<argument>_shape": ...}}``; also the flat
+        ``{"<argument>_shape": ...}`` earlier numpykeras versions wrote)."""
         if not config:
             return
         if config.get("input_shape") is not None:
             self._maybe_build(_shape_from_config(config["input_shape"]))
+            return
+        if isinstance(config.get("shapes_dict"), dict):
+            shapes = config["shapes_dict"]
         elif "input_shape" not in config and all(k.endswith("_shape") for k in config):
-            self._maybe_build_named({k: _shape_from_config(v) for k, v in config.items()})
+            shapes = config
+        else:
+            return
+        shapes = {k: _shape_from_config(v) for k, v in shapes.items()}
+        if _call_signature(type(self)).build_shape_args is None:
+            # A `build` taking one shape gets the first (as Keras's).
+            self._maybe_build(next(iter(shapes.values()), None))
+        else:
+            self._maybe_build_named(shapes)
 
     def get_build_config(self):
-        return self._build_shapes_dict
+        """The shapes the layer was built for, as Keras writes them: ``{"input_shape": shape}``
+        when ``build`` received one shape, else ``{"shapes_dict": {"<argument>_shape":
+        shape, ...}}`` (the arguments given); ``None`` if the layer was not built by a call."""
+        shapes = self._build_shapes_dict
+        if shapes is None:
+            return None
+        if len(shapes) == 1:
+            return {"input_shape": next(iter(shapes.values()))}
+        return {"shapes_dict": dict(shapes)}
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -582,11 +604,10 @@ class Layer:
                 return
             self.build(**shapes)
             self.built = True
-            given = {k: _shape_to_config(v) for k, v in shapes.items() if v is not None}
-            # As Keras: a single shape is saved as the build's `input_shape`.
-            if len(given) == 1:
-                given = {"input_shape": next(iter(given.values()))}
-            self._build_shapes_dict = given
+            # As Keras's, the build config records the shapes of the arguments given only.
+            self._build_shapes_dict = {
+                k: _shape_to_config(v) for k, v in shapes.items() if v is not None
+            }
 
     def _prepare_inputs(self, inputs):
         """The call preamble, shared by every way of running a layer (``__call__``, a model's
@@ -954,6 +975,8 @@ def _shape_to_config(shape):
 
 
 def _shape_from_config(shape):
+    if shape is None:
+        return None
     if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
         return [tuple(s) for s in shape]
     if isinstance(shape, dict):

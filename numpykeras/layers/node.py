@@ -39,6 +39,51 @@ class KerasTensor:
             "have any actual numerical value. You cannot convert it to a NumPy array."
         )
 
+    # Python operators make op nodes (``x * 2.0``, ``x[:, 1:]``, ``x > 0``), as on Keras's
+    # KerasTensor: the same set (no ``==``, which stays identity; ``!=`` is elementwise).
+    for _name, _op, _reflected in [
+        ("add", "add", False), ("radd", "add", True), ("sub", "subtract", False),
+        ("rsub", "subtract", True), ("mul", "multiply", False), ("rmul", "multiply", True),
+        ("matmul", "matmul", False), ("rmatmul", "matmul", True),
+        ("truediv", "true_divide", False), ("rtruediv", "true_divide", True),
+        ("pow", "power", False), ("rpow", "power", True),
+        ("floordiv", "floor_divide", False), ("rfloordiv", "floor_divide", True),
+        ("mod", "mod", False), ("rmod", "mod", True), ("lt", "less", False),
+        ("le", "less_equal", False), ("gt", "greater", False), ("ge", "greater_equal", False),
+        ("ne", "not_equal", False), ("and", "logical_and", False),
+        ("rand", "logical_and", True), ("or", "logical_or", False),
+        ("ror", "logical_or", True), ("xor", "logical_xor", False),
+        ("rxor", "logical_xor", True), ("getitem", "get_item", False),
+    ]:  # fmt: skip
+        locals()[f"__{_name}__"] = (
+            lambda op, reflected: (
+                lambda self, other: (
+                    _symbolic_op(op)(other, self) if reflected else _symbolic_op(op)(self, other)
+                )
+            )
+        )(_op, _reflected)
+    del _name, _op, _reflected
+
+    def __neg__(self):
+        return _symbolic_op("negative")(self)
+
+    def __abs__(self):
+        return _symbolic_op("absolute")(self)
+
+    def __invert__(self):
+        return _symbolic_op("logical_not")(self)
+
+    def __round__(self, ndigits=None):
+        return _symbolic_op("round")(self, decimals=ndigits or 0)
+
+    __hash__ = object.__hash__
+
+
+def _symbolic_op(name):
+    from numpykeras import ops
+
+    return getattr(ops, name)
+
 
 class Node:
     """One call of ``layer`` that produced ``output_tensors``.
@@ -124,17 +169,49 @@ def call_symbolic(layer, args, call_kwargs):
     else:
         layer._maybe_build(shapes)
     layer._check_inputs(_map(lambda t: _ShapeOnly(_shape(t)), inputs))
-    out_shapes, dtype = _output_shapes(layer, sig, args, call_kwargs)
+    outputs = _output_spec(layer, sig, args, call_kwargs)
+    if outputs is None:
+        out_shapes, dtype = _output_shapes(layer, sig, args, call_kwargs)
 
-    def is_shape(s):
-        return isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s)
+        def is_shape(s):
+            return isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s)
 
-    if is_shape(out_shapes):
-        outputs = KerasTensor(out_shapes, dtype=dtype, name=f"keras_tensor_{id(layer)}")
-    else:
-        outputs = _map_shapes(lambda s: KerasTensor(s, dtype=dtype), out_shapes, is_shape)
+        if is_shape(out_shapes):
+            outputs = KerasTensor(out_shapes, dtype=dtype, name=f"keras_tensor_{id(layer)}")
+        else:
+            outputs = _map_shapes(lambda s: KerasTensor(s, dtype=dtype), out_shapes, is_shape)
     Node(layer, inputs, outputs, call_kwargs, extra_args=extra)
     return outputs
+
+
+def _output_spec(layer, sig, args, call_kwargs):
+    """The symbolic outputs of a layer that defines ``compute_output_spec``, called as Keras
+    calls it: with the call's arguments, keyword arguments included (so that e.g.
+    ``return_attention_scores=True`` gives two outputs); ``None`` for other layers."""
+    if getattr(type(layer), "compute_output_spec", None) is None:
+        return None
+    kwargs = dict(call_kwargs)
+    if not sig.accepts_training:
+        kwargs.pop("training", None)
+    spec = layer.compute_output_spec(*args, **kwargs)
+
+    def fresh(t):
+        if t is None:
+            return None
+        if not hasattr(t, "shape"):
+            raise TypeError(
+                f"Method `compute_output_spec()` of layer '{layer.name}' "
+                f"({type(layer).__name__}) must return KerasTensors (or a list, tuple or dict "
+                f"of them). Received: {t!r}"
+            )
+        dtype = getattr(t, "dtype", None) or layer.dtype
+        return KerasTensor(tuple(t.shape), dtype=str(np.dtype(dtype)))
+
+    if isinstance(spec, (list, tuple, dict)):
+        return _map(fresh, spec)
+    output = fresh(spec)
+    output.name = f"keras_tensor_{id(layer)}"
+    return output
 
 
 def _output_shapes(layer, sig, args, call_kwargs):

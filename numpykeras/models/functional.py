@@ -285,7 +285,8 @@ class Functional(Model):
 
     @property
     def layers(self) -> list:
-        return list(self._layers_ordered)
+        # `keras.ops` nodes (OpLayer) are operations, not layers, as in Keras.
+        return [layer for layer in self._layers_ordered if not hasattr(layer, "keras_serialize")]
 
     @property
     def _layers(self):
@@ -855,11 +856,20 @@ class Functional(Model):
                 return [args_config(s) for s in structure]
             if isinstance(structure, dict):
                 return {k: args_config(v) for k, v in structure.items()}
+            if isinstance(structure, slice):
+                return {
+                    "class_name": "__slice__",
+                    "config": {"start": structure.start, "stop": structure.stop,
+                               "step": structure.step},
+                }  # fmt: skip
+            if structure is Ellipsis:
+                return {"class_name": "__ellipsis__", "config": {}}
             return structure
 
         layer_configs = []
         for layer in self._layers_ordered:
-            entry = serialize_keras_object(layer)
+            op_entry = getattr(layer, "keras_serialize", None)  # a `keras.ops` node
+            entry = op_entry() if op_entry else serialize_keras_object(layer)
             entry["name"] = layer.name
             inbound = []
             for node in layer._inbound_nodes:
@@ -1005,6 +1015,9 @@ def _call_kwargs(kwargs):
     """A saved node's call arguments that numpykeras replays: ``training`` when it was given
     (``base_model(x, training=False)``, the fine-tuning idiom), without ``mask``."""
     out = {k: v for k, v in kwargs.items() if k not in ("training", "mask")}
+    mask = kwargs.get("mask")
+    if isinstance(mask, dict) and mask.get("class_name") == "__keras_tensor__":
+        out["mask"] = mask  # a mask computed in the graph (Keras 3 records it as a node)
     if isinstance(kwargs.get("training"), bool):
         out["training"] = kwargs["training"]
     return out
@@ -1022,6 +1035,11 @@ def _parse_node_args(node_data):
             if isinstance(a, dict) and a.get("class_name") == "__keras_tensor__":
                 h = a["config"]["keras_history"]
                 return ("__ref__", h[0], h[1], h[2])
+            if isinstance(a, dict) and a.get("class_name") == "__slice__":
+                c = a.get("config", {})
+                return slice(c.get("start"), c.get("stop"), c.get("step"))
+            if isinstance(a, dict) and a.get("class_name") == "__ellipsis__":
+                return Ellipsis
             if isinstance(a, (list, tuple)):
                 return [convert(x) for x in a]
             if isinstance(a, dict):

@@ -91,3 +91,8 @@ __all__ = [
     "padding_amounts",
     "same_padding",
 ]
+
+# Every public op makes a graph node when called on a KerasTensor (Keras's symbolic call).
+from numpykeras.ops import symbolic as _symbolic  # noqa: E402
+
+_symbolic.install([_sys.modules[__name__]], [core, linalg, math, nn, numpy, image, einops])

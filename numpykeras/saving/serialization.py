@@ -130,6 +130,10 @@ def _deserialize_layer(config, custom_objects, build):
             "model with a built-in or registered custom layer, or rebuild it in code and use "
             "`load_weights`."
         )
+    if str(config.get("module") or "").startswith("keras.src.ops."):  # a `keras.ops` node
+        from numpykeras.layers.core.op_layer import OpLayer
+
+        return OpLayer.from_keras_config(config)
     cls = _lookup_class(
         class_name, config.get("registered_name"), config.get("module"), custom_objects
     )

@@ -346,3 +346,100 @@ def test_fit_masked_classifier_matches_keras(keras):
         assert_close(history[key], k_history[key], TRAINING_ATOL, TRAINING_RTOL, key)
     for w, k_w in zip(ours.weights, theirs.weights):
         assert_close(w.numpy(), k_w.numpy(), TRAINING_ATOL, TRAINING_RTOL, w.path)
+
+
+# --------------------------------------------------------------------------- scores in graphs
+
+# (layer, constructor kwargs, symbolic input shapes without the batch axis). Keras's symbolic
+# MultiHeadAttention scores are (batch, heads, Tq, Tq) whatever the key's length and the
+# attention axes; the arrays it computes are (batch, heads, <query axes>, <key axes>), which is
+# what numpykeras's symbolic scores are: the shapes are compared with Keras's symbolic ones where
+# those are right (Tq == Tv, 3-D inputs) and with the shapes of what Keras computes otherwise.
+SCORES_CASES = [
+    ("Attention", {}, [(TQ, DIM), (TV, DIM)]),
+    ("Attention", {"score_mode": "concat"}, [(TQ, DIM), (TV, 3), (TV, DIM)]),
+    ("AdditiveAttention", {}, [(TQ, DIM), (TV, DIM)]),
+    ("MultiHeadAttention", {"num_heads": 2, "key_dim": 3}, [(TQ, DIM), (TQ, DIM)]),
+    ("MultiHeadAttention", {"num_heads": 2, "key_dim": 3}, [(TQ, DIM), (TV, DIM)]),
+    ("MultiHeadAttention", {"num_heads": 3, "key_dim": 2}, [(TQ, DIM), (TV, 4), (TV, 3)]),
+    (
+        "MultiHeadAttention",
+        {"num_heads": 2, "key_dim": 3, "attention_axes": (1, 2)},
+        [(2, TQ, DIM), (2, TV, DIM)],
+    ),
+]
+SCORES_IDS = [
+    f"{i}-{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'default'}-{len(shapes)}inputs"
+    for i, (name, kw, shapes) in enumerate(SCORES_CASES)
+]
+
+
+def _scores_model(module, name, kwargs, shapes):
+    """A model returning the layer's output and attention scores (two symbolic outputs)."""
+    inputs = [module.Input(s) for s in shapes]
+    layer = getattr(module.layers, name)(name="attention_layer", **kwargs)
+    if name == "MultiHeadAttention":
+        args, call = inputs[:2], {"key": inputs[2]} if len(inputs) > 2 else {}
+        out, scores = layer(*args, return_attention_scores=True, **call)
+    else:
+        out, scores = layer(inputs, return_attention_scores=True)
+    return module.Model(inputs, [out, scores]), out, scores
+
+
+@pytest.mark.parametrize("name,kwargs,shapes", SCORES_CASES, ids=SCORES_IDS)
+def test_return_attention_scores_in_a_functional_model_matches_keras(
+    keras, tmp_path, name, kwargs, shapes
+):
+    """``return_attention_scores=True`` on symbolic tensors gives (output, scores) KerasTensors;
+    a model returning both predicts what Keras's predicts, and survives a ``.keras`` file read
+    by Keras."""
+    ours, out, scores = _scores_model(nk, name, kwargs, shapes)
+    theirs, k_out, k_scores = _scores_model(keras, name, kwargs, shapes)
+    _copy_random_weights(ours, theirs, 13)
+    rng = np.random.default_rng(14)
+    x = [rng.standard_normal((BATCH,) + s).astype(np.float32) for s in shapes]
+    expected = theirs.predict(x, verbose=0)
+    assert out.shape == tuple(k_out.shape)
+    assert scores.shape == (None,) + expected[1].shape[1:]
+    if name != "MultiHeadAttention" or (len(shapes[0]) == 2 and shapes[0][0] == shapes[1][0]):
+        assert scores.shape == tuple(k_scores.shape)
+    got = ours.predict(x, verbose=0)
+    assert len(got) == 2
+    for i, (o, k) in enumerate(zip(got, expected)):
+        assert o.shape == k.shape
+        assert_close(o, k, ATTENTION_FORWARD_ATOL, ATTENTION_FORWARD_RTOL, f"output {i}")
+    path = str(tmp_path / "scores.keras")
+    ours.save(path)
+    reloaded = keras.models.load_model(path)
+    for i, (o, k) in enumerate(zip(reloaded.predict(x, verbose=0), expected)):
+        assert_close(o, k, ATTENTION_FORWARD_ATOL, ATTENTION_FORWARD_RTOL, f"Keras reloaded {i}")
+    back = str(tmp_path / "back.keras")
+    theirs.save(back)
+    for i, (o, k) in enumerate(zip(nk.models.load_model(back).predict(x, verbose=0), expected)):
+        assert_close(o, k, ATTENTION_FORWARD_ATOL, ATTENTION_FORWARD_RTOL, f"ours reloaded {i}")
+
+
+def test_attention_scores_output_trains_with_fit(keras):
+    """A model with both outputs of ``MultiHeadAttention(..., return_attention_scores=True)``
+    and a loss on each trains by ``fit`` as Keras's does (SGD, no shuffling)."""
+    shapes = [(TQ, DIM), (TV, DIM)]
+    kwargs = {"num_heads": 2, "key_dim": 3}
+    ours = _scores_model(nk, "MultiHeadAttention", kwargs, shapes)[0]
+    theirs = _scores_model(keras, "MultiHeadAttention", kwargs, shapes)[0]
+    _copy_random_weights(ours, theirs, 15)
+    rng = np.random.default_rng(16)
+    x = [rng.standard_normal((8,) + s).astype(np.float32) for s in shapes]
+    y = [
+        rng.standard_normal((8, TQ, DIM)).astype(np.float32),
+        rng.random((8, 2, TQ, TV)).astype(np.float32),
+    ]
+    for model, module in ((ours, nk), (theirs, keras)):
+        model.compile(optimizer=module.optimizers.SGD(0.1), loss=["mse", "mse"])
+    args = {"epochs": 2, "batch_size": 4, "shuffle": False, "verbose": 0}
+    k_history = theirs.fit(x, y, **args).history
+    history = ours.fit(x, y, **args).history
+    assert sorted(history) == sorted(k_history)
+    for key in k_history:
+        assert_close(history[key], k_history[key], TRAINING_ATOL, TRAINING_RTOL, key)
+    for w, k_w in zip(ours.weights, theirs.weights):
+        assert_close(w.numpy(), k_w.numpy(), TRAINING_ATOL, TRAINING_RTOL, w.path)

@@ -261,7 +261,8 @@ def test_build_and_output_shape_with_one_shape_per_argument():
     layer = Projection()
     out = layer(_X, _Y[:, :3])
     assert out.shape == (6, 3) and layer.kernel.shape == (4, 3)
-    assert layer.get_build_config() == {"x_shape": (None, 4), "y_shape": (None, 3)}
+    # Keras's format: several shapes go under "shapes_dict".
+    assert layer.get_build_config() == {"shapes_dict": {"x_shape": (None, 4), "y_shape": (None, 3)}}
     a, b = layers.Input((4,)), layers.Input((3,))
     symbolic = Projection()(a, b)
     assert symbolic.shape == (None, 3)
@@ -270,6 +271,40 @@ def test_build_and_output_shape_with_one_shape_per_argument():
     rebuilt = Projection()
     rebuilt.build_from_config(layer.get_build_config())
     assert rebuilt.kernel.shape == (4, 3)
+    assert rebuilt.get_build_config() == layer.get_build_config()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"shapes_dict": {"x_shape": [None, 4], "y_shape": [None, 3]}},  # Keras's (from JSON)
+        {"x_shape": [None, 4], "y_shape": [None, 3]},  # earlier numpykeras versions' flat form
+    ],
+    ids=["keras", "flat"],
+)
+def test_build_from_config_reads_keras_and_flat_several_shape_forms(config):
+    rebuilt = Projection()
+    rebuilt.build_from_config(config)
+    assert rebuilt.built and rebuilt.kernel.shape == (4, 3)
+    assert rebuilt.get_build_config() == {
+        "shapes_dict": {"x_shape": (None, 4), "y_shape": (None, 3)}
+    }
+
+
+def test_single_given_shape_of_a_several_shape_build_is_saved_as_input_shape():
+    class Optional(layers.Layer):
+        def build(self, x_shape, y_shape=None):
+            self.kernel = self.add_weight(shape=(x_shape[-1], 2))
+
+        def call(self, x, y=None):
+            return x @ self.kernel
+
+    layer = Optional()
+    layer(_X)
+    assert layer.get_build_config() == {"input_shape": (None, 4)}
+    rebuilt = Optional()
+    rebuilt.build_from_config({"input_shape": [None, 4]})
+    assert rebuilt.kernel.shape == (4, 2)
 
 
 def test_build_with_unmatched_shape_argument_raises():

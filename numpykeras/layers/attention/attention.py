@@ -6,6 +6,7 @@ import numpy as np
 
 from numpykeras import ops
 from numpykeras.layers.layer import Layer
+from numpykeras.layers.node import KerasTensor
 from numpykeras.ops import autodiff
 from numpykeras.random.random import dropout as random_dropout
 from numpykeras.random.seed_generator import SeedGenerator
@@ -144,6 +145,24 @@ class Attention(Layer):
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape[0])[:-1], tuple(input_shape[1])[-1])
+
+    def compute_output_spec(
+        self,
+        inputs,
+        mask=None,
+        return_attention_scores=False,
+        training=None,
+        use_causal_mask=False,
+    ):
+        """The symbolic output, and with ``return_attention_scores`` the symbolic scores
+        ``(batch, Tq, Tv)``, of a call on symbolic ``inputs``."""
+        self._validate_inputs(inputs, mask)
+        query, value = tuple(inputs[0].shape), tuple(inputs[1].shape)
+        key = tuple(inputs[2].shape) if len(inputs) > 2 else value
+        output = KerasTensor(self.compute_output_shape([query, value, key]), dtype=self.dtype)
+        if not return_attention_scores:
+            return output
+        return output, KerasTensor((*query[:-1], key[-2]), dtype=self.dtype)
 
     def _validate_inputs(self, inputs, mask=None):
         name = type(self).__name__

@@ -11,6 +11,7 @@ from numpykeras import constraints, initializers, ops, regularizers
 from numpykeras.layers.attention.attention import _bool_mask
 from numpykeras.layers.core.einsum_dense import EinsumDense
 from numpykeras.layers.layer import Layer
+from numpykeras.layers.node import KerasTensor
 from numpykeras.ops import autodiff
 from numpykeras.random.random import dropout as random_dropout
 from numpykeras.random.seed_generator import SeedGenerator
@@ -267,21 +268,6 @@ class MultiHeadAttention(Layer):
         self._output_dense.build(tuple(projected))
         self.built = True
 
-    def get_build_config(self):
-        """Keras's form: ``{"shapes_dict": {"query_shape": ..., "value_shape": ...,
-        "key_shape": ...}}``."""
-        config = super().get_build_config()
-        if config is None or "shapes_dict" in config:
-            return config
-        if "input_shape" in config:  # built from the query's shape alone
-            return {"shapes_dict": {"query_shape": config["input_shape"]}}
-        return {"shapes_dict": config}
-
-    def build_from_config(self, config):
-        if config and "shapes_dict" in config:
-            config = config["shapes_dict"]
-        super().build_from_config(config)
-
     def _saveable_children(self):
         """Where Keras saves the weights: under the sub-layers' public property names."""
         children = [
@@ -427,6 +413,44 @@ class MultiHeadAttention(Layer):
         if self._output_shape:
             return query_shape[:-1] + tuple(self._output_shape)
         return query_shape
+
+    def compute_output_spec(
+        self,
+        query,
+        value,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        training=None,
+        use_causal_mask=False,
+    ):
+        """The symbolic output, and with ``return_attention_scores`` the symbolic scores
+        (``(batch, num_heads, T, S)`` for 3-D inputs), of a call on symbolic tensors."""
+        query_shape, value_shape = tuple(query.shape), tuple(value.shape)
+        key_shape = value_shape if key is None else tuple(key.shape)
+        output = KerasTensor(
+            self.compute_output_shape(query_shape, value_shape, key_shape), dtype=self.dtype
+        )
+        if not return_attention_scores:
+            return output
+        # The scores' axes: the projected query's axes other than the attention axes and the
+        # channels (batch, others, heads), then the query's and the key's attention axes.
+        rank = len(query_shape) + 1
+        axes = self._attention_axes
+        if axes is None:
+            axes = tuple(range(1, rank - 2))
+        axes = tuple(a if a >= 0 else (rank - 1) + a for a in axes)
+        projected_query = query_shape[:-1] + (self._num_heads, self._key_dim)
+        projected_key = key_shape[:-1] + (self._num_heads, self._key_dim)
+        scores = (
+            [projected_query[i] for i in range(rank - 1) if i not in axes]
+            + [projected_query[i] for i in axes]
+            + [projected_key[i] for i in axes]
+        )
+        return output, KerasTensor(tuple(scores), dtype=self.dtype)
 
     def get_config(self):
         config = super().get_config()
