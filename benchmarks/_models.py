@@ -65,10 +65,69 @@ def recurrent_classifier(layers, models, kind):
     )
 
 
+# Newer layer families, one small classifier each: name -> (builder, shape of one input).
+# The attention model reads token ids (integers below ATTENTION_VOCAB); the others floats.
+ATTENTION_VOCAB = 1000
+ATTENTION_SHAPE = (64,)  # tokens per sequence
+ATTENTION_EMBED = 64
+ATTENTION_HEADS = 4
+ATTENTION_KEY_DIM = 16
+VOLUME_SHAPE = (16, 16, 16, 1)  # depth, height, width, channels
+CLIP_SHAPE = (10, 32, 32, 1)  # frames, height, width, channels
+
+
+def attention_classifier(layers, models):
+    """A transformer-encoder block: token embedding, multi-head self-attention with a residual
+    connection and layer normalization, average over the sequence, a 10-way softmax."""
+    tokens = layers.Input(shape=ATTENTION_SHAPE, dtype="int32")
+    x = layers.Embedding(ATTENTION_VOCAB, ATTENTION_EMBED)(tokens)
+    attended = layers.MultiHeadAttention(num_heads=ATTENTION_HEADS, key_dim=ATTENTION_KEY_DIM)(x, x)
+    x = layers.LayerNormalization()(layers.Add()([x, attended]))
+    x = layers.GlobalAveragePooling1D()(x)
+    outputs = layers.Dense(10, activation="softmax")(x)
+    return models.Model(tokens, outputs)
+
+
+def conv3d_classifier(layers, models):
+    """Two 3x3x3 convolutions around a 2x2x2 max pool, global average, a 10-way softmax."""
+    return models.Sequential(
+        [
+            layers.Input(shape=VOLUME_SHAPE),
+            layers.Conv3D(16, 3, activation="relu"),
+            layers.MaxPooling3D(),
+            layers.Conv3D(32, 3, activation="relu"),
+            layers.GlobalAveragePooling3D(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+def convlstm_classifier(layers, models):
+    """ConvLSTM2D over the frames (its last output), global average, a 10-way softmax."""
+    return models.Sequential(
+        [
+            layers.Input(shape=CLIP_SHAPE),
+            layers.ConvLSTM2D(16, 3, padding="same"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+FAMILIES = {
+    "attention": (attention_classifier, ATTENTION_SHAPE),
+    "conv3d": (conv3d_classifier, VOLUME_SHAPE),
+    "convlstm": (convlstm_classifier, CLIP_SHAPE),
+}
+
+
 def build(name, layers, models, applications=None):
     """A model by benchmark name: ``"cnn32"``, ``"cnn128"`` (reference CNN), ``"vgg64"``,
-    ``"resnet50"`` / ``"mobilenetv2"`` (from ``applications``, with ``weights=None``), or
-    ``"lstm"`` / ``"gru"`` (``recurrent_classifier``)."""
+    ``"resnet50"`` / ``"mobilenetv2"`` (from ``applications``, with ``weights=None``),
+    ``"lstm"`` / ``"gru"`` (``recurrent_classifier``), or one of ``FAMILIES``
+    (``"attention"``, ``"conv3d"``, ``"convlstm"``)."""
+    if name in FAMILIES:
+        return FAMILIES[name][0](layers, models)
     if name in RECURRENT:
         return recurrent_classifier(layers, models, RECURRENT[name])
     if name in APPLICATIONS:
@@ -80,7 +139,7 @@ def build(name, layers, models, applications=None):
         return vgg_cnn(layers, models, int(name[3:]))
     raise ValueError(
         f"Unknown benchmark model name: {name!r}. Expected 'cnnN', 'vggN' or one of "
-        f"{sorted(APPLICATIONS) + sorted(RECURRENT)}."
+        f"{sorted(APPLICATIONS) + sorted(RECURRENT) + sorted(FAMILIES)}."
     )
 
 
@@ -95,5 +154,7 @@ def input_shape(name):
     """The shape of one input of the model called ``name``, without the batch axis."""
     if name in RECURRENT:
         return RECURRENT_SHAPE
+    if name in FAMILIES:
+        return FAMILIES[name][1]
     size = image_size(name)
     return (size, size, 3)

@@ -79,15 +79,20 @@ class Framework:
         return self.data[key]
 
     def inputs(self, name, n, seed):
-        """``n`` inputs of the model ``name`` and labels: images, or for a recurrent model
-        random sequences in [0, 1) of its shape (the same in both workers)."""
-        if name not in _models.RECURRENT:
+        """``n`` inputs of the model ``name`` and labels: images; for a recurrent model or one
+        of ``_models.FAMILIES`` random arrays in [0, 1) of its input shape, or for the attention
+        model random token ids (the same in both workers)."""
+        if name not in _models.RECURRENT and name not in _models.FAMILIES:
             return self.images(_models.image_size(name), n, seed)
         shape = _models.input_shape(name)
-        key = (shape, n)
+        tokens = name == "attention"
+        key = (shape, n, tokens)
         if key not in self.data:
             rng = np.random.default_rng([seed, *shape, n])
-            x = rng.random((n, *shape), dtype=np.float32)  # (n, timesteps, features)
+            if tokens:  # (n, sequence length)
+                x = rng.integers(0, _models.ATTENTION_VOCAB, size=(n, *shape)).astype(np.int32)
+            else:  # (n, *shape): (timesteps, features), a volume or a clip of frames
+                x = rng.random((n, *shape), dtype=np.float32)
             y = rng.integers(0, 10, size=n).astype(np.int64)  # (n,)
             self.data[key] = (x, y)
         return self.data[key]

@@ -8,6 +8,7 @@ Run (from any directory)::
     python3 benchmarks/bench.py --quick --baseline 9fbbe6c   # also numpykeras as at git 9fbbe6c
     python3 benchmarks/bench.py --quick --only fit           # only the training rows
     python3 benchmarks/bench.py --quick --only recurrent     # only the LSTM and GRU rows
+    python3 benchmarks/bench.py --only attention,conv3d      # only those layer families' rows
 
 How it measures:
 
@@ -38,9 +39,13 @@ How it measures:
   (the output says which).
 
 ``--only fit`` (or ``predict``, ``predict_on_batch``, ``latency``, ``cold_start``, ``scaling``,
-``recurrent``, comma-separated) runs only those rows: a reduced plan for trying a change.
-``recurrent`` selects the LSTM and GRU table (batch 32 of 100 steps x 64 features, 128 units:
-a batch's inference, the steady-state training step and one sequence's latency).
+``recurrent``, ``attention``, ``conv3d``, ``convlstm``, comma-separated) runs only those rows: a
+reduced plan for trying a change. ``recurrent`` selects the LSTM and GRU table (batch 32 of 100
+steps x 64 features, 128 units: a batch's inference, the steady-state training step and one
+sequence's latency). ``attention``, ``conv3d`` and ``convlstm`` select the same three rows for a
+small classifier of that layer family (``_models.FAMILIES``): a transformer-encoder block on 64
+tokens (batch 32), Conv3D on 16x16x16x1 volumes (batch 16), ConvLSTM2D on 10 frames of 32x32x1
+(batch 8).
 
 The table goes to stdout as markdown; progress goes to stderr.
 """
@@ -64,7 +69,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _models  # noqa: E402  (the benchmark's models: shapes of the recurrent rows)
+import _models  # noqa: E402  (the benchmark's models: shapes of the recurrent and family rows)
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
@@ -81,6 +86,9 @@ ONLY_CHOICES = (
     "cold_start",
     "scaling",
     "recurrent",
+    "attention",
+    "conv3d",
+    "convlstm",
 )
 SEED = 0
 # Pause when switching from one worker to the other, so the idle side's spinning BLAS / Eigen
@@ -100,6 +108,10 @@ TARGETS = {
     "rnn_predict_on_batch": ("min", 1.0),
     "rnn_fit": ("min", 1.0),
     "rnn_latency": ("max", 1.0),
+    # the layer-family tables (attention, conv3d, convlstm): the recurrent table's targets
+    "family_predict_on_batch": ("min", 1.0),
+    "family_fit": ("min", 1.0),
+    "family_latency": ("max", 1.0),
 }
 # Recurrent models of the benchmark (``_models.RECURRENT``), with their table labels.
 RECURRENT_MODELS = ("lstm", "gru")
@@ -107,6 +119,14 @@ RECURRENT_LABELS = {"lstm": "LSTM", "gru": "GRU"}
 # ImageNet models of the benchmark (``_models.APPLICATIONS``), with their table labels.
 IMAGENET_MODELS = ("resnet50", "mobilenetv2")
 IMAGENET_LABELS = {"resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}
+# Layer-family models of the benchmark (``_models.FAMILIES``; each its own ``--only`` name and
+# table): name -> (table label, batch, what one input is called, plural).
+FAMILY_MODELS = ("attention", "conv3d", "convlstm")
+FAMILIES = {
+    "attention": ("MultiHeadAttention block", 32, "sequence", "sequences"),
+    "conv3d": ("Conv3D", 16, "volume", "volumes"),
+    "convlstm": ("ConvLSTM2D", 8, "clip", "clips"),
+}
 
 
 # --------------------------------------------------------------------------------------- plan
@@ -121,6 +141,12 @@ def make_plan(quick, rounds, with_imagenet=True):
     if quick:
         n_predict, pob_reps, latency_reps = 256, 2, 10
         recurrent = {"reps": 5, "latency_reps": 10, "fit": (256, 3)}  # fit: (sequences, epochs)
+        # fit: (inputs, epochs) per family model
+        families = {
+            "reps": 5,
+            "latency_reps": 10,
+            "fit": {"attention": (256, 3), "conv3d": (128, 3), "convlstm": (32, 3)},
+        }
         # fit: (images, epochs, rounds timed: None for every round)
         fit = (2048, 3, None)
         vgg = {"predict": (32, 32), "fit": (256, 3, None)}  # predict: (images, batch)
@@ -130,6 +156,12 @@ def make_plan(quick, rounds, with_imagenet=True):
     else:
         n_predict, pob_reps, latency_reps = 512, 3, 30
         recurrent = {"reps": 10, "latency_reps": 30, "fit": (512, 3)}
+        # ConvLSTM2D trains at about 3 clips per 100 ms in numpykeras: 64 clips an epoch
+        families = {
+            "reps": 10,
+            "latency_reps": 30,
+            "fit": {"attention": (512, 3), "conv3d": (256, 3), "convlstm": (64, 3)},
+        }
         fit = (2048, 4, None)
         # 2,048 VGG images take about 18 s an epoch in numpykeras: 3 epochs, first 2 rounds
         vgg = {"predict": (256, 256), "fit": (2048, 3, 2)}
@@ -220,30 +252,44 @@ def make_plan(quick, rounds, with_imagenet=True):
                 predict(model, n_im, batch_im),
             )
         )
-    recurrent_rows = []
-    for model in RECURRENT_MODELS:
-        name = RECURRENT_LABELS[model]
-        n_fit, epochs = recurrent["fit"]
-        recurrent_rows += [
+
+    def layer_rows(prefix, model, name, batch, one, many, settings, fit):
+        """A layer table's rows: a batch's inference, the steady-state training step and one
+        input's latency (metrics ``prefix`` + ``_predict_on_batch``, ``_fit``, ``_latency``)."""
+        n_fit, epochs = fit
+        return [
             (
-                "rnn_predict_on_batch",
-                f"{name}: predict_on_batch sequences/s (batch 32, median of {recurrent['reps']})",
-                on_batch(model, 32, recurrent["reps"]),
+                f"{prefix}_predict_on_batch",
+                f"{name}: predict_on_batch {many}/s (batch {batch}, median of {settings['reps']})",
+                on_batch(model, batch, settings["reps"]),
             ),
             (
-                "rnn_fit",
-                f"{name}: fit sequences/s (steady state: median of epochs 2..{epochs}, one fit() "
-                f"of {epochs} epochs over {n_fit} sequences; batch 32, Adam, sparse CE)",
-                {"kind": "fit", "model": model, "n": n_fit, "batch": 32, "epochs": epochs},
+                f"{prefix}_fit",
+                f"{name}: fit {many}/s (steady state: median of epochs 2..{epochs}, one fit() "
+                f"of {epochs} epochs over {n_fit} {many}; batch {batch}, Adam, sparse CE)",
+                {"kind": "fit", "model": model, "n": n_fit, "batch": batch, "epochs": epochs},
             ),
             (
-                "rnn_latency",
-                f"{name}: one-sequence latency ms (predict_on_batch, median of "
-                f"{recurrent['latency_reps']})",
-                dict(on_batch(model, 1, recurrent["latency_reps"]), unit="ms"),
+                f"{prefix}_latency",
+                f"{name}: one-{one} latency ms (predict_on_batch, median of "
+                f"{settings['latency_reps']})",
+                dict(on_batch(model, 1, settings["latency_reps"]), unit="ms"),
             ),
         ]
-    return {
+
+    recurrent_rows = []
+    for model in RECURRENT_MODELS:
+        recurrent_rows += layer_rows(
+            "rnn",
+            model,
+            RECURRENT_LABELS[model],
+            32,
+            "sequence",
+            "sequences",
+            recurrent,
+            recurrent["fit"],
+        )
+    plan = {
         "main": main,
         "large": large,
         "by_batch": by_batch,
@@ -251,6 +297,12 @@ def make_plan(quick, rounds, with_imagenet=True):
         "imagenet": imagenet_rows if with_imagenet else [],
         "recurrent": recurrent_rows,
     }
+    for model in FAMILY_MODELS:
+        name, batch, one, many = FAMILIES[model]
+        plan[model] = layer_rows(
+            "family", model, name, batch, one, many, families, families["fit"][model]
+        )
+    return plan
 
 
 def filter_plan(plan, only):
@@ -263,15 +315,16 @@ def filter_plan(plan, only):
     if "scaling" not in only:
         kept["by_batch"] = []
         kept["by_size"] = []
-    if "recurrent" not in only:
-        kept["recurrent"] = []
+    for section in ("recurrent", *FAMILY_MODELS):
+        if section not in only:
+            kept[section] = []
     return kept
 
 
 def unique_tasks(plan):
     """Every distinct task of the plan once (a task shared by two sections runs once a round)."""
     tasks = {}
-    for section in ("main", "large", "imagenet", "recurrent"):
+    for section in ("main", "large", "imagenet", "recurrent", *FAMILY_MODELS):
         for _, _, task in plan[section]:
             tasks[task_key(task)] = task
     for section in ("by_batch", "by_size"):
@@ -726,6 +779,25 @@ def resnet_cold_starts(args, sides, directory, notes):
 
 # ----------------------------------------------------------------------------------- reporting
 
+# The layer-family tables' headings (the models: ``benchmarks/_models.py``).
+FAMILY_HEADINGS = {
+    "attention": (
+        f"Attention: a transformer-encoder block (Embedding({_models.ATTENTION_VOCAB}, "
+        f"{_models.ATTENTION_EMBED}), MultiHeadAttention({_models.ATTENTION_HEADS} heads, "
+        f"key_dim {_models.ATTENTION_KEY_DIM}) self-attention + residual, LayerNormalization, "
+        f"GlobalAveragePooling1D, Dense(10, softmax)) on {_models.ATTENTION_SHAPE[0]} tokens"
+    ),
+    "conv3d": (
+        "3-D convolution: Conv3D(16, 3), MaxPooling3D, Conv3D(32, 3), GlobalAveragePooling3D, "
+        f"Dense(10, softmax) on {'x'.join(map(str, _models.VOLUME_SHAPE))} volumes"
+    ),
+    "convlstm": (
+        f"ConvLSTM2D(16, 3, padding='same') over {_models.CLIP_SHAPE[0]} frames of "
+        f"{'x'.join(map(str, _models.CLIP_SHAPE[1:]))}, GlobalAveragePooling2D, "
+        "Dense(10, softmax)"
+    ),
+}
+
 
 def machine_info():
     cpu = "unknown"
@@ -1023,6 +1095,14 @@ def report(args, plan, samples, cold, info, notes, load_before, load_after):
         out.extend(metric_rows(rows, baseline))
         out.append("")
 
+    for model in FAMILY_MODELS:
+        if plan[model]:
+            out.append(f"### {FAMILY_HEADINGS[model]}")
+            out.append("")
+            rows = [row(metric, label, task) for metric, label, task in plan[model]]
+            out.extend(metric_rows(rows, baseline))
+            out.append("")
+
     if plan["by_batch"]:
         out.append("### Scaling: time per batch vs batch size (reference CNN, 32x32x3)")
         out.append("")
@@ -1245,6 +1325,16 @@ def run(args, tmp):
                 notes.append(
                     f"same model check: {RECURRENT_LABELS[model]} outputs on 8 sequences differ "
                     f"by at most {diff:.1e}"
+                )
+        for model in FAMILY_MODELS:
+            if not plan[model]:
+                continue
+            outs = {w.name: w.request("check", model=model, n=8)["outputs"] for w in workers}
+            if tf:
+                diff = max(abs(a - b) for a, b in zip(outs["numpykeras"], outs["tensorflow"]))
+                notes.append(
+                    f"same model check: {FAMILIES[model][0]} outputs on 8 {FAMILIES[model][3]} "
+                    f"differ by at most {diff:.1e}"
                 )
         outs = {w.name: w.request("check", model="cnn32", n=8)["outputs"] for w in workers}
         if tf:

@@ -667,7 +667,7 @@ def _einsum(*operands, spec):
     arrays = _promote(*operands)
     if arrays and arrays[0].dtype == bool:
         arrays = [a.astype("int32") for a in arrays]
-    return np.asarray(np.einsum(",".join(ins) + "->" + out, *arrays, optimize=len(arrays) > 2))
+    return np.asarray(np.einsum(",".join(ins) + "->" + out, *arrays, optimize=len(arrays) > 1))
 
 
 def _einsum_vjp(g, ans, *operands, spec):
