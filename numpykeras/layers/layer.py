@@ -428,6 +428,12 @@ class Layer:
         return int(sum(v.size for v in self.weights))
 
     # -- building ---------------------------------------------------------------------------
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if callable(build) and not getattr(build, "_records_build", False):
+            cls.build = _recording_build(build)
+
     def build(self, input_shape) -> None:
         """Create the weights for inputs of ``input_shape`` (batch axis included)."""
         self.built = True
@@ -470,7 +476,11 @@ class Layer:
     def get_build_config(self):
         """The shapes the layer was built for, as Keras writes them: ``{"input_shape": shape}``
         when ``build`` received one shape, else ``{"shapes_dict": {"<argument>_shape":
-        shape, ...}}`` (the arguments given); ``None`` if the layer was not built by a call."""
+        shape, ...}}`` (the arguments given); ``None`` if ``build`` never ran.
+
+        As in Keras, a layer built by an eager call records that call's shapes, batch size
+        included (``(2, 4)``); built by a symbolic call, the symbolic shapes (``(None, 4)``);
+        built by calling ``build(shape)`` directly, the shapes given."""
         shapes = self._build_shapes_dict
         if shapes is None:
             return None
@@ -480,6 +490,22 @@ class Layer:
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+    def compute_output_spec(self, *args, **kwargs):
+        """The symbolic outputs (``KerasTensor`` s with shape and dtype) of a call of this layer
+        on the symbolic arguments ``args`` and ``kwargs``, as Keras's default gives them.
+
+        They are the ones a symbolic call records: from ``compute_output_shape`` (with the first
+        argument's shape, or with each ``<argument>_shape`` it takes), in the layer's dtype; for
+        a layer defined outside numpykeras without its own ``compute_output_shape``, from
+        running the layer once on zeros of the arguments' shapes (Keras traces its ``call``).
+        Subclasses may override it and call ``super().compute_output_spec(...)``.
+        """
+        from numpykeras.layers.node import _output_shapes, _spec_from_shapes
+
+        sig = type(self).__dict__.get("_call_signature_cache") or _call_signature(type(self))
+        shapes, dtype = _output_shapes(self, sig, args, kwargs)
+        return _spec_from_shapes(shapes, dtype, self)
 
     # Whether this layer passes a mask on (Keras's attribute): the mask of its first input
     # reaches its outputs through `compute_mask`. Layers that cannot use a mask drop it.
@@ -959,11 +985,73 @@ def _any_symbolic(inputs) -> bool:
 
 
 def _shapes_of(inputs):
+    """The shape (structure) of arrays a layer is built for: their real shapes, as Keras
+    builds a layer called eagerly; batch axis ``None`` inside :func:`unknown_batch`."""
     if isinstance(inputs, (list, tuple)):
         return [_shapes_of(x) for x in inputs]
     if isinstance(inputs, dict):
         return {k: _shapes_of(v) for k, v in inputs.items()}
-    return (None,) + tuple(inputs.shape[1:]) if inputs.ndim else tuple(inputs.shape)
+    shape = tuple(int(d) for d in inputs.shape)
+    if shape and getattr(_BUILD_STATE, "unknown_batch", False):
+        return (None,) + shape[1:]
+    return shape
+
+
+_BUILD_STATE = threading.local()
+
+
+@contextlib.contextmanager
+def unknown_batch():
+    """Within this block (in this thread), layers built by calls on arrays record batch size
+    ``None`` (in ``build``'s shapes and the build config), not the arrays' batch size.
+
+    For runs on stand-in arrays whose batch size means nothing: finding an output shape by
+    running a layer on zeros, or building a subclassed model from a build config by running
+    it on zeros, where Keras traces with the symbolic batch size ``None``.
+    """
+    previous = getattr(_BUILD_STATE, "unknown_batch", False)
+    _BUILD_STATE.unknown_batch = True
+    try:
+        yield
+    finally:
+        _BUILD_STATE.unknown_batch = previous
+
+
+def _recording_build(build):
+    """``build`` wrapped as Keras wraps every layer's ``build``: called directly
+    (``layer.build((None, 4))``) or by the first call, it records the shapes it received as
+    the build config (``{"input_shape": (None, 4)}``) and marks the layer built. Only the
+    outermost ``build`` of a layer records (a ``super().build(...)`` inside does not); a
+    ``build`` that sets ``_build_shapes_dict`` itself keeps what it set."""
+    signature = inspect.signature(build)
+
+    @functools.wraps(build)
+    def wrapper(self, *args, **kwargs):
+        state = self.__dict__
+        if state.get("_in_build"):
+            return build(self, *args, **kwargs)
+        previous = state.get("_build_shapes_dict")
+        try:
+            arguments = dict(signature.bind(self, *args, **kwargs).arguments)
+        except TypeError:  # arguments `build` does not take: its own error
+            return build(self, *args, **kwargs)
+        arguments.pop(next(iter(signature.parameters)), None)  # `self`
+        state["_build_shapes_dict"] = arguments
+        state["_in_build"] = True
+        try:
+            build(self, *args, **kwargs)
+        except BaseException:
+            state["_build_shapes_dict"] = previous
+            raise
+        finally:
+            state["_in_build"] = False
+        self.built = True
+
+    wrapper._records_build = True
+    return wrapper
+
+
+Layer.build = _recording_build(Layer.build)
 
 
 def _shape_to_config(shape):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -171,24 +172,30 @@ def call_symbolic(layer, args, call_kwargs):
     layer._check_inputs(_map(lambda t: _ShapeOnly(_shape(t)), inputs))
     outputs = _output_spec(layer, sig, args, call_kwargs)
     if outputs is None:
-        out_shapes, dtype = _output_shapes(layer, sig, args, call_kwargs)
-
-        def is_shape(s):
-            return isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s)
-
-        if is_shape(out_shapes):
-            outputs = KerasTensor(out_shapes, dtype=dtype, name=f"keras_tensor_{id(layer)}")
-        else:
-            outputs = _map_shapes(lambda s: KerasTensor(s, dtype=dtype), out_shapes, is_shape)
+        outputs = _spec_from_shapes(*_output_shapes(layer, sig, args, call_kwargs), layer)
     Node(layer, inputs, outputs, call_kwargs, extra_args=extra)
     return outputs
 
 
+def _spec_from_shapes(out_shapes, dtype, layer):
+    """KerasTensors of ``dtype`` for a shape, or a list or dict of shapes (nested)."""
+
+    def is_shape(s):
+        return isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s)
+
+    if is_shape(out_shapes):
+        return KerasTensor(out_shapes, dtype=dtype, name=f"keras_tensor_{id(layer)}")
+    return _map_shapes(lambda s: KerasTensor(s, dtype=dtype), out_shapes, is_shape)
+
+
 def _output_spec(layer, sig, args, call_kwargs):
-    """The symbolic outputs of a layer that defines ``compute_output_spec``, called as Keras
+    """The symbolic outputs of a layer that overrides ``compute_output_spec``, called as Keras
     calls it: with the call's arguments, keyword arguments included (so that e.g.
-    ``return_attention_scores=True`` gives two outputs); ``None`` for other layers."""
-    if getattr(type(layer), "compute_output_spec", None) is None:
+    ``return_attention_scores=True`` gives two outputs); ``None`` for other layers, whose
+    outputs come from :func:`_output_shapes` (what the base ``compute_output_spec`` returns)."""
+    from numpykeras.layers.layer import Layer
+
+    if type(layer).compute_output_spec is Layer.compute_output_spec:
         return None
     kwargs = dict(call_kwargs)
     if not sig.accepts_training:
@@ -279,10 +286,14 @@ def _trace_output_shapes(layer, args, call_kwargs):
         shape = tuple(_TRACE_BATCH if d is None else d for d in t.shape)
         return np.zeros(shape, dtype=t.dtype)
 
+    from numpykeras.layers.layer import unknown_batch
+
     kwargs = {k: _map(zeros, v) for k, v in call_kwargs.items()}
     training = kwargs.pop("training", None)
     try:
-        with np.errstate(all="ignore"):
+        # The zeros' batch size stands in for the symbolic one: what the run builds records
+        # batch `None`, as Keras's trace does.
+        with np.errstate(all="ignore"), unknown_batch() if batch_unknown else nullcontext():
             out = layer(*[_map(zeros, a) for a in args], training=training, **kwargs)
     except Exception as e:  # noqa: BLE001  the layer's own error, reported below
         warnings.warn(

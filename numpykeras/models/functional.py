@@ -864,6 +864,11 @@ class Functional(Model):
                 }  # fmt: skip
             if structure is Ellipsis:
                 return {"class_name": "__ellipsis__", "config": {}}
+            if isinstance(structure, np.ndarray):  # an inline array argument, as Keras writes it
+                return {
+                    "class_name": "__numpy__",
+                    "config": {"value": structure.tolist(), "dtype": str(structure.dtype)},
+                }
             return structure
 
         layer_configs = []
@@ -1040,6 +1045,9 @@ def _parse_node_args(node_data):
                 return slice(c.get("start"), c.get("stop"), c.get("step"))
             if isinstance(a, dict) and a.get("class_name") == "__ellipsis__":
                 return Ellipsis
+            if isinstance(a, dict) and a.get("class_name") in ("__numpy__", "__tensor__"):
+                c = a.get("config", {})
+                return np.asarray(c.get("value"), dtype=c.get("dtype"))
             if isinstance(a, (list, tuple)):
                 return [convert(x) for x in a]
             if isinstance(a, dict):

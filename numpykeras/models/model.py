@@ -4,6 +4,7 @@ Keras 3."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import warnings
@@ -175,7 +176,7 @@ class Model(Trainer, Layer):
         warns and stays unbuilt when that run fails."""
         if not config or not is_subclassed_model(self) or type(self).build is not Layer.build:
             return super().build_from_config(config)
-        from numpykeras.layers.layer import _shape_from_config
+        from numpykeras.layers.layer import _shape_from_config, unknown_batch
 
         shapes = config.get("input_shape")
         if shapes is None:
@@ -191,8 +192,12 @@ class Model(Trainer, Layer):
             inputs = [zeros(v) for v in shapes]
         else:
             inputs = zeros(shapes)
+        # Zeros stand in for a batch size the config leaves unknown: layers the run builds
+        # record `None` there, as Keras's symbolic build does.
+        unknown = _first_dim_unknown(shapes)
         try:
-            self(inputs, training=False)
+            with unknown_batch() if unknown else contextlib.nullcontext():
+                self(inputs, training=False)
         except Exception as e:  # any failure of the user's `call` means "not built"
             self.built = False
             warnings.warn(
@@ -207,6 +212,15 @@ class Model(Trainer, Layer):
 
     def _summary_rows(self):
         return [(layer, None, None) for layer in self.layers]
+
+
+def _first_dim_unknown(shapes) -> bool:
+    """Whether a shape (or list or dict of shapes) has an unknown (``None``) batch size."""
+    if isinstance(shapes, dict):
+        shapes = list(shapes.values())
+    if isinstance(shapes, list):
+        return any(_first_dim_unknown(s) for s in shapes)
+    return bool(shapes) and shapes[0] is None
 
 
 def is_subclassed_model(model) -> bool:

@@ -52,6 +52,12 @@ KERAS_OPS = {
         ("pool_size", "strides", "padding", "data_format"),
         ("inputs",),
     ),
+    "batch_normalization": (
+        "nn",
+        "BatchNorm",
+        ("axis", "epsilon"),
+        ("x", "mean", "variance", "offset", "scale"),
+    ),
     "binary_crossentropy": ("nn", "BinaryCrossentropy", ("from_logits",), ("target", "output")),
     "bincount": ("numpy", "Bincount", ("weights", "minlength", "sparse"), ("x",)),
     "bitwise_and": ("numpy", "BitwiseAnd", (), ("x", "y")),
@@ -78,7 +84,7 @@ KERAS_OPS = {
     "clip": ("numpy", "Clip", ("x_min", "x_max"), ("x",)),
     "concatenate": ("numpy", "Concatenate", ("axis",), ("xs",)),
     "cond": ("core", "Cond", (), ("pred", "true_fn", "false_fn")),
-    "conj": ("numpy", "Conj", (), ("x",)),
+    "conj": ("numpy", "Conjugate", (), ("x",)),  # ops.conj makes a Conjugate node
     "conjugate": ("numpy", "Conjugate", (), ("x",)),
     "conv": (
         "nn",
@@ -178,6 +184,12 @@ KERAS_OPS = {
         ("size", "strides", "dilation_rate", "padding", "data_format"),
         ("images",),
     ),
+    "extract_patches_3d": (
+        "image",
+        "ExtractPatches",
+        ("size", "strides", "dilation_rate", "padding", "data_format"),
+        ("volumes",),
+    ),
     "extract_sequences": (
         "math",
         "ExtractSequences",
@@ -215,6 +227,7 @@ KERAS_OPS = {
     "hard_shrink": ("nn", "HardShrink", ("threshold",), ("x",)),
     "hard_sigmoid": ("nn", "HardSigmoid", (), ("x",)),
     "hard_silu": ("nn", "HardSilu", (), ("x",)),
+    "hard_swish": ("nn", "HardSilu", (), ("x",)),  # an alias: Keras makes a HardSilu node
     "hard_tanh": ("nn", "HardTanh", (), ("x",)),
     "heaviside": ("numpy", "Heaviside", (), ("x1", "x2")),
     "histogram": ("numpy", "Histogram", ("bins", "range"), ("x",)),
@@ -245,6 +258,12 @@ KERAS_OPS = {
     ),
     "jvp": ("linalg", "JVP", ("has_aux",), ("fun", "primals", "tangents")),
     "kron": ("numpy", "Kron", (), ("x1", "x2")),
+    "layer_normalization": (
+        "nn",
+        "LayerNorm",
+        ("axis", "epsilon", "rms_scaling"),
+        ("x", "gamma", "beta"),
+    ),
     "lcm": ("numpy", "Lcm", (), ("x1", "x2")),
     "ldexp": ("numpy", "Ldexp", (), ("x1", "x2")),
     "leaky_relu": ("nn", "LeakyRelu", ("negative_slope",), ("x",)),
@@ -359,6 +378,7 @@ KERAS_OPS = {
     "rad2deg": ("numpy", "Rad2deg", (), ("x",)),
     "ravel": ("numpy", "Ravel", (), ("x",)),
     "real": ("numpy", "Real", (), ("x",)),
+    "rearrange": ("einops", "Rearrange", (), ("tensor", "pattern")),
     "reciprocal": ("numpy", "Reciprocal", (), ("x",)),
     "relu": ("nn", "Relu", (), ("x",)),
     "relu6": ("nn", "Relu6", (), ("x",)),
@@ -383,6 +403,7 @@ KERAS_OPS = {
     "rgb_to_grayscale": ("image", "RGBToGrayscale", ("data_format",), ("images",)),
     "rgb_to_hsv": ("image", "RGBToHSV", ("data_format",), ("images",)),
     "right_shift": ("numpy", "RightShift", (), ("x", "y")),
+    "rms_normalization": ("nn", "RMSNorm", ("axis", "epsilon"), ("x", "scale")),
     "roll": ("numpy", "Roll", ("shift", "axis"), ("x",)),
     "rot90": ("numpy", "Rot90", ("k", "axes"), ("array",)),
     "round": ("numpy", "Round", ("decimals",), ("x",)),
@@ -463,6 +484,7 @@ KERAS_OPS = {
     "sum": ("numpy", "Sum", ("axis", "keepdims"), ("x",)),
     "svd": ("linalg", "SVD", ("full_matrices", "compute_uv"), ("x",)),
     "swapaxes": ("numpy", "Swapaxes", ("axis1", "axis2"), ("x",)),
+    "swish": ("nn", "Silu", (), ("x",)),  # an alias: Keras makes a Silu node
     "switch": ("core", "Switch", (), ("index", "branches", "operands")),
     "take": ("numpy", "Take", ("axis",), ("x", "indices")),
     "take_along_axis": ("numpy", "TakeAlongAxis", ("axis",), ("x", "indices")),
@@ -502,3 +524,20 @@ KERAS_OPS = {
     "while_loop": ("core", "WhileLoop", ("cond", "body", "maximum_iterations"), ("loop_vars",)),
     "zeros_like": ("numpy", "ZerosLike", ("dtype",), ("x",)),
 }
+
+# How Keras's function passes the call arguments where that isn't "each given one, in order":
+# a name is passed positionally and a ``=name`` by keyword, each even when left at its default;
+# ``**``: the entries of the function's ``**kwargs`` are passed on as keyword arguments.
+KERAS_CALL_FORMS = {
+    "average": ("x", "=weights"),
+    "batch_normalization": ("x", "mean", "variance", "offset", "scale"),
+    "dot_product_attention": ("query", "key", "value", "=bias", "=mask", "=scale"),
+    "isclose": ("x1", "x2", "rtol", "atol"),
+    "layer_normalization": ("x", "gamma", "beta"),
+    "pad": ("x", "=constant_values"),
+    "rearrange": ("tensor", "pattern", "**"),
+    "rms_normalization": ("x", "=scale"),
+}
+
+# Keras constructor arguments our function takes through ``**kwargs``, with Keras's defaults.
+KERAS_INIT_DEFAULTS = {"layer_normalization": {"rms_scaling": False}}

@@ -54,7 +54,7 @@ def symbolic_dispatch(name, fn):
 def install(namespaces, modules) -> None:
     """Wrap every public op of ``modules`` (their ``__all__``) in place, and in ``namespaces``
     (``numpykeras.ops``) the same names."""
-    wrapped = {}
+    wrapped, raw = {}, {}
     for module in modules:
         for name in getattr(module, "__all__", ()):
             fn = getattr(module, name, None)
@@ -66,11 +66,16 @@ def install(namespaces, modules) -> None:
             if name not in wrapped:
                 RAW_OPS[name] = fn
                 wrapped[name] = symbolic_dispatch(name, fn)
-            if RAW_OPS[name] is fn:
-                setattr(module, name, wrapped[name])
+            # a second function of the same name (``numpy.rsqrt`` and ``math.rsqrt``) makes
+            # the same node
+            raw[id(fn)] = name
+            setattr(
+                module, name, wrapped[name] if RAW_OPS[name] is fn else symbolic_dispatch(name, fn)
+            )
     for namespace in namespaces:
         for name, op in wrapped.items():
-            if getattr(namespace, name, None) is RAW_OPS[name]:
+            current = getattr(namespace, name, None)
+            if current is RAW_OPS[name] or raw.get(id(current)) == name:
                 setattr(namespace, name, op)
 
 

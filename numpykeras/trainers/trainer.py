@@ -15,6 +15,7 @@ from numpykeras import backend
 from numpykeras.layers.layer import (
     has_activity_regularizers,
     penalty_and_gradient,
+    unknown_batch,
     without_activity_losses,
 )
 from numpykeras.ops._parallel import single_threaded_blas
@@ -863,9 +864,15 @@ class Trainer:
         except (AttributeError, TypeError):
             pass
         if units is None:
-            probe = self(_take(x, slice(0, 1)), training=False)
+            probe = self._probe(x)
             units = np.shape(probe)[-1] if np.ndim(probe) > 1 else 1
         return 2 if units == 1 else int(units)
+
+    def _probe(self, x):
+        """The model's outputs for the first sample of ``x`` (inference mode). The probe
+        stands in for Keras's symbolic build, so layers it builds record batch size ``None``."""
+        with unknown_batch():
+            return self(_take(x, slice(0, 1)), training=False)
 
     def _validate_targets(self, x, y, sample_weight=None):
         """Check labels (and sample weights) against the loss on a tiny forward pass, before
@@ -878,7 +885,7 @@ class Trainer:
                 "Target data is missing. Your model has `loss`: "
                 f"{self.loss}, and therefore expects target data to be passed in `fit()`."
             )
-        probe = self(_take(x, slice(0, 1)), training=False)
+        probe = self._probe(x)
         spec = self._spec
         spec.check_targets(
             spec.flat_targets(y), spec.flat_preds(probe), spec.flat_sample_weights(sample_weight, y)
@@ -897,7 +904,7 @@ class Trainer:
             return
         try:
             ys = spec.flat_targets(y)
-            spec.build(ys, spec.flat_preds(_values(self(_take(x, slice(0, 1)), training=False))))
+            spec.build(ys, spec.flat_preds(_values(self._probe(x))))
         except (ValueError, TypeError, IndexError, NotImplementedError):
             spec.built = False
 

@@ -261,8 +261,9 @@ def test_build_and_output_shape_with_one_shape_per_argument():
     layer = Projection()
     out = layer(_X, _Y[:, :3])
     assert out.shape == (6, 3) and layer.kernel.shape == (4, 3)
-    # Keras's format: several shapes go under "shapes_dict".
-    assert layer.get_build_config() == {"shapes_dict": {"x_shape": (None, 4), "y_shape": (None, 3)}}
+    # Keras's format: several shapes go under "shapes_dict"; built by an eager call, the
+    # call's shapes, batch size included (as Keras records them).
+    assert layer.get_build_config() == {"shapes_dict": {"x_shape": (6, 4), "y_shape": (6, 3)}}
     a, b = layers.Input((4,)), layers.Input((3,))
     symbolic = Projection()(a, b)
     assert symbolic.shape == (None, 3)
@@ -301,7 +302,7 @@ def test_single_given_shape_of_a_several_shape_build_is_saved_as_input_shape():
 
     layer = Optional()
     layer(_X)
-    assert layer.get_build_config() == {"input_shape": (None, 4)}
+    assert layer.get_build_config() == {"input_shape": (6, 4)}  # the eager call's shape
     rebuilt = Optional()
     rebuilt.build_from_config({"input_shape": [None, 4]})
     assert rebuilt.kernel.shape == (4, 2)
