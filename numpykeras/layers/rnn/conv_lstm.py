@@ -42,6 +42,7 @@ from numpykeras.layers.layer import (
     normalize_tuple,
 )
 from numpykeras.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+from numpykeras.layers.rnn.lstm import unit_forget_bias_initializer
 from numpykeras.layers.rnn.rnn import RNN, layer_config
 from numpykeras.ops import autodiff
 from numpykeras.ops import numpy as ops
@@ -235,16 +236,7 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
         if self.use_bias:
             bias_initializer = self.bias_initializer
             if self.unit_forget_bias:
-                init = self.bias_initializer
-
-                def bias_initializer(shape, dtype=None, **kwargs):
-                    return np.concatenate(  # [i, f = 1, c, o]
-                        [
-                            np.asarray(init((f,), dtype=dtype)),
-                            np.ones((f,), dtype=dtype),
-                            np.asarray(init((2 * f,), dtype=dtype)),
-                        ]
-                    )
+                bias_initializer = unit_forget_bias_initializer(self.bias_initializer, f)
 
             self.bias = self.add_weight(
                 shape=(4 * f,),

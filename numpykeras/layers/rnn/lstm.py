@@ -32,6 +32,22 @@ from numpykeras.layers.rnn.sequence_kernel import (
 from numpykeras.ops import numpy as ops
 
 
+def unit_forget_bias_initializer(init, units):
+    """The LSTM bias initializer of ``unit_forget_bias=True``: ``init`` for the input, cell and
+    output gates, ones for the forget gate (gate order ``[i, f, c, o]``)."""
+
+    def bias_initializer(shape, dtype=None, **kwargs):
+        return np.concatenate(
+            [
+                np.asarray(init((units,), dtype=dtype)),
+                np.ones((units,), dtype=dtype),
+                np.asarray(init((2 * units,), dtype=dtype)),
+            ]
+        )
+
+    return bias_initializer
+
+
 class LSTMCell(DropoutRNNCell, Layer):
     """One step of an LSTM. States: ``[h, c]``, each ``(batch_size, units)``.
 
@@ -123,16 +139,7 @@ class LSTMCell(DropoutRNNCell, Layer):
         if self.use_bias:
             bias_initializer = self.bias_initializer
             if self.unit_forget_bias:
-                init = self.bias_initializer
-
-                def bias_initializer(shape, dtype=None, **kwargs):
-                    return np.concatenate(  # [i, f = 1, c, o]
-                        [
-                            np.asarray(init((u,), dtype=dtype)),
-                            np.ones((u,), dtype=dtype),
-                            np.asarray(init((2 * u,), dtype=dtype)),
-                        ]
-                    )
+                bias_initializer = unit_forget_bias_initializer(self.bias_initializer, u)
 
             self.bias = self.add_weight(
                 shape=(4 * u,),
